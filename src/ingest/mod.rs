@@ -1,0 +1,4 @@
+//! `kbcurate ingest`: format readers and the parallel driver.
+
+pub mod source;
+pub mod xml;

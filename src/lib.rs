@@ -1,0 +1,6 @@
+//! kbcurate: turn a national library's digitized collections into balanced, deduplicated
+//! pretraining corpora. The library holds every command as a function; `bin/kbcurate.rs` is a
+//! thin CLI over it.
+
+pub mod reject;
+pub mod ingest;

@@ -1,0 +1,94 @@
+//! Why a document (or an input that should have given documents) was not kept.
+//!
+//! The names are stable: they appear in `rejected/` parts, in manifests and in reports, and
+//! later stages add their own. `in = kept + Σ rejected[reason]` holds for every stage.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// The input could not be read from disk.
+    IoError,
+    /// The input file has no bytes (or only whitespace).
+    EmptyFile,
+    /// The input parsed but holds no text (a blank page, an empty record).
+    EmptyText,
+    /// A document's text is larger than `max_doc_bytes`.
+    TooLarge,
+    /// gzip/zstd stream is corrupt or truncated.
+    CorruptCompression,
+    /// A tar archive is corrupt or a member path would escape the archive (`../`, absolute).
+    UnsafeArchivePath,
+    CorruptArchive,
+    /// No reader recognises the input.
+    UnknownFormat,
+    /// XML is not well-formed.
+    MalformedXml,
+    /// XML declares entities in a DTD; refused (entity expansion and external entities).
+    XmlEntities,
+    /// JSON (a JSONL line, an ASR JSON file) does not parse.
+    MalformedJson,
+    /// A record parsed but lacks the text field or has it in the wrong type.
+    MalformedRecord,
+    /// A transcript (SRT, WebVTT, CTM) has no usable cue.
+    MalformedTranscript,
+    /// A Parquet input could not be read.
+    MalformedParquet,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 14] = [
+        Reason::IoError,
+        Reason::EmptyFile,
+        Reason::EmptyText,
+        Reason::TooLarge,
+        Reason::CorruptCompression,
+        Reason::UnsafeArchivePath,
+        Reason::CorruptArchive,
+        Reason::UnknownFormat,
+        Reason::MalformedXml,
+        Reason::XmlEntities,
+        Reason::MalformedJson,
+        Reason::MalformedRecord,
+        Reason::MalformedTranscript,
+        Reason::MalformedParquet,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::IoError => "io-error",
+            Reason::EmptyFile => "empty-file",
+            Reason::EmptyText => "empty-text",
+            Reason::TooLarge => "too-large",
+            Reason::CorruptCompression => "corrupt-compression",
+            Reason::UnsafeArchivePath => "unsafe-archive-path",
+            Reason::CorruptArchive => "corrupt-archive",
+            Reason::UnknownFormat => "unknown-format",
+            Reason::MalformedXml => "malformed-xml",
+            Reason::XmlEntities => "xml-entities",
+            Reason::MalformedJson => "malformed-json",
+            Reason::MalformedRecord => "malformed-record",
+            Reason::MalformedTranscript => "malformed-transcript",
+            Reason::MalformedParquet => "malformed-parquet",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_serde() {
+        for r in Reason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::Value::String(r.as_str().into()));
+        }
+    }
+}
