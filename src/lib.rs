@@ -2,5 +2,9 @@
 //! pretraining corpora. The library holds every command as a function; `bin/kbcurate.rs` is a
 //! thin CLI over it.
 
-pub mod reject;
+pub mod dataset;
+pub mod date;
+pub mod document;
 pub mod ingest;
+pub mod language;
+pub mod reject;

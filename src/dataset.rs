@@ -1,0 +1,456 @@
+//! Dataset folders: the on-disk contract between stages.
+//!
+//! ```text
+//! <dataset>/
+//!   manifest.json                 stage, version, config as used, inputs, counts, parts
+//!   part-00000.parquet            documents (zstd, bounded row groups)
+//!   rejected/part-00000.parquet   what the stage did not keep, with a reason
+//!   _parts/part-00000.json        per-part record, written last: marks the part complete
+//! ```
+//!
+//! Every file is written under a temporary name in the same folder and renamed into place when
+//! complete, so a reader never sees a half-written file and an interrupted run leaves only
+//! temporaries, which the next run removes and redoes.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+
+use crate::document::{self, Document, DocumentBatchBuilder, Rejection, RejectionBatchBuilder};
+
+pub const MANIFEST: &str = "manifest.json";
+pub const REJECTED_DIR: &str = "rejected";
+pub const PARTS_DIR: &str = "_parts";
+pub const TMP_PREFIX: &str = ".tmp-";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: {source}")]
+    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    #[error("{path}: not a kbcurate dataset ({why})")]
+    NotADataset { path: PathBuf, why: String },
+    #[error("{path}: {source}")]
+    Schema { path: PathBuf, source: document::SchemaMismatch },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DatasetError + '_ {
+    move |source| DatasetError::Io { path: path.to_path_buf(), source }
+}
+
+/// Counts for a stage. `input = kept + Σ rejected`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    pub input: u64,
+    pub kept: u64,
+    pub rejected: BTreeMap<String, u64>,
+    /// Events that did not lose a document (e.g. a page a METS lists that is missing).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub warnings: BTreeMap<String, u64>,
+}
+
+impl Counts {
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    pub fn reconciles(&self) -> bool {
+        self.input == self.kept + self.rejected_total()
+    }
+
+    pub fn add(&mut self, other: &Counts) {
+        self.input += other.input;
+        self.kept += other.kept;
+        for (k, v) in &other.rejected {
+            *self.rejected.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.warnings {
+            *self.warnings.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// A Parquet file of the dataset, as listed in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartFile {
+    /// Path relative to the dataset folder.
+    pub file: String,
+    pub rows: u64,
+    pub bytes: u64,
+    /// xxh3-64 of the file's bytes, 16 hex digits.
+    pub xxh3: String,
+}
+
+/// The per-part record in `_parts/`, written after the part's files: its presence with a
+/// matching `plan` means the part is complete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub part: u32,
+    /// Hash of what this part was asked to do (its inputs and the config); a rerun with a
+    /// different plan redoes the part.
+    pub plan: String,
+    pub counts: Counts,
+    pub documents: PartFile,
+    pub rejected: PartFile,
+    /// Input bytes the part read (for throughput reporting).
+    pub input_bytes: u64,
+    pub text_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub stage: String,
+    pub kbcurate_version: String,
+    /// The configuration as used (after defaults were applied).
+    pub config: serde_json::Value,
+    /// What the stage read: input globs and files, or the upstream dataset.
+    pub inputs: serde_json::Value,
+    pub counts: Counts,
+    pub parts: Vec<PartFile>,
+    pub rejected_parts: Vec<PartFile>,
+    /// Bytes of text in the kept documents.
+    pub text_bytes: u64,
+}
+
+impl Manifest {
+    pub fn read(dir: &Path) -> Result<Manifest, DatasetError> {
+        let path = dir.join(MANIFEST);
+        let bytes = fs::read(&path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                DatasetError::NotADataset { path: dir.to_path_buf(), why: format!("no {MANIFEST}; was the stage run to the end?") }
+            } else {
+                DatasetError::Io { path: path.clone(), source: e }
+            }
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| DatasetError::NotADataset { path, why: e.to_string() })
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<(), DatasetError> {
+        let mut json = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        json.push(b'\n');
+        write_atomic(&dir.join(MANIFEST), &json)
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DatasetError> {
+    let tmp = tmp_path(path);
+    let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!("{TMP_PREFIX}{name}"))
+}
+
+/// Parquet settings shared by all parts. zstd level 1: level 3 ran at ~100 MB/s of text per
+/// core, which alone would cap ingest at the target; level 1 compresses nearly as well on text
+/// (see README, "Storage") at about twice the speed.
+pub fn writer_properties(zstd_level: i32) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(zstd_level).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(1 << 20))
+        .set_created_by(format!("kbcurate {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// A `Write` that hashes (xxh3-64) and counts what goes through it.
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: xxhash_rust::xxh3::Xxh3,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Streams record batches into one Parquet file, written atomically.
+pub struct ParquetPartWriter {
+    writer: ArrowWriter<HashingWriter<BufWriter<File>>>,
+    tmp: PathBuf,
+    dest: PathBuf,
+    rel: String,
+    rows: u64,
+}
+
+impl ParquetPartWriter {
+    /// `rel` is the file's path relative to `dir` (e.g. `rejected/part-00003.parquet`).
+    pub fn create(dir: &Path, rel: &str, schema: SchemaRef, props: WriterProperties) -> Result<Self, DatasetError> {
+        let dest = dir.join(rel);
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        let tmp = tmp_path(&dest);
+        let file = File::create(&tmp).map_err(io_err(&tmp))?;
+        let sink = HashingWriter { inner: BufWriter::with_capacity(1 << 20, file), hasher: Default::default(), bytes: 0 };
+        let writer = ArrowWriter::try_new(sink, schema, Some(props))
+            .map_err(|source| DatasetError::Parquet { path: tmp.clone(), source })?;
+        Ok(Self { writer, tmp, dest, rel: rel.to_string(), rows: 0 })
+    }
+
+    /// Writes one batch as (the end of) a row group.
+    pub fn write_row_group(&mut self, batch: &RecordBatch) -> Result<(), DatasetError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.rows += batch.num_rows() as u64;
+        let path = self.tmp.clone();
+        self.writer.write(batch).map_err(|source| DatasetError::Parquet { path: path.clone(), source })?;
+        self.writer.flush().map_err(|source| DatasetError::Parquet { path, source })
+    }
+
+    /// Closes the file, syncs it and renames it into place.
+    pub fn finish(self) -> Result<PartFile, DatasetError> {
+        let path = self.tmp.clone();
+        let sink = self.writer.into_inner().map_err(|source| DatasetError::Parquet { path: path.clone(), source })?;
+        let HashingWriter { inner, hasher, bytes } = sink;
+        let file = inner.into_inner().map_err(|e| DatasetError::Io { path: path.clone(), source: e.into_error() })?;
+        file.sync_all().map_err(io_err(&path))?;
+        drop(file);
+        fs::rename(&self.tmp, &self.dest).map_err(io_err(&self.dest))?;
+        Ok(PartFile { file: self.rel, rows: self.rows, bytes, xxh3: format!("{:016x}", hasher.digest()) })
+    }
+}
+
+/// Buffers documents and writes them in row groups bounded by rows and text bytes, so memory
+/// stays bounded by the row group, not the part.
+pub struct DocumentSink {
+    writer: ParquetPartWriter,
+    batch: DocumentBatchBuilder,
+    max_rows: usize,
+    max_text_bytes: usize,
+    pub text_bytes: u64,
+}
+
+impl DocumentSink {
+    pub fn create(dir: &Path, rel: &str, props: WriterProperties, max_rows: usize, max_text_bytes: usize) -> Result<Self, DatasetError> {
+        Ok(Self {
+            writer: ParquetPartWriter::create(dir, rel, document::schema(), props)?,
+            batch: DocumentBatchBuilder::new(),
+            max_rows,
+            max_text_bytes,
+            text_bytes: 0,
+        })
+    }
+
+    pub fn push(&mut self, doc: &Document) -> Result<(), DatasetError> {
+        self.batch.push(doc);
+        self.text_bytes += doc.text.len() as u64;
+        if self.batch.len() >= self.max_rows || self.batch.text_bytes() >= self.max_text_bytes {
+            let b = self.batch.finish();
+            self.writer.write_row_group(&b)?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<PartFile, DatasetError> {
+        if !self.batch.is_empty() {
+            let b = self.batch.finish();
+            self.writer.write_row_group(&b)?;
+        }
+        self.writer.finish()
+    }
+}
+
+/// The `rejected/` counterpart of [`DocumentSink`].
+pub struct RejectionSink {
+    writer: ParquetPartWriter,
+    batch: RejectionBatchBuilder,
+}
+
+impl RejectionSink {
+    pub fn create(dir: &Path, rel: &str, props: WriterProperties) -> Result<Self, DatasetError> {
+        Ok(Self { writer: ParquetPartWriter::create(dir, rel, document::rejected_schema(), props)?, batch: Default::default() })
+    }
+
+    pub fn push(&mut self, r: &Rejection) -> Result<(), DatasetError> {
+        self.batch.push(r);
+        if self.batch.len() >= 4096 {
+            let b = self.batch.finish();
+            self.writer.write_row_group(&b)?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<PartFile, DatasetError> {
+        if !self.batch.is_empty() {
+            let b = self.batch.finish();
+            self.writer.write_row_group(&b)?;
+        }
+        self.writer.finish()
+    }
+}
+
+/// File names of part `i`.
+pub fn part_name(i: u32) -> String {
+    format!("part-{i:05}.parquet")
+}
+
+pub fn rejected_part_name(i: u32) -> String {
+    format!("{REJECTED_DIR}/part-{i:05}.parquet")
+}
+
+pub fn part_record_name(i: u32) -> String {
+    format!("{PARTS_DIR}/part-{i:05}.json")
+}
+
+/// The part's record if the part is complete for this `plan` (record present, plan equal,
+/// files present with the recorded sizes).
+pub fn completed_part(dir: &Path, part: u32, plan: &str) -> Option<PartRecord> {
+    let bytes = fs::read(dir.join(part_record_name(part))).ok()?;
+    let rec: PartRecord = serde_json::from_slice(&bytes).ok()?;
+    let size_ok = |f: &PartFile| fs::metadata(dir.join(&f.file)).map(|m| m.len() == f.bytes).unwrap_or(false);
+    (rec.part == part && rec.plan == plan && size_ok(&rec.documents) && size_ok(&rec.rejected)).then_some(rec)
+}
+
+pub fn write_part_record(dir: &Path, rec: &PartRecord) -> Result<(), DatasetError> {
+    let path = dir.join(part_record_name(rec.part));
+    fs::create_dir_all(dir.join(PARTS_DIR)).map_err(io_err(&path))?;
+    write_atomic(&path, &serde_json::to_vec_pretty(rec).expect("part record serializes"))
+}
+
+/// Removes temporaries left by an interrupted run and parts beyond `n_parts` left by an
+/// earlier run with a different plan.
+pub fn clean_stale(dir: &Path, n_parts: u32) -> Result<(), DatasetError> {
+    for sub in [dir.to_path_buf(), dir.join(REJECTED_DIR), dir.join(PARTS_DIR)] {
+        let Ok(entries) = fs::read_dir(&sub) else { continue };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stale_part = name
+                .strip_prefix("part-")
+                .and_then(|r| r.split('.').next())
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n >= n_parts);
+            if name.starts_with(TMP_PREFIX) || stale_part {
+                fs::remove_file(e.path()).map_err(io_err(&e.path()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An existing dataset, opened for reading.
+pub struct Dataset {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+impl Dataset {
+    pub fn open(dir: &Path) -> Result<Dataset, DatasetError> {
+        Ok(Dataset { dir: dir.to_path_buf(), manifest: Manifest::read(dir)? })
+    }
+
+    /// Record batches of one Parquet file of the dataset, streamed.
+    pub fn batches(&self, part: &PartFile) -> Result<impl Iterator<Item = Result<RecordBatch, DatasetError>>, DatasetError> {
+        read_parquet_batches(&self.dir.join(&part.file), 1024)
+    }
+
+    /// All kept documents, part by part (streamed; each batch materialized at a time).
+    pub fn documents(&self) -> impl Iterator<Item = Result<Document, DatasetError>> + '_ {
+        self.manifest.parts.iter().flat_map(move |p| {
+            let path = self.dir.join(&p.file);
+            let batches: Box<dyn Iterator<Item = Result<RecordBatch, DatasetError>>> = match self.batches(p) {
+                Ok(b) => Box::new(b),
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            };
+            batches.flat_map(move |b| {
+                let docs: Vec<Result<Document, DatasetError>> = match b {
+                    Ok(b) => match document::documents_from_batch(&b) {
+                        Ok(d) => d.into_iter().map(Ok).collect(),
+                        Err(source) => vec![Err(DatasetError::Schema { path: path.clone(), source })],
+                    },
+                    Err(e) => vec![Err(e)],
+                };
+                docs
+            })
+        })
+    }
+
+    /// All rejections of the stage that wrote this dataset.
+    pub fn rejections(&self) -> Result<Vec<Rejection>, DatasetError> {
+        let mut out = Vec::new();
+        for p in &self.manifest.rejected_parts {
+            let path = self.dir.join(&p.file);
+            for b in read_parquet_batches(&path, 4096)? {
+                out.extend(document::rejections_from_batch(&b?).map_err(|source| DatasetError::Schema { path: path.clone(), source })?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub fn read_parquet_batches(path: &Path, batch_size: usize) -> Result<impl Iterator<Item = Result<RecordBatch, DatasetError>>, DatasetError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(batch_size).build())
+        .map_err(|source| DatasetError::Parquet { path: path.to_path_buf(), source })?;
+    let path = path.to_path_buf();
+    Ok(reader.map(move |r| r.map_err(|e| DatasetError::Parquet { path: path.clone(), source: e.into() })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_reconcile_and_add() {
+        let mut a = Counts { input: 3, kept: 2, ..Default::default() };
+        a.rejected.insert("empty-text".into(), 1);
+        assert!(a.reconciles());
+        let mut b = a.clone();
+        b.add(&a);
+        assert_eq!(b.input, 6);
+        assert_eq!(b.rejected["empty-text"], 2);
+        assert!(b.reconciles());
+        b.kept += 1;
+        assert!(!b.reconciles());
+    }
+
+    #[test]
+    fn part_writer_is_atomic_and_checksummed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = DocumentSink::create(dir.path(), &part_name(0), writer_properties(1), 2, 1 << 20).unwrap();
+        for i in 0..5 {
+            sink.push(&Document { id: format!("d{i}"), text: "ord".repeat(i), meta: "{}".into(), ..Default::default() }).unwrap();
+        }
+        assert!(!dir.path().join(part_name(0)).exists(), "the part appears only when finished");
+        let pf = sink.finish().unwrap();
+        assert_eq!(pf.rows, 5);
+        let bytes = fs::read(dir.path().join(part_name(0))).unwrap();
+        assert_eq!(pf.bytes, bytes.len() as u64);
+        assert_eq!(pf.xxh3, format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)));
+        let meta = parquet::file::reader::SerializedFileReader::new(File::open(dir.path().join(part_name(0))).unwrap()).unwrap();
+        use parquet::file::reader::FileReader;
+        assert_eq!(meta.metadata().num_row_groups(), 3, "row groups bounded by max_rows=2");
+        let docs: Vec<Document> = read_parquet_batches(&dir.path().join(part_name(0)), 100)
+            .unwrap()
+            .flat_map(|b| document::documents_from_batch(&b.unwrap()).unwrap())
+            .collect();
+        assert_eq!(docs.len(), 5);
+        assert_eq!(docs[3].text, "ordordord");
+    }
+}

@@ -1,0 +1,452 @@
+//! The document schema every dataset shares, and its Arrow form.
+//!
+//! `schemas/document.md` documents the columns for people, `schemas/document.schema.json` for
+//! machines; a test keeps the three in step.
+
+use std::sync::{Arc, OnceLock};
+
+use arrow_array::builder::{Date32Builder, Float32Builder, Int16Builder, LargeStringBuilder, StringBuilder, UInt32Builder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Float32Type, Int16Type, UInt32Type};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+/// One document: a book, a newspaper issue or article, a page, a broadcast, a record.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Document {
+    /// 32 hex digits: xxh3-128 of collection, input path and locator. Stable across runs.
+    pub id: String,
+    /// NFC-normalized text in reading order.
+    pub text: String,
+    pub collection: String,
+    pub source: Option<String>,
+    pub genre: Option<String>,
+    /// Days since 1970-01-01, when the full date is known.
+    pub date: Option<i32>,
+    pub year: Option<i16>,
+    pub decade: Option<i16>,
+    pub title: Option<String>,
+    pub author: Option<String>,
+    /// ISO 639-3.
+    pub language: Option<String>,
+    pub language_score: Option<f32>,
+    pub ocr_confidence: Option<f32>,
+    pub duration_s: Option<f32>,
+    pub n_chars: u32,
+    pub n_words: u32,
+    pub format: String,
+    pub path: String,
+    pub locator: String,
+    /// JSON object with anything else the source had.
+    pub meta: String,
+}
+
+/// The Arrow schema of the document table.
+pub fn schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            Arc::new(Schema::new(vec![
+                Field::new("id", DataType::Utf8, false),
+                Field::new("text", DataType::LargeUtf8, false),
+                Field::new("collection", DataType::Utf8, false),
+                Field::new("source", DataType::Utf8, true),
+                Field::new("genre", DataType::Utf8, true),
+                Field::new("date", DataType::Date32, true),
+                Field::new("year", DataType::Int16, true),
+                Field::new("decade", DataType::Int16, true),
+                Field::new("title", DataType::Utf8, true),
+                Field::new("author", DataType::Utf8, true),
+                Field::new("language", DataType::Utf8, true),
+                Field::new("language_score", DataType::Float32, true),
+                Field::new("ocr_confidence", DataType::Float32, true),
+                Field::new("duration_s", DataType::Float32, true),
+                Field::new("n_chars", DataType::UInt32, false),
+                Field::new("n_words", DataType::UInt32, false),
+                Field::new("format", DataType::Utf8, false),
+                Field::new("path", DataType::Utf8, false),
+                Field::new("locator", DataType::Utf8, false),
+                Field::new("meta", DataType::Utf8, false),
+            ]))
+        })
+        .clone()
+}
+
+/// Builds a [`RecordBatch`] of documents column by column.
+pub struct DocumentBatchBuilder {
+    id: StringBuilder,
+    text: LargeStringBuilder,
+    collection: StringBuilder,
+    source: StringBuilder,
+    genre: StringBuilder,
+    date: Date32Builder,
+    year: Int16Builder,
+    decade: Int16Builder,
+    title: StringBuilder,
+    author: StringBuilder,
+    language: StringBuilder,
+    language_score: Float32Builder,
+    ocr_confidence: Float32Builder,
+    duration_s: Float32Builder,
+    n_chars: UInt32Builder,
+    n_words: UInt32Builder,
+    format: StringBuilder,
+    path: StringBuilder,
+    locator: StringBuilder,
+    meta: StringBuilder,
+    rows: usize,
+    text_bytes: usize,
+}
+
+impl Default for DocumentBatchBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DocumentBatchBuilder {
+    pub fn new() -> Self {
+        Self {
+            id: StringBuilder::new(),
+            text: LargeStringBuilder::new(),
+            collection: StringBuilder::new(),
+            source: StringBuilder::new(),
+            genre: StringBuilder::new(),
+            date: Date32Builder::new(),
+            year: Int16Builder::new(),
+            decade: Int16Builder::new(),
+            title: StringBuilder::new(),
+            author: StringBuilder::new(),
+            language: StringBuilder::new(),
+            language_score: Float32Builder::new(),
+            ocr_confidence: Float32Builder::new(),
+            duration_s: Float32Builder::new(),
+            n_chars: UInt32Builder::new(),
+            n_words: UInt32Builder::new(),
+            format: StringBuilder::new(),
+            path: StringBuilder::new(),
+            locator: StringBuilder::new(),
+            meta: StringBuilder::new(),
+            rows: 0,
+            text_bytes: 0,
+        }
+    }
+
+    pub fn push(&mut self, d: &Document) {
+        self.id.append_value(&d.id);
+        self.text.append_value(&d.text);
+        self.collection.append_value(&d.collection);
+        self.source.append_option(d.source.as_deref());
+        self.genre.append_option(d.genre.as_deref());
+        self.date.append_option(d.date);
+        self.year.append_option(d.year);
+        self.decade.append_option(d.decade);
+        self.title.append_option(d.title.as_deref());
+        self.author.append_option(d.author.as_deref());
+        self.language.append_option(d.language.as_deref());
+        self.language_score.append_option(d.language_score);
+        self.ocr_confidence.append_option(d.ocr_confidence);
+        self.duration_s.append_option(d.duration_s);
+        self.n_chars.append_value(d.n_chars);
+        self.n_words.append_value(d.n_words);
+        self.format.append_value(&d.format);
+        self.path.append_value(&d.path);
+        self.locator.append_value(&d.locator);
+        self.meta.append_value(&d.meta);
+        self.rows += 1;
+        self.text_bytes += d.text.len();
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Bytes of text buffered so far (what bounds a row group).
+    pub fn text_bytes(&self) -> usize {
+        self.text_bytes
+    }
+
+    /// Takes the rows built so far as a batch and leaves the builder empty.
+    pub fn finish(&mut self) -> RecordBatch {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.id.finish()),
+            Arc::new(self.text.finish()),
+            Arc::new(self.collection.finish()),
+            Arc::new(self.source.finish()),
+            Arc::new(self.genre.finish()),
+            Arc::new(self.date.finish()),
+            Arc::new(self.year.finish()),
+            Arc::new(self.decade.finish()),
+            Arc::new(self.title.finish()),
+            Arc::new(self.author.finish()),
+            Arc::new(self.language.finish()),
+            Arc::new(self.language_score.finish()),
+            Arc::new(self.ocr_confidence.finish()),
+            Arc::new(self.duration_s.finish()),
+            Arc::new(self.n_chars.finish()),
+            Arc::new(self.n_words.finish()),
+            Arc::new(self.format.finish()),
+            Arc::new(self.path.finish()),
+            Arc::new(self.locator.finish()),
+            Arc::new(self.meta.finish()),
+        ];
+        self.rows = 0;
+        self.text_bytes = 0;
+        RecordBatch::try_new(schema(), columns).expect("builder columns match the document schema")
+    }
+}
+
+/// Error converting a record batch that does not follow the document schema.
+#[derive(Debug, thiserror::Error)]
+#[error("column `{column}`: {problem}")]
+pub struct SchemaMismatch {
+    pub column: String,
+    pub problem: String,
+}
+
+/// Reads documents back from a batch (columns matched by name; extra columns are ignored).
+pub fn documents_from_batch(batch: &RecordBatch) -> Result<Vec<Document>, SchemaMismatch> {
+    let col = |name: &str, ty: DataType| -> Result<&ArrayRef, SchemaMismatch> {
+        let c = batch.column_by_name(name).ok_or_else(|| SchemaMismatch { column: name.into(), problem: "missing".into() })?;
+        if c.data_type() != &ty {
+            return Err(SchemaMismatch { column: name.into(), problem: format!("expected {ty}, found {}", c.data_type()) });
+        }
+        Ok(c)
+    };
+    let s = |name: &str| -> Result<Vec<Option<String>>, SchemaMismatch> {
+        Ok(col(name, DataType::Utf8)?.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
+    };
+    let id = s("id")?;
+    let text: Vec<Option<String>> =
+        col("text", DataType::LargeUtf8)?.as_string::<i64>().iter().map(|v| v.map(str::to_string)).collect();
+    let collection = s("collection")?;
+    let source = s("source")?;
+    let genre = s("genre")?;
+    let date: Vec<Option<i32>> = col("date", DataType::Date32)?.as_primitive::<Date32Type>().iter().collect();
+    let year: Vec<Option<i16>> = col("year", DataType::Int16)?.as_primitive::<Int16Type>().iter().collect();
+    let decade: Vec<Option<i16>> = col("decade", DataType::Int16)?.as_primitive::<Int16Type>().iter().collect();
+    let title = s("title")?;
+    let author = s("author")?;
+    let language = s("language")?;
+    let f32col = |name: &str| -> Result<Vec<Option<f32>>, SchemaMismatch> {
+        Ok(col(name, DataType::Float32)?.as_primitive::<Float32Type>().iter().collect())
+    };
+    let language_score = f32col("language_score")?;
+    let ocr_confidence = f32col("ocr_confidence")?;
+    let duration_s = f32col("duration_s")?;
+    let n_chars: Vec<Option<u32>> = col("n_chars", DataType::UInt32)?.as_primitive::<UInt32Type>().iter().collect();
+    let n_words: Vec<Option<u32>> = col("n_words", DataType::UInt32)?.as_primitive::<UInt32Type>().iter().collect();
+    let format = s("format")?;
+    let path = s("path")?;
+    let locator = s("locator")?;
+    let meta = s("meta")?;
+    Ok((0..batch.num_rows())
+        .map(|i| Document {
+            id: id[i].clone().unwrap_or_default(),
+            text: text[i].clone().unwrap_or_default(),
+            collection: collection[i].clone().unwrap_or_default(),
+            source: source[i].clone(),
+            genre: genre[i].clone(),
+            date: date[i],
+            year: year[i],
+            decade: decade[i],
+            title: title[i].clone(),
+            author: author[i].clone(),
+            language: language[i].clone(),
+            language_score: language_score[i],
+            ocr_confidence: ocr_confidence[i],
+            duration_s: duration_s[i],
+            n_chars: n_chars[i].unwrap_or(0),
+            n_words: n_words[i].unwrap_or(0),
+            format: format[i].clone().unwrap_or_default(),
+            path: path[i].clone().unwrap_or_default(),
+            locator: locator[i].clone().unwrap_or_default(),
+            meta: meta[i].clone().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The schema of `rejected/` parts.
+pub fn rejected_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            Arc::new(Schema::new(vec![
+                Field::new("id", DataType::Utf8, false),
+                Field::new("collection", DataType::Utf8, false),
+                Field::new("path", DataType::Utf8, false),
+                Field::new("locator", DataType::Utf8, false),
+                Field::new("format", DataType::Utf8, true),
+                Field::new("stage", DataType::Utf8, false),
+                Field::new("reason", DataType::Utf8, false),
+                Field::new("detail", DataType::Utf8, false),
+                Field::new("text", DataType::LargeUtf8, true),
+            ]))
+        })
+        .clone()
+}
+
+/// One rejected document (or input that should have given documents).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Rejection {
+    pub id: String,
+    pub collection: String,
+    pub path: String,
+    pub locator: String,
+    pub format: Option<String>,
+    pub stage: String,
+    pub reason: String,
+    pub detail: String,
+    /// The text where there was one, cut at [`REJECTED_TEXT_MAX`] bytes.
+    pub text: Option<String>,
+}
+
+/// Rejected text longer than this is cut (at a char boundary) to keep `rejected/` small.
+pub const REJECTED_TEXT_MAX: usize = 1 << 20;
+
+#[derive(Default)]
+pub struct RejectionBatchBuilder {
+    cols: [StringBuilder; 8],
+    text: LargeStringBuilder,
+    rows: usize,
+}
+
+impl RejectionBatchBuilder {
+    pub fn push(&mut self, r: &Rejection) {
+        let c = &mut self.cols;
+        c[0].append_value(&r.id);
+        c[1].append_value(&r.collection);
+        c[2].append_value(&r.path);
+        c[3].append_value(&r.locator);
+        c[4].append_option(r.format.as_deref());
+        c[5].append_value(&r.stage);
+        c[6].append_value(&r.reason);
+        c[7].append_value(&r.detail);
+        self.text.append_option(r.text.as_deref().map(|t| cut_at_char(t, REJECTED_TEXT_MAX)));
+        self.rows += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    pub fn finish(&mut self) -> RecordBatch {
+        let mut columns: Vec<ArrayRef> = self.cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        columns.push(Arc::new(self.text.finish()));
+        self.rows = 0;
+        RecordBatch::try_new(rejected_schema(), columns).expect("builder columns match the rejected schema")
+    }
+}
+
+/// Reads rejections back from a batch of a `rejected/` part.
+pub fn rejections_from_batch(batch: &RecordBatch) -> Result<Vec<Rejection>, SchemaMismatch> {
+    let s = |name: &str| -> Result<Vec<Option<String>>, SchemaMismatch> {
+        let c = batch.column_by_name(name).ok_or_else(|| SchemaMismatch { column: name.into(), problem: "missing".into() })?;
+        match c.data_type() {
+            DataType::Utf8 => Ok(c.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()),
+            DataType::LargeUtf8 => Ok(c.as_string::<i64>().iter().map(|v| v.map(str::to_string)).collect()),
+            other => Err(SchemaMismatch { column: name.into(), problem: format!("expected a string, found {other}") }),
+        }
+    };
+    let [id, collection, path, locator, format, stage, reason, detail, text] =
+        ["id", "collection", "path", "locator", "format", "stage", "reason", "detail", "text"].map(s);
+    let (id, collection, path, locator, format, stage, reason, detail, text) =
+        (id?, collection?, path?, locator?, format?, stage?, reason?, detail?, text?);
+    Ok((0..batch.num_rows())
+        .map(|i| Rejection {
+            id: id[i].clone().unwrap_or_default(),
+            collection: collection[i].clone().unwrap_or_default(),
+            path: path[i].clone().unwrap_or_default(),
+            locator: locator[i].clone().unwrap_or_default(),
+            format: format[i].clone(),
+            stage: stage[i].clone().unwrap_or_default(),
+            reason: reason[i].clone().unwrap_or_default(),
+            detail: detail[i].clone().unwrap_or_default(),
+            text: text[i].clone(),
+        })
+        .collect())
+}
+
+/// `s` cut to at most `max` bytes at a char boundary.
+pub fn cut_at_char(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Counts words the way every stage does: maximal runs of non-whitespace.
+pub fn count_words(text: &str) -> u32 {
+    text.split_whitespace().count().min(u32::MAX as usize) as u32
+}
+
+/// The stable document id: xxh3-128 over collection, input path and locator.
+pub fn document_id(collection: &str, path: &str, locator: &str) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(collection.as_bytes());
+    h.update(&[0]);
+    h.update(path.as_bytes());
+    h.update(&[0]);
+    h.update(locator.as_bytes());
+    format!("{:032x}", h.digest128())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_roundtrip() {
+        let d = Document {
+            id: document_id("c", "p.xml", ""),
+            text: "Hvad är det?".into(),
+            collection: "c".into(),
+            source: Some("Stockholms Kurir".into()),
+            date: Some(-63948),
+            year: Some(1795),
+            decade: Some(1790),
+            ocr_confidence: Some(0.8),
+            n_chars: 12,
+            n_words: 3,
+            format: "alto".into(),
+            path: "p.xml".into(),
+            meta: "{}".into(),
+            ..Default::default()
+        };
+        let mut b = DocumentBatchBuilder::new();
+        b.push(&d);
+        b.push(&Document { id: "x".into(), ..d.clone() });
+        let batch = b.finish();
+        assert_eq!(batch.num_rows(), 2);
+        assert!(b.is_empty());
+        let back = documents_from_batch(&batch).unwrap();
+        assert_eq!(back[0], d);
+        assert_eq!(back[1].id, "x");
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        assert_eq!(document_id("a", "b", ""), document_id("a", "b", ""));
+        assert_ne!(document_id("a", "b", "page=1"), document_id("a", "b", "page=2"));
+        assert_ne!(document_id("ab", "", ""), document_id("a", "b", ""));
+        assert_eq!(document_id("a", "b", "").len(), 32);
+    }
+
+    #[test]
+    fn cut_respects_char_boundaries() {
+        assert_eq!(cut_at_char("åäö", 3), "å");
+        assert_eq!(cut_at_char("abc", 10), "abc");
+    }
+}
