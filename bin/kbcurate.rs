@@ -1,1 +1,172 @@
-fn main() {}
+//! The kbcurate command line: parses arguments, calls the library, prints progress and summaries.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use kbcurate::ingest::config::{DateFrom, DateRule, IngestConfig};
+use kbcurate::ingest::format::Format;
+use kbcurate::ingest::source::MetsSplit;
+use kbcurate::ingest::{self, IngestOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "kbcurate",
+    version,
+    about = "Turn a national library's digitized collections into balanced, deduplicated pretraining corpora"
+)]
+struct Cli {
+    /// More log output (-v: info, -vv: debug). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read OCR output (ALTO, METS/MODS, hOCR, PAGE, TEI), transcripts (SRT, WebVTT, CTM, ASR JSON),
+    /// plain text, JSONL and Parquet into a dataset of Parquet parts.
+    Ingest(Box<IngestArgs>),
+    /// Print a dataset's manifest summary and a few rows.
+    Inspect {
+        dataset: PathBuf,
+        /// Rows (and rejections) to show.
+        #[arg(short = 'n', long, default_value_t = 5)]
+        rows: usize,
+        /// Bytes of text to show per row.
+        #[arg(long, default_value_t = 160)]
+        width: usize,
+    },
+}
+
+#[derive(Args)]
+struct IngestArgs {
+    /// Files, folders (read recursively) or globs for the one-collection case. Leave out with --config.
+    inputs: Vec<String>,
+    /// A collections config (TOML); see schemas/collections.md.
+    #[arg(short, long, conflicts_with = "inputs")]
+    config: Option<PathBuf>,
+    /// Output dataset folder.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// One-collection case: the input format (detected per file when left out).
+    #[arg(long)]
+    format: Option<Format>,
+    /// One-collection case: the collection's name.
+    #[arg(long, default_value = "default")]
+    collection: String,
+    #[arg(long)]
+    genre: Option<String>,
+    #[arg(long)]
+    source: Option<String>,
+    /// A fixed date for every document (e.g. 1923 or 1897-03-12).
+    #[arg(long, conflicts_with = "date_regex")]
+    date: Option<String>,
+    /// A regex on the file path whose groups give the date, e.g. '(\d{4})-(\d{2})-(\d{2})'.
+    #[arg(long)]
+    date_regex: Option<String>,
+    /// Language hint (ISO 639) for documents that declare none.
+    #[arg(long)]
+    language: Option<String>,
+    /// JSONL/Parquet: the field holding the text.
+    #[arg(long)]
+    text_field: Option<String>,
+    /// OCR: drop words below this confidence (0..1).
+    #[arg(long)]
+    min_word_confidence: Option<f32>,
+    /// OCR: drop lines whose mean word confidence is below this (0..1).
+    #[arg(long)]
+    min_line_confidence: Option<f32>,
+    /// METS: one document per package (book, issue) or per article.
+    #[arg(long, value_parser = parse_split)]
+    mets_split: Option<MetsSplit>,
+    /// Worker threads (default: one per core). Output does not depend on it.
+    #[arg(short = 'j', long)]
+    threads: Option<usize>,
+    /// Input MiB per part (the unit of resume).
+    #[arg(long, default_value_t = 256)]
+    part_size_mb: u64,
+    /// zstd level of the Parquet parts.
+    #[arg(long, default_value_t = 1)]
+    zstd_level: i32,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_split(s: &str) -> Result<MetsSplit, String> {
+    match s {
+        "package" => Ok(MetsSplit::Package),
+        "article" => Ok(MetsSplit::Article),
+        _ => Err("expected `package` or `article`".into()),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let default = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Ingest(a) => ingest_cmd(*a),
+        Command::Inspect { dataset, rows, width } => {
+            print!("{}", kbcurate::inspect::inspect(&dataset, rows, width)?);
+            Ok(())
+        }
+    }
+}
+
+fn ingest_cmd(a: IngestArgs) -> Result<()> {
+    let (config, base) = match &a.config {
+        Some(path) => {
+            let cfg = IngestConfig::from_file(path)?;
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (cfg, base)
+        }
+        None => {
+            if a.inputs.is_empty() {
+                bail!("give input files or folders, or --config collections.toml (see `kbcurate ingest --help`)");
+            }
+            let mut c = ingest::single_collection(a.inputs.clone(), &a.collection);
+            c.format = a.format;
+            c.genre = a.genre.clone();
+            c.source = a.source.clone();
+            c.language = a.language.clone();
+            c.text_field = a.text_field.clone();
+            c.min_word_confidence = a.min_word_confidence;
+            c.min_line_confidence = a.min_line_confidence;
+            c.mets_split = a.mets_split;
+            c.date = match (&a.date, &a.date_regex) {
+                (Some(d), _) => Some(DateRule::Fixed { fixed: d.clone() }),
+                (None, Some(r)) => Some(DateRule::From { from: DateFrom::Metadata, regex: Some(r.clone()) }),
+                _ => None,
+            };
+            let cfg = IngestConfig { collections: vec![c], ..Default::default() };
+            cfg.validate("command line")?;
+            (cfg, PathBuf::new())
+        }
+    };
+    let mut opts = IngestOptions::new(&a.output);
+    opts.threads = a.threads;
+    opts.part_size = a.part_size_mb.max(1) << 20;
+    opts.zstd_level = a.zstd_level;
+    opts.progress = !a.quiet && std::io::stderr().is_terminal();
+    let summary =
+        ingest::ingest(&config, &base, &opts).with_context(|| format!("ingest into {}", a.output.display()))?;
+    eprint!("{}", summary.render());
+    Ok(())
+}

@@ -127,7 +127,10 @@ impl Manifest {
         let path = dir.join(MANIFEST);
         let bytes = fs::read(&path).map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
-                DatasetError::NotADataset { path: dir.to_path_buf(), why: format!("no {MANIFEST}; was the stage run to the end?") }
+                DatasetError::NotADataset {
+                    path: dir.to_path_buf(),
+                    why: format!("no {MANIFEST}; was the stage run to the end?"),
+                }
             } else {
                 DatasetError::Io { path: path.clone(), source: e }
             }
@@ -206,7 +209,8 @@ impl ParquetPartWriter {
         }
         let tmp = tmp_path(&dest);
         let file = File::create(&tmp).map_err(io_err(&tmp))?;
-        let sink = HashingWriter { inner: BufWriter::with_capacity(1 << 20, file), hasher: Default::default(), bytes: 0 };
+        let sink =
+            HashingWriter { inner: BufWriter::with_capacity(1 << 20, file), hasher: Default::default(), bytes: 0 };
         let writer = ArrowWriter::try_new(sink, schema, Some(props))
             .map_err(|source| DatasetError::Parquet { path: tmp.clone(), source })?;
         Ok(Self { writer, tmp, dest, rel: rel.to_string(), rows: 0 })
@@ -247,7 +251,13 @@ pub struct DocumentSink {
 }
 
 impl DocumentSink {
-    pub fn create(dir: &Path, rel: &str, props: WriterProperties, max_rows: usize, max_text_bytes: usize) -> Result<Self, DatasetError> {
+    pub fn create(
+        dir: &Path,
+        rel: &str,
+        props: WriterProperties,
+        max_rows: usize,
+        max_text_bytes: usize,
+    ) -> Result<Self, DatasetError> {
         Ok(Self {
             writer: ParquetPartWriter::create(dir, rel, document::schema(), props)?,
             batch: DocumentBatchBuilder::new(),
@@ -284,7 +294,10 @@ pub struct RejectionSink {
 
 impl RejectionSink {
     pub fn create(dir: &Path, rel: &str, props: WriterProperties) -> Result<Self, DatasetError> {
-        Ok(Self { writer: ParquetPartWriter::create(dir, rel, document::rejected_schema(), props)?, batch: Default::default() })
+        Ok(Self {
+            writer: ParquetPartWriter::create(dir, rel, document::rejected_schema(), props)?,
+            batch: Default::default(),
+        })
     }
 
     pub fn push(&mut self, r: &Rejection) -> Result<(), DatasetError> {
@@ -365,7 +378,10 @@ impl Dataset {
     }
 
     /// Record batches of one Parquet file of the dataset, streamed.
-    pub fn batches(&self, part: &PartFile) -> Result<impl Iterator<Item = Result<RecordBatch, DatasetError>>, DatasetError> {
+    pub fn batches(
+        &self,
+        part: &PartFile,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, DatasetError>>, DatasetError> {
         read_parquet_batches(&self.dir.join(&part.file), 1024)
     }
 
@@ -396,14 +412,20 @@ impl Dataset {
         for p in &self.manifest.rejected_parts {
             let path = self.dir.join(&p.file);
             for b in read_parquet_batches(&path, 4096)? {
-                out.extend(document::rejections_from_batch(&b?).map_err(|source| DatasetError::Schema { path: path.clone(), source })?);
+                out.extend(
+                    document::rejections_from_batch(&b?)
+                        .map_err(|source| DatasetError::Schema { path: path.clone(), source })?,
+                );
             }
         }
         Ok(out)
     }
 }
 
-pub fn read_parquet_batches(path: &Path, batch_size: usize) -> Result<impl Iterator<Item = Result<RecordBatch, DatasetError>>, DatasetError> {
+pub fn read_parquet_batches(
+    path: &Path,
+    batch_size: usize,
+) -> Result<impl Iterator<Item = Result<RecordBatch, DatasetError>>, DatasetError> {
     let file = File::open(path).map_err(io_err(path))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(batch_size).build())
@@ -435,7 +457,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut sink = DocumentSink::create(dir.path(), &part_name(0), writer_properties(1), 2, 1 << 20).unwrap();
         for i in 0..5 {
-            sink.push(&Document { id: format!("d{i}"), text: "ord".repeat(i), meta: "{}".into(), ..Default::default() }).unwrap();
+            sink.push(&Document {
+                id: format!("d{i}"),
+                text: "ord".repeat(i),
+                meta: "{}".into(),
+                ..Default::default()
+            })
+            .unwrap();
         }
         assert!(!dir.path().join(part_name(0)).exists(), "the part appears only when finished");
         let pf = sink.finish().unwrap();
@@ -443,7 +471,8 @@ mod tests {
         let bytes = fs::read(dir.path().join(part_name(0))).unwrap();
         assert_eq!(pf.bytes, bytes.len() as u64);
         assert_eq!(pf.xxh3, format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)));
-        let meta = parquet::file::reader::SerializedFileReader::new(File::open(dir.path().join(part_name(0))).unwrap()).unwrap();
+        let meta = parquet::file::reader::SerializedFileReader::new(File::open(dir.path().join(part_name(0))).unwrap())
+            .unwrap();
         use parquet::file::reader::FileReader;
         assert_eq!(meta.metadata().num_row_groups(), 3, "row groups bounded by max_rows=2");
         let docs: Vec<Document> = read_parquet_batches(&dir.path().join(part_name(0)), 100)

@@ -21,6 +21,9 @@ impl PartialDate {
             }
             let run = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
             let digits = &s[i..i + run];
+            if let Some(d) = Self::day_first(&s[i..]) {
+                return Some(d);
+            }
             if run == 8 {
                 // YYYYMMDD
                 if let Some(d) = Self::from_parts(&digits[..4], Some(&digits[4..6]), Some(&digits[6..8])) {
@@ -30,12 +33,16 @@ impl PartialDate {
                 let rest = &s[i + 4..];
                 let mut month = None;
                 let mut day = None;
-                if let Some(r) = rest.strip_prefix('-').or_else(|| rest.strip_prefix('/')).or_else(|| rest.strip_prefix('.')) {
+                if let Some(r) =
+                    rest.strip_prefix('-').or_else(|| rest.strip_prefix('/')).or_else(|| rest.strip_prefix('.'))
+                {
                     let m: String = r.chars().take_while(|c| c.is_ascii_digit()).collect();
                     if (1..=2).contains(&m.len()) {
                         month = Some(m.clone());
                         let r2 = &r[m.len()..];
-                        if let Some(r3) = r2.strip_prefix('-').or_else(|| r2.strip_prefix('/')).or_else(|| r2.strip_prefix('.')) {
+                        if let Some(r3) =
+                            r2.strip_prefix('-').or_else(|| r2.strip_prefix('/')).or_else(|| r2.strip_prefix('.'))
+                        {
                             let d: String = r3.chars().take_while(|c| c.is_ascii_digit()).collect();
                             if (1..=2).contains(&d.len()) {
                                 day = Some(d);
@@ -53,6 +60,23 @@ impl PartialDate {
             i += run;
         }
         None
+    }
+
+    /// `01.04.1814`, `1/4/1814`, `1-4-1814`: day, month, year (the European order).
+    fn day_first(s: &str) -> Option<PartialDate> {
+        let mut it = s.splitn(3, ['.', '/', '-']);
+        let d = it.next()?;
+        let m = it.next()?;
+        let rest = it.next()?;
+        let y: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if !(1..=2).contains(&d.len())
+            || !(1..=2).contains(&m.len())
+            || y.len() != 4
+            || !d.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        Self::from_parts(&y, Some(m), Some(d))
     }
 
     fn from_parts(y: &str, m: Option<&str>, d: Option<&str>) -> Option<PartialDate> {
@@ -148,6 +172,7 @@ mod tests {
         assert_eq!(p("1900-02-29"), Some("1900-02".into()), "1900 is not a leap year: the day is dropped");
         assert_eq!(p("no date"), None);
         assert_eq!(p("12345"), None);
+        assert_eq!(p("01.04.1814"), Some("1814-04-01".into()));
         assert_eq!(PartialDate::parse("1749").unwrap().decade(), 1740);
     }
 

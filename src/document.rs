@@ -5,7 +5,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow_array::builder::{Date32Builder, Float32Builder, Int16Builder, LargeStringBuilder, StringBuilder, UInt32Builder};
+use arrow_array::builder::{
+    Date32Builder, Float32Builder, Int16Builder, LargeStringBuilder, StringBuilder, UInt32Builder,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float32Type, Int16Type, UInt32Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -211,9 +213,14 @@ pub struct SchemaMismatch {
 /// Reads documents back from a batch (columns matched by name; extra columns are ignored).
 pub fn documents_from_batch(batch: &RecordBatch) -> Result<Vec<Document>, SchemaMismatch> {
     let col = |name: &str, ty: DataType| -> Result<&ArrayRef, SchemaMismatch> {
-        let c = batch.column_by_name(name).ok_or_else(|| SchemaMismatch { column: name.into(), problem: "missing".into() })?;
+        let c = batch
+            .column_by_name(name)
+            .ok_or_else(|| SchemaMismatch { column: name.into(), problem: "missing".into() })?;
         if c.data_type() != &ty {
-            return Err(SchemaMismatch { column: name.into(), problem: format!("expected {ty}, found {}", c.data_type()) });
+            return Err(SchemaMismatch {
+                column: name.into(),
+                problem: format!("expected {ty}, found {}", c.data_type()),
+            });
         }
         Ok(c)
     };
@@ -349,7 +356,9 @@ impl RejectionBatchBuilder {
 /// Reads rejections back from a batch of a `rejected/` part.
 pub fn rejections_from_batch(batch: &RecordBatch) -> Result<Vec<Rejection>, SchemaMismatch> {
     let s = |name: &str| -> Result<Vec<Option<String>>, SchemaMismatch> {
-        let c = batch.column_by_name(name).ok_or_else(|| SchemaMismatch { column: name.into(), problem: "missing".into() })?;
+        let c = batch
+            .column_by_name(name)
+            .ok_or_else(|| SchemaMismatch { column: name.into(), problem: "missing".into() })?;
         match c.data_type() {
             DataType::Utf8 => Ok(c.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()),
             DataType::LargeUtf8 => Ok(c.as_string::<i64>().iter().map(|v| v.map(str::to_string)).collect()),

@@ -38,7 +38,12 @@ pub fn normalize(code: &str) -> Option<String> {
         return None;
     }
     for (iso3, iso1, iso2b, en, native) in LANGS {
-        if c == *iso3 || (!iso1.is_empty() && c == *iso1) || (!iso2b.is_empty() && c == *iso2b) || c == *en || c == *native {
+        if c == *iso3
+            || (!iso1.is_empty() && c == *iso1)
+            || (!iso2b.is_empty() && c == *iso2b)
+            || c == *en
+            || c == *native
+        {
             return Some((*iso3).to_string());
         }
     }

@@ -6,5 +6,6 @@ pub mod dataset;
 pub mod date;
 pub mod document;
 pub mod ingest;
+pub mod inspect;
 pub mod language;
 pub mod reject;

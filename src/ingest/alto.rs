@@ -99,7 +99,14 @@ struct Flow {
     skip_part2: bool,
 }
 
-fn flush_line(words: &mut Vec<Word>, ends_with_hyp: bool, opts: &ReaderOptions, page: &mut AltoPage, flow: &mut Flow, out: &mut TextBuilder) {
+fn flush_line(
+    words: &mut Vec<Word>,
+    ends_with_hyp: bool,
+    opts: &ReaderOptions,
+    page: &mut AltoPage,
+    flow: &mut Flow,
+    out: &mut TextBuilder,
+) {
     if words.is_empty() {
         return;
     }
@@ -264,7 +271,10 @@ pub fn read(bytes: &[u8], ctx: &ReadContext, out: &mut dyn FnMut(Emit)) -> Resul
         out(Emit::Reject {
             locator: String::new(),
             reason: Reason::EmptyText,
-            detail: format!("blank page: {} words, {} dropped below the confidence threshold", page.words, page.words_dropped),
+            detail: format!(
+                "blank page: {} words, {} dropped below the confidence threshold",
+                page.words, page.words_dropped
+            ),
         });
         return Ok(());
     }
@@ -359,7 +369,10 @@ mod tests {
         let Some(p) = shared("alto/natlibfi_swedish_1749_oeconomisk_beskrifning_abo/0010.xml") else { return };
         let page = parse(&std::fs::read_to_string(p).unwrap(), &opts()).unwrap();
         let text = page.text();
-        assert!(text.contains("Kungl. Wetentkaps\nAcaderaiens") || text.contains("Kungl. Wetentkaps Acaderaiens"), "{text}");
+        assert!(
+            text.contains("Kungl. Wetentkaps\nAcaderaiens") || text.contains("Kungl. Wetentkaps Acaderaiens"),
+            "{text}"
+        );
         assert!(text.contains("wdlgerningar;"));
         assert!(!text.contains("tentkaps tentkaps") && !text.contains(" tentkaps"));
         let c = page.mean_confidence().unwrap();

@@ -40,13 +40,21 @@ pub struct RawDoc {
 
 /// A reader's output item.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // documents are the common case; boxing them would cost an allocation each
 pub enum Emit {
     Doc(RawDoc),
     /// A part of the input (a page, a line, a record) that could not become a document.
-    Reject { locator: String, reason: Reason, detail: String },
+    Reject {
+        locator: String,
+        reason: Reason,
+        detail: String,
+    },
     /// Something worth counting that does not lose a document (e.g. a page the METS lists
     /// that is missing on disk). Counted per kind in the manifest's `warnings`.
-    Warning { kind: String, detail: String },
+    Warning {
+        kind: String,
+        detail: String,
+    },
 }
 
 /// The whole input unit could not be read.
@@ -122,7 +130,11 @@ pub fn decode_text(bytes: &[u8]) -> (Cow<'_, str>, usize) {
         let le = bytes[0] == 0xFF;
         let units = bytes[2..].chunks(2).map(|c| {
             let pair = [c[0], *c.get(1).unwrap_or(&0)];
-            if le { u16::from_le_bytes(pair) } else { u16::from_be_bytes(pair) }
+            if le {
+                u16::from_le_bytes(pair)
+            } else {
+                u16::from_be_bytes(pair)
+            }
         });
         let mut bad = 0;
         let s: String = char::decode_utf16(units)
@@ -264,7 +276,8 @@ mod tests {
         let (s, bad) = decode_text(b"h\xC3\xA4r \xFF\xFEslut");
         assert_eq!(s, "här \u{FFFD}\u{FFFD}slut");
         assert_eq!(bad, 2);
-        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("då".encode_utf16().flat_map(|u| u.to_le_bytes())).collect();
+        let utf16: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain("då".encode_utf16().flat_map(|u| u.to_le_bytes())).collect();
         assert_eq!(decode_text(&utf16).0, "då");
     }
 }

@@ -139,10 +139,7 @@ pub fn tag<'b>(e: &'b BytesStart<'_>) -> &'b str {
 pub fn attr<'b>(e: &'b BytesStart<'_>, name: &str) -> Option<Cow<'b, str>> {
     for a in e.attributes().with_checks(false).flatten() {
         if local(a.key.into_inner()) == name {
-            return Some(
-                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .unwrap_or_else(|_| a.value.clone()),
-            );
+            return Some(a.normalized_value(quick_xml::XmlVersion::Implicit1_0).unwrap_or_else(|_| a.value.clone()));
         }
     }
     None

@@ -1,0 +1,246 @@
+//! Reading inputs: decompression (gzip, zstd; told by magic bytes), bounded reads, line chunks
+//! for line-oriented formats, and tar members (never extracted to disk).
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Component, Path};
+
+use super::format::Compression;
+
+/// Opens a file, transparently decompressing gzip and zstd.
+pub fn open(path: &Path) -> io::Result<(Box<dyn Read + Send>, Compression)> {
+    let mut f = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let head = {
+        use std::io::BufRead;
+        f.fill_buf()?.get(..4).map(|h| h.to_vec()).unwrap_or_else(|| f.buffer().to_vec())
+    };
+    let c = Compression::sniff(&head);
+    Ok((decompress(Box::new(f), c)?, c))
+}
+
+pub fn decompress(r: Box<dyn Read + Send>, c: Compression) -> io::Result<Box<dyn Read + Send>> {
+    Ok(match c {
+        Compression::None => r,
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
+    })
+}
+
+/// The first `n` bytes of the decompressed content (fewer for a short file).
+pub fn head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
+    let (r, _) = open(path)?;
+    let mut buf = Vec::with_capacity(n);
+    r.take(n as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Reads to the end, but at most `max` bytes: `Ok(Err(n))` when the input is larger (`n` =
+/// bytes seen before giving up).
+pub fn read_bounded(r: &mut dyn Read, max: usize) -> io::Result<Result<Vec<u8>, u64>> {
+    let mut buf = Vec::new();
+    let n = r.take(max as u64 + 1).read_to_end(&mut buf)?;
+    if n > max {
+        return Ok(Err(n as u64));
+    }
+    Ok(Ok(buf))
+}
+
+/// A chunk of whole lines.
+#[derive(Debug, Default)]
+pub struct LineChunk {
+    pub bytes: Vec<u8>,
+    /// 1-based number of the chunk's first line.
+    pub first_line: u64,
+    /// Lines longer than the limit, skipped without being buffered: (line number, bytes).
+    pub oversized: Vec<(u64, u64)>,
+    /// Input bytes this chunk accounts for (including skipped lines).
+    pub input_bytes: u64,
+}
+
+/// Splits a stream into chunks of about `chunk_size` bytes that end at a newline. A line longer
+/// than `max_line` is skipped (streamed past, never held in memory) and reported.
+pub struct LineChunker<R: Read> {
+    reader: R,
+    chunk_size: usize,
+    max_line: usize,
+    buf: Vec<u8>,
+    /// Bytes of `buf` already searched for a newline.
+    scanned: usize,
+    last_nl: Option<usize>,
+    line: u64,
+    eof: bool,
+}
+
+impl<R: Read> LineChunker<R> {
+    pub fn new(reader: R, chunk_size: usize, max_line: usize) -> Self {
+        Self {
+            reader,
+            chunk_size: chunk_size.max(1),
+            max_line,
+            buf: Vec::new(),
+            scanned: 0,
+            last_nl: None,
+            line: 1,
+            eof: false,
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<usize> {
+        let old = self.buf.len();
+        let want = (self.chunk_size / 4).clamp(64 << 10, 4 << 20);
+        self.buf.resize(old + want, 0);
+        let n = loop {
+            match self.reader.read(&mut self.buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(old);
+                    return Err(e);
+                }
+            }
+        };
+        self.buf.truncate(old + n);
+        if n == 0 {
+            self.eof = true;
+        }
+        if let Some(p) = memchr::memrchr(b'\n', &self.buf[self.scanned..]) {
+            self.last_nl = Some(self.scanned + p);
+        }
+        self.scanned = self.buf.len();
+        Ok(n)
+    }
+
+    fn take_until(&mut self, end: usize, oversized: Vec<(u64, u64)>, skipped: u64) -> LineChunk {
+        let rest = self.buf.split_off(end);
+        let bytes = std::mem::replace(&mut self.buf, rest);
+        let first_line = self.line;
+        self.line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+        self.scanned = self.buf.len();
+        self.last_nl = memchr::memrchr(b'\n', &self.buf);
+        let input_bytes = bytes.len() as u64 + skipped;
+        LineChunk { bytes, first_line, oversized, input_bytes }
+    }
+
+    fn next_chunk(&mut self) -> io::Result<Option<LineChunk>> {
+        let mut oversized = Vec::new();
+        let mut skipped = 0u64;
+        loop {
+            if let Some(nl) = self.last_nl {
+                if self.buf.len() >= self.chunk_size || self.eof {
+                    return Ok(Some(self.take_until(nl + 1, oversized, skipped)));
+                }
+            } else if self.buf.len() > self.max_line {
+                // A line longer than the limit: stream past its end.
+                let mut size = self.buf.len() as u64;
+                self.buf.clear();
+                self.scanned = 0;
+                loop {
+                    if self.fill()? == 0 {
+                        break;
+                    }
+                    if let Some(p) = memchr::memchr(b'\n', &self.buf) {
+                        size += p as u64 + 1;
+                        self.buf.drain(..=p);
+                        break;
+                    }
+                    size += self.buf.len() as u64;
+                    self.buf.clear();
+                    self.scanned = 0;
+                }
+                self.scanned = 0;
+                self.last_nl = None;
+                if let Some(p) = memchr::memrchr(b'\n', &self.buf) {
+                    self.last_nl = Some(p);
+                }
+                self.scanned = self.buf.len();
+                oversized.push((self.line, size));
+                skipped += size;
+                self.line += 1;
+                continue;
+            } else if self.eof {
+                if self.buf.is_empty() && oversized.is_empty() {
+                    return Ok(None);
+                }
+                let end = self.buf.len();
+                return Ok(Some(self.take_until(end, oversized, skipped)));
+            }
+            if !self.eof {
+                self.fill()?;
+            }
+        }
+    }
+}
+
+impl<R: Read> Iterator for LineChunker<R> {
+    type Item = io::Result<LineChunk>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_chunk().transpose()
+    }
+}
+
+/// Whether a tar member path stays inside the archive (no `..`, not absolute).
+pub fn safe_member_path(p: &Path) -> bool {
+    p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) && p.components().next().is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn chunks(input: &[u8], size: usize, max_line: usize) -> Vec<LineChunk> {
+        LineChunker::new(input, size, max_line).map(|c| c.unwrap()).collect()
+    }
+
+    #[test]
+    fn chunks_end_at_newlines_and_number_lines() {
+        let c = chunks(b"a\nbb\nccc\ndddd", 4, 100);
+        let joined: Vec<u8> = c.iter().flat_map(|c| c.bytes.clone()).collect();
+        assert_eq!(joined, b"a\nbb\nccc\ndddd");
+        for ch in &c[..c.len() - 1] {
+            assert_eq!(ch.bytes.last(), Some(&b'\n'));
+        }
+        assert_eq!(c[0].first_line, 1);
+        let last = c.last().unwrap();
+        assert!(last.bytes.ends_with(b"dddd"));
+    }
+
+    #[test]
+    fn oversized_lines_are_skipped_not_buffered() {
+        let mut input = b"ok1\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 300_000));
+        input.extend(b"\nok3\n");
+        let c = chunks(&input, 1024, 1000);
+        let oversized: Vec<(u64, u64)> = c.iter().flat_map(|c| c.oversized.clone()).collect();
+        assert_eq!(oversized, vec![(2, 300_001)]);
+        let text: Vec<u8> = c.iter().flat_map(|c| c.bytes.clone()).collect();
+        assert_eq!(text, b"ok1\nok3\n");
+        let line_of_ok3 = c.iter().find(|c| c.bytes.starts_with(b"ok3")).unwrap().first_line;
+        assert_eq!(line_of_ok3, 3);
+        assert_eq!(c.iter().map(|c| c.input_bytes).sum::<u64>(), input.len() as u64);
+    }
+
+    #[test]
+    fn member_paths() {
+        assert!(safe_member_path(Path::new("a/b.xml")));
+        assert!(safe_member_path(Path::new("./a.xml")));
+        assert!(!safe_member_path(Path::new("../evil.xml")));
+        assert!(!safe_member_path(Path::new("a/../../evil.xml")));
+        assert!(!safe_member_path(Path::new("/etc/passwd")));
+    }
+
+    proptest! {
+        #[test]
+        fn chunking_loses_nothing(lines in proptest::collection::vec("[a-z]{0,40}", 0..60), size in 1usize..200) {
+            let input = lines.join("\n");
+            let c = chunks(input.as_bytes(), size, 1 << 20);
+            let joined: Vec<u8> = c.iter().flat_map(|c| c.bytes.clone()).collect();
+            prop_assert_eq!(joined, input.as_bytes().to_vec());
+            let mut line = 1;
+            for ch in &c {
+                prop_assert_eq!(ch.first_line, line);
+                line += ch.bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Parquet inputs (e.g. a corpus another tool wrote): the text from a configurable column,
+//! document fields from mapped columns, other scalar columns into `meta`. Read batch by batch.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::reader::ChunkReader;
+use serde_json::{Map, Value};
+
+use super::jsonl::MAPPABLE;
+use super::source::{Emit, RawDoc, ReadContext, ReadError};
+use crate::reject::Reason;
+
+/// Reads every row of a Parquet file; `emit_batch` is called after each batch so the caller can
+/// process and flush (memory stays bounded by the batch).
+pub fn read<R: ChunkReader + 'static>(
+    input: R,
+    ctx: &ReadContext,
+    emit_batch: &mut dyn FnMut(Vec<Emit>) -> Result<(), ReadError>,
+) -> Result<(), ReadError> {
+    let bad = |e: parquet::errors::ParquetError| ReadError::new(Reason::MalformedParquet, e.to_string());
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(input).map_err(bad)?.with_batch_size(1024).build().map_err(bad)?;
+    let mut row0 = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| ReadError::new(Reason::MalformedParquet, format!("after row {row0}: {e}")))?;
+        let emits = batch_to_emits(&batch, row0, ctx)?;
+        row0 += batch.num_rows() as u64;
+        emit_batch(emits)?;
+    }
+    Ok(())
+}
+
+fn batch_to_emits(batch: &RecordBatch, row0: u64, ctx: &ReadContext) -> Result<Vec<Emit>, ReadError> {
+    let opts = ctx.options;
+    let schema = batch.schema();
+    let text_idx = schema.index_of(&opts.text_field).map_err(|_| {
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).take(12).collect();
+        ReadError::new(
+            Reason::MalformedRecord,
+            format!("no column `{}` (set text_field); columns: {}", opts.text_field, names.join(", ")),
+        )
+    })?;
+    let text_col = batch.column(text_idx);
+    if !matches!(text_col.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+        return Err(ReadError::new(
+            Reason::MalformedRecord,
+            format!("column `{}` is {}, expected a string", opts.text_field, text_col.data_type()),
+        ));
+    }
+    let mut out = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let locator = format!("row={}", row0 + row as u64);
+        let Some(Value::String(text)) = cell(text_col, row) else {
+            out.push(Emit::Reject {
+                locator,
+                reason: Reason::MalformedRecord,
+                detail: format!("`{}` is null", opts.text_field),
+            });
+            continue;
+        };
+        if text.len() > opts.max_doc_bytes {
+            out.push(Emit::Reject {
+                locator,
+                reason: Reason::TooLarge,
+                detail: format!("{} bytes of text exceed max_doc_bytes {}", text.len(), opts.max_doc_bytes),
+            });
+            continue;
+        }
+        let mut doc = RawDoc { text, locator, ..Default::default() };
+        let mut meta = Map::new();
+        for (i, field) in schema.fields().iter().enumerate() {
+            if i == text_idx {
+                continue;
+            }
+            let Some(v) = cell(batch.column(i), row) else { continue };
+            let name = field.name();
+            let mapped = MAPPABLE.iter().find(|m| opts.fields.get(**m).map(String::as_str).unwrap_or(m) == name);
+            let as_string = match &v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            };
+            match (mapped, as_string) {
+                (Some(&"title"), Some(s)) => doc.title = Some(s),
+                (Some(&"author"), Some(s)) => doc.author = Some(s),
+                (Some(&"date"), Some(s)) => doc.date = Some(s),
+                (Some(&"language"), Some(s)) => doc.language = Some(s),
+                (Some(&"genre"), Some(s)) => doc.genre = Some(s),
+                (Some(&"source"), Some(s)) => doc.source = Some(s),
+                (Some(&"id"), _) => {
+                    meta.insert("source_id".into(), v);
+                }
+                _ => {
+                    meta.insert(name.clone(), v);
+                }
+            }
+        }
+        doc.meta = meta;
+        out.push(Emit::Doc(doc));
+    }
+    Ok(out)
+}
+
+/// One cell as JSON, for the scalar types corpora use; `None` for null and for nested types.
+fn cell(col: &ArrayRef, row: usize) -> Option<Value> {
+    if col.is_null(row) {
+        return None;
+    }
+    Some(match col.data_type() {
+        DataType::Utf8 => Value::String(col.as_string::<i32>().value(row).to_string()),
+        DataType::LargeUtf8 => Value::String(col.as_string::<i64>().value(row).to_string()),
+        DataType::Utf8View => Value::String(col.as_string_view().value(row).to_string()),
+        DataType::Boolean => Value::Bool(col.as_boolean().value(row)),
+        DataType::Int8 => col.as_primitive::<Int8Type>().value(row).into(),
+        DataType::Int16 => col.as_primitive::<Int16Type>().value(row).into(),
+        DataType::Int32 => col.as_primitive::<Int32Type>().value(row).into(),
+        DataType::Int64 => col.as_primitive::<Int64Type>().value(row).into(),
+        DataType::UInt8 => col.as_primitive::<UInt8Type>().value(row).into(),
+        DataType::UInt16 => col.as_primitive::<UInt16Type>().value(row).into(),
+        DataType::UInt32 => col.as_primitive::<UInt32Type>().value(row).into(),
+        DataType::UInt64 => col.as_primitive::<UInt64Type>().value(row).into(),
+        DataType::Float32 => serde_json::Number::from_f64(col.as_primitive::<Float32Type>().value(row) as f64)?.into(),
+        DataType::Float64 => serde_json::Number::from_f64(col.as_primitive::<Float64Type>().value(row))?.into(),
+        DataType::Date32 => {
+            let (y, m, d) = crate::date::civil_from_days(col.as_primitive::<Date32Type>().value(row));
+            Value::String(format!("{y:04}-{m:02}-{d:02}"))
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::{Document, DocumentBatchBuilder};
+    use crate::ingest::source::ReaderOptions;
+
+    #[test]
+    fn reads_a_kbcurate_dataset_part_back() {
+        let mut b = DocumentBatchBuilder::new();
+        for i in 0..3 {
+            b.push(&Document {
+                id: format!("d{i}"),
+                text: format!("text {i}"),
+                title: Some("T".into()),
+                year: Some(1900),
+                meta: "{}".into(),
+                ..Default::default()
+            });
+        }
+        let batch = b.finish();
+        let mut buf = Vec::new();
+        let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let opts = ReaderOptions::default();
+        let mut got = vec![];
+        read(bytes::Bytes::from(buf), &ReadContext { path: "p.parquet", options: &opts }, &mut |e| {
+            got.extend(e);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got.len(), 3);
+        let Emit::Doc(d) = &got[2] else { panic!() };
+        assert_eq!(d.text, "text 2");
+        assert_eq!(d.locator, "row=2");
+        assert_eq!(d.title.as_deref(), Some("T"));
+        assert_eq!(d.meta["source_id"], "d2");
+        assert_eq!(d.meta["year"], 1900);
+    }
+
+    #[test]
+    fn garbage_is_malformed_parquet() {
+        let opts = ReaderOptions::default();
+        let err = read(
+            bytes::Bytes::from_static(b"PAR1 not really"),
+            &ReadContext { path: "p", options: &opts },
+            &mut |_| Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(err.reason, Reason::MalformedParquet);
+    }
+}
