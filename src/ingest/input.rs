@@ -69,6 +69,8 @@ pub struct LineChunker<R: Read> {
     last_nl: Option<usize>,
     line: u64,
     eof: bool,
+    /// A read error seen after some complete lines: those are handed out first.
+    pending_err: Option<io::Error>,
 }
 
 impl<R: Read> LineChunker<R> {
@@ -82,6 +84,7 @@ impl<R: Read> LineChunker<R> {
             last_nl: None,
             line: 1,
             eof: false,
+            pending_err: None,
         }
     }
 
@@ -95,6 +98,13 @@ impl<R: Read> LineChunker<R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.buf.truncate(old);
+                    // Hand out the complete lines read so far; the cut-off line is lost with the stream.
+                    if let Some(nl) = self.last_nl {
+                        self.buf.truncate(nl + 1);
+                        self.pending_err = Some(e);
+                        self.eof = true;
+                        return Ok(0);
+                    }
                     return Err(e);
                 }
             }
@@ -122,6 +132,11 @@ impl<R: Read> LineChunker<R> {
     }
 
     fn next_chunk(&mut self) -> io::Result<Option<LineChunk>> {
+        if self.buf.is_empty() {
+            if let Some(e) = self.pending_err.take() {
+                return Err(e);
+            }
+        }
         let mut oversized = Vec::new();
         let mut skipped = 0u64;
         loop {

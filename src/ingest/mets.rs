@@ -68,8 +68,11 @@ pub struct MetsPackage {
     pub label: Option<String>,
     pub mets_type: Option<String>,
     pub dmd: Vec<(String, Descriptive)>,
-    /// Text (ALTO) files: FILEID → href, in fileSec order.
+    /// Text (ALTO) files: FILEID → href, in fileSec order, from the one file group chosen as
+    /// the package's text (see [`parse`]).
     pub text_files: Vec<(String, String)>,
+    /// The chosen file group (`USE` or `ID`).
+    pub text_group: Option<String>,
     /// FILEIDs of text files in physical order.
     pub page_order: Vec<String>,
     pub articles: Vec<MetsArticle>,
@@ -135,7 +138,10 @@ pub fn parse(text: &str) -> Result<MetsPackage, ReadError> {
     let mut dmd: Option<(String, Descriptive)> = None;
     let mut marc_tag: Option<String> = None;
     // fileSec state
-    let mut grp_hints: Vec<bool> = Vec::new();
+    // (group key, hint text) of the open fileGrps, innermost last
+    let mut groups: Vec<(String, String)> = Vec::new();
+    // (FILEID, href, group key, score)
+    let mut candidates: Vec<(String, String, String, u8)> = Vec::new();
     let mut file: Option<(String, Option<String>)> = None;
     // structMap state
     let mut map_type = String::new();
@@ -154,7 +160,7 @@ pub fn parse(text: &str) -> Result<MetsPackage, ReadError> {
                         }
                     }
                     "fileGrp" => {
-                        grp_hints.pop();
+                        groups.pop();
                     }
                     "file" => file = None,
                     "datafield" => marc_tag = None,
@@ -281,16 +287,12 @@ pub fn parse(text: &str) -> Result<MetsPackage, ReadError> {
                 }
             }
             "fileGrp" => {
-                let hint = |k: &str| {
-                    attr(e, k).is_some_and(|v| {
-                        let v = v.to_ascii_uppercase();
-                        v.contains("ALTO") || v.contains("TEXT") || v.contains("OCR")
-                    })
-                };
-                let parent_hint = grp_hints.last().copied().unwrap_or(false);
-                let h = hint("USE") || hint("ID") || parent_hint;
+                let use_ = attr(e, "USE").map(|v| v.into_owned()).unwrap_or_default();
+                let id = attr(e, "ID").map(|v| v.into_owned()).unwrap_or_default();
+                let parent = groups.last().map(|g| g.1.clone()).unwrap_or_default();
+                let key = if id.is_empty() { use_.clone() } else { id.clone() };
                 if !is_empty {
-                    grp_hints.push(h);
+                    groups.push((key, format!("{parent} {use_} {id}").to_ascii_uppercase()));
                 }
             }
             "file" => {
@@ -302,10 +304,19 @@ pub fn parse(text: &str) -> Result<MetsPackage, ReadError> {
             "FLocat" => {
                 if let Some((id, mime)) = &file {
                     let href = attr(e, "href").map(|v| v.into_owned()).unwrap_or_default();
-                    if !href.is_empty()
-                        && is_text_file(&href, mime.as_deref(), grp_hints.last().copied().unwrap_or(false))
-                    {
-                        pkg.text_files.push((id.clone(), href));
+                    let (key, hint) = groups.last().cloned().unwrap_or_default();
+                    let m = mime.as_deref().unwrap_or("").to_ascii_lowercase();
+                    let text_hint = hint.contains("ALTO") || hint.contains("TEXT") || hint.contains("OCR");
+                    // PAGE XML pages are not ALTO; packages of them are read page by page instead.
+                    if !href.is_empty() && !m.contains("page+xml") && is_text_file(&href, mime.as_deref(), text_hint) {
+                        let score = if m.contains("alto") || hint.contains("ALTO") {
+                            3
+                        } else if text_hint {
+                            2
+                        } else {
+                            1
+                        };
+                        candidates.push((id.clone(), href, key, score));
                     }
                 }
             }
@@ -346,6 +357,13 @@ pub fn parse(text: &str) -> Result<MetsPackage, ReadError> {
     }
     if !seen_mets {
         return Err(ReadError::new(Reason::MalformedXml, "no <mets> root element"));
+    }
+    // A package can hold several versions of its text (OCR-D keeps one file group per
+    // engine). Read one: the first ALTO group, else the first text-like group.
+    if let Some(best) = candidates.iter().map(|c| c.3).max() {
+        let group = candidates.iter().find(|c| c.3 == best).map(|c| c.2.clone()).unwrap_or_default();
+        pkg.text_files = candidates.iter().filter(|c| c.2 == group).map(|c| (c.0.clone(), c.1.clone())).collect();
+        pkg.text_group = Some(group);
     }
     Ok(pkg)
 }
@@ -428,6 +446,9 @@ pub fn read_package(
         }
         if let Some(t) = &pkg.mets_type {
             m.insert("mets_type".into(), json!(t));
+        }
+        if let Some(g) = &pkg.text_group {
+            m.insert("text_file_group".into(), json!(g));
         }
         if let Some(s) = desc.scheme {
             m.insert("metadata_from".into(), json!(s));
@@ -625,6 +646,15 @@ mod tests {
         assert!(!d.text.contains("We tentkaps"));
         let c = d.ocr_confidence.unwrap();
         assert!((0.3..0.95).contains(&c), "{c}");
+    }
+
+    #[test]
+    fn one_text_group_is_chosen_among_several() {
+        let Some(p) = shared("page_xml/ocrd_kant_1784_multi_engine/mets.xml") else { return };
+        let pkg = parse(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        assert_eq!(pkg.text_group.as_deref(), Some("OCR-D-GT-ALTO"));
+        assert_eq!(pkg.text_files.len(), 2, "{:?}", pkg.text_files);
+        assert!(pkg.text_files.iter().all(|(_, h)| h.starts_with("OCR-D-GT-ALTO/")));
     }
 
     #[test]

@@ -1,0 +1,203 @@
+//! `kbcurate ingest` on the bundled samples and on bad input: outcomes, reconciled counts,
+//! determinism across thread counts, resume after an interruption.
+
+mod common;
+
+use std::io::Write;
+
+use common::*;
+use kbcurate::dataset::{Dataset, Manifest};
+use kbcurate::ingest::config::IngestConfig;
+
+fn samples_config() -> IngestConfig {
+    IngestConfig::from_file(&repo().join("data-samples/collections.toml")).unwrap()
+}
+
+#[test]
+fn bundled_samples_give_the_expected_documents() {
+    let out = tempfile::tempdir().unwrap();
+    let s = run(&samples_config(), &repo().join("data-samples"), out.path(), |_| {});
+    assert!(s.counts.reconciles(), "{:?}", s.counts);
+    let m = Manifest::read(out.path()).unwrap();
+    assert_eq!(m.counts, s.counts);
+    assert_eq!(m.counts.warnings.get("missing-page"), Some(&1), "the 1897-03-12 METS lists a page that is not there");
+
+    let docs = documents(out.path());
+    let issue = docs.iter().find(|d| d.path == "newspapers/stockholms-kuriren/1897-03-12/mets.xml").unwrap();
+    assert_eq!(issue.genre.as_deref(), Some("newspaper"));
+    assert_eq!(issue.source.as_deref(), Some("Stockholms Kurir"));
+    assert_eq!((issue.year, issue.decade), (Some(1897), Some(1890)));
+    assert_eq!(issue.date, Some(kbcurate::date::days_from_civil(1897, 3, 12)));
+    assert_eq!(issue.language.as_deref(), Some("swe"));
+    for joined in ["tidningen", "hufvudstaden,", "ångaren", "Frederikshavn,", "Direktionen"] {
+        assert!(issue.text.split_whitespace().any(|w| w == joined), "hyphenated `{joined}` joined");
+    }
+    assert!(!issue.text.contains("tid ningen") && !issue.text.contains("tid-"));
+    let c = issue.ocr_confidence.unwrap();
+    assert!((0.8..0.99).contains(&c), "{c}");
+    let meta: serde_json::Value = serde_json::from_str(&issue.meta).unwrap();
+    assert_eq!(meta["missing_pages"], serde_json::json!(["file://./ALTO/0003.xml"]));
+    assert_eq!(meta["pages_read"], 2);
+
+    let srt = docs.iter().find(|d| d.format == "srt").unwrap();
+    assert_eq!(srt.genre.as_deref(), Some("transcript"));
+    assert_eq!(srt.year, Some(1962));
+    assert!(srt.duration_s.unwrap() >= 170.0, "{:?}", srt.duration_s);
+    let tei = docs.iter().find(|d| d.format == "tei").unwrap();
+    assert_eq!(tei.year, Some(1911));
+    let hocr = docs.iter().find(|d| d.format == "hocr").unwrap();
+    assert_eq!(hocr.year, Some(1923));
+    assert!(hocr.ocr_confidence.is_some());
+
+    // Every id is unique; every document is counted once.
+    let mut ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len() as u64, m.counts.kept);
+
+    // The bad inputs are in rejected/ with their reasons, and nothing else is.
+    let rej = rejections(out.path());
+    let reason_of = |p: &str| rej.iter().filter(|r| r.path == p).map(|r| r.reason.clone()).collect::<Vec<_>>();
+    assert_eq!(reason_of("bad/malformed.alto.xml"), ["malformed-xml"]);
+    assert_eq!(reason_of("bad/billion-laughs.xml"), ["xml-entities"]);
+    assert_eq!(reason_of("bad/empty.txt"), ["empty-file"]);
+    assert_eq!(reason_of("bad/not-a-format.bin"), ["unknown-format"]);
+    assert_eq!(reason_of("bad/broken.jsonl"), ["malformed-json", "malformed-record"]);
+    assert_eq!(rej.len() as u64, m.counts.rejected_total());
+    assert!(rej.iter().all(|r| r.path.starts_with("bad/")), "{rej:?}");
+    assert!(rej.iter().all(|r| !r.detail.is_empty() && r.stage == "ingest"));
+}
+
+#[test]
+fn manifest_checksums_match_the_files() {
+    let out = tempfile::tempdir().unwrap();
+    run(&samples_config(), &repo().join("data-samples"), out.path(), |_| {});
+    let m = Manifest::read(out.path()).unwrap();
+    for p in m.parts.iter().chain(&m.rejected_parts) {
+        let bytes = std::fs::read(out.path().join(&p.file)).unwrap();
+        assert_eq!(p.bytes, bytes.len() as u64);
+        assert_eq!(p.xxh3, format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)));
+    }
+    let rows: u64 = m.parts.iter().map(|p| p.rows).sum();
+    assert_eq!(rows, m.counts.kept);
+    assert!(!files(out.path()).iter().any(|(f, _)| f.contains(".tmp-")));
+}
+
+#[test]
+fn output_is_byte_identical_whatever_the_thread_count() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    // Small parts, windows and chunks so that both runs really split the work.
+    let small = |threads| {
+        move |o: &mut kbcurate::ingest::IngestOptions| {
+            o.threads = Some(threads);
+            o.part_size = 20_000;
+            o.window = 4096;
+            o.chunk = 512;
+        }
+    };
+    let sa = run(&samples_config(), &repo().join("data-samples"), a.path(), small(1));
+    run(&samples_config(), &repo().join("data-samples"), b.path(), small(4));
+    assert!(sa.parts > 3, "{} parts", sa.parts);
+    assert_eq!(files(a.path()), files(b.path()));
+}
+
+#[test]
+fn an_interrupted_run_resumes_and_gives_the_same_dataset() {
+    let full = tempfile::tempdir().unwrap();
+    let small = |o: &mut kbcurate::ingest::IngestOptions| o.part_size = 20_000;
+    let s = run(&samples_config(), &repo().join("data-samples"), full.path(), small);
+    let resumed = tempfile::tempdir().unwrap();
+    run(&samples_config(), &repo().join("data-samples"), resumed.path(), small);
+    // Simulate a crash in the middle of part 1 and before the manifest was written.
+    let dir = resumed.path();
+    std::fs::remove_file(dir.join("manifest.json")).unwrap();
+    std::fs::remove_file(dir.join("_parts/part-00001.json")).unwrap();
+    std::fs::rename(dir.join("part-00001.parquet"), dir.join(".tmp-part-00001.parquet")).unwrap();
+    std::fs::write(dir.join("part-00099.parquet"), b"left over from a bigger plan").unwrap();
+    let s2 = run(&samples_config(), &repo().join("data-samples"), dir, small);
+    assert_eq!(s2.parts_resumed, s.parts - 1);
+    assert_eq!(files(full.path()), files(dir));
+}
+
+#[test]
+fn reading_a_dataset_back_streams_all_documents() {
+    let out = tempfile::tempdir().unwrap();
+    let s = run(&samples_config(), &repo().join("data-samples"), out.path(), |_| {});
+    let ds = Dataset::open(out.path()).unwrap();
+    assert_eq!(ds.documents().count() as u64, s.counts.kept);
+    let text = kbcurate::inspect::inspect(out.path(), 3, 80).unwrap();
+    assert!(text.contains("in 30 = kept") || text.contains("counts"), "{text}");
+}
+
+/// Bad input of every kind: each gets a clear reason, the run finishes, counts reconcile.
+#[test]
+fn bad_inputs_are_rejected_with_reasons() {
+    let input = tempfile::tempdir().unwrap();
+    let d = input.path();
+    // A JSONL whose gzip stream is cut off in the middle.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for i in 0..2000 {
+        writeln!(gz, "{{\"text\": \"rad nummer {i} med lite text för att fylla ut\"}}").unwrap();
+    }
+    let gz = gz.finish().unwrap();
+    std::fs::write(d.join("cut.jsonl.gz"), &gz[..gz.len() / 2]).unwrap();
+    // Invalid UTF-8 in plain text: repaired and counted, not rejected.
+    std::fs::write(d.join("latin1.txt"), b"Sm\xf6rg\xe5sbord och k\xe4rlek\n").unwrap();
+    // A zstd-compressed text file.
+    std::fs::write(d.join("notis.txt.zst"), zstd::encode_all(&"Zstd-packad notis.".as_bytes()[..], 3).unwrap())
+        .unwrap();
+    // A tar with a safe member, a member escaping with ../, and an absolute one.
+    {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut add = |name: &str, body: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            // set_path refuses `..`; write the raw name like a hostile archive would.
+            let raw = &mut h.as_old_mut().name;
+            raw[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            tar.append(&h, body).unwrap();
+        };
+        add("ok/brev.txt", "Ett brev i ett arkiv.".as_bytes());
+        add("../../escape.txt", b"should never be read");
+        add("/etc/evil.txt", b"nor this");
+        add("ok/poster.jsonl", b"{\"text\": \"a\"}\n{\"text\": \"b\"}\n");
+        std::fs::write(d.join("arkiv.tar"), tar.into_inner().unwrap()).unwrap();
+    }
+    // A single line far over the document size limit.
+    {
+        let mut f = std::fs::File::create(d.join("huge.jsonl")).unwrap();
+        f.write_all(b"{\"text\": \"").unwrap();
+        let block = vec![b'a'; 1 << 20];
+        for _ in 0..3 {
+            f.write_all(&block).unwrap();
+        }
+        f.write_all(b"\"}\n{\"text\": \"efter\"}\n").unwrap();
+    }
+    let cfg = config("[defaults]\nmax_doc_mb = 1\n[[collection]]\nname = \"bad\"\npaths = [\"*\"]\n");
+    let out = tempfile::tempdir().unwrap();
+    let s = run(&cfg, d, out.path(), |o| o.chunk = 64 << 10);
+    assert!(s.counts.reconciles());
+    let rej = rejections(out.path());
+    let has = |path: &str, reason: &str| rej.iter().any(|r| r.path == path && r.reason == reason);
+    assert!(has("cut.jsonl.gz", "corrupt-compression"), "{rej:#?}");
+    assert!(has("arkiv.tar!../../escape.txt", "unsafe-archive-path"), "{rej:#?}");
+    assert!(has("arkiv.tar!/etc/evil.txt", "unsafe-archive-path"), "{rej:#?}");
+    assert!(has("huge.jsonl", "too-large"), "{rej:#?}");
+    assert!(!out.path().parent().unwrap().join("escape.txt").exists());
+    let docs = documents(out.path());
+    let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+    assert!(texts.contains(&"Ett brev i ett arkiv."));
+    assert!(texts.contains(&"efter"), "the line after the huge one is read");
+    assert!(texts.contains(&"Zstd-packad notis."));
+    let latin = docs.iter().find(|d| d.path == "latin1.txt").unwrap();
+    assert!(latin.text.starts_with("Sm\u{FFFD}rg\u{FFFD}sbord"));
+    assert!(latin.meta.contains("\"utf8_repaired_bytes\":3"), "{}", latin.meta);
+    let cut: Vec<_> = docs.iter().filter(|d| d.path == "cut.jsonl.gz").collect();
+    assert!(!cut.is_empty(), "the lines before the cut are kept");
+    let member = docs.iter().find(|d| d.path == "arkiv.tar!ok/poster.jsonl" && d.locator == "line=2").unwrap();
+    assert_eq!(member.text, "b");
+}
