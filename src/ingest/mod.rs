@@ -129,9 +129,19 @@ impl IngestSummary {
         if self.parts_resumed > 0 {
             s.push_str(&format!("  {} of {} parts were already complete and kept\n", self.parts_resumed, self.parts));
         }
+        if let Some(kb) = peak_rss_kb() {
+            s.push_str(&format!("  peak memory: {:.1} MB\n", kb as f64 / 1024.0));
+        }
         s.push_str(&format!("  dataset: {}\n", self.output.display()));
         s
     }
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), for the run summary and benchmarks.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// One input file of the plan.
