@@ -22,7 +22,8 @@ use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 
 use crate::document::{self, Document, DocumentBatchBuilder, Rejection, RejectionBatchBuilder};
@@ -163,12 +164,20 @@ fn tmp_path(path: &Path) -> PathBuf {
 /// Parquet settings shared by all parts. zstd level 1: level 3 ran at ~100 MB/s of text per
 /// core, which alone would cap ingest at the target; level 1 compresses nearly as well on text
 /// (see README, "Storage") at about twice the speed.
+///
+/// Unique, long columns (text, meta, ids, locators) get neither a dictionary nor min/max
+/// statistics: both cost a hash or a comparison per value and buy nothing there. Short
+/// repeated columns (collection, genre, source, language, format, path) keep their dictionary.
 pub fn writer_properties(zstd_level: i32) -> WriterProperties {
-    WriterProperties::builder()
+    let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(zstd_level).unwrap_or_default()))
         .set_max_row_group_row_count(Some(1 << 20))
-        .set_created_by(format!("kbcurate {}", env!("CARGO_PKG_VERSION")))
-        .build()
+        .set_created_by(format!("kbcurate {}", env!("CARGO_PKG_VERSION")));
+    for col in ["text", "meta", "id", "locator", "detail"] {
+        let c = ColumnPath::from(col);
+        b = b.set_column_dictionary_enabled(c.clone(), false).set_column_statistics_enabled(c, EnabledStatistics::None);
+    }
+    b.build()
 }
 
 /// A `Write` that hashes (xxh3-64) and counts what goes through it.

@@ -198,6 +198,38 @@ fn bad_inputs_are_rejected_with_reasons() {
     assert!(latin.meta.contains("\"utf8_repaired_bytes\":3"), "{}", latin.meta);
     let cut: Vec<_> = docs.iter().filter(|d| d.path == "cut.jsonl.gz").collect();
     assert!(!cut.is_empty(), "the lines before the cut are kept");
-    let member = docs.iter().find(|d| d.path == "arkiv.tar!ok/poster.jsonl" && d.locator == "line=2").unwrap();
+    let member = docs.iter().find(|d| d.path == "arkiv.tar!ok/poster.jsonl" && d.locator == "offset=14").unwrap();
     assert_eq!(member.text, "b");
+}
+
+/// A big JSONL file is split over parts at line boundaries; the documents are the same as when
+/// it is read in one piece, in the same order, with the same ids.
+#[test]
+fn a_big_jsonl_file_split_over_parts_gives_the_same_documents() {
+    let input = tempfile::tempdir().unwrap();
+    let mut f = std::fs::File::create(input.path().join("big.jsonl")).unwrap();
+    for i in 0..3000 {
+        writeln!(
+            f,
+            "{{\"text\": \"Notis nummer {i}: isen låg kvar på Mälaren.\", \"date\": \"19{:02}-01-01\"}}",
+            i % 100
+        )
+        .unwrap();
+    }
+    drop(f);
+    let cfg = config("[[collection]]\nname = \"n\"\npaths = [\"big.jsonl\"]\n");
+    let whole = tempfile::tempdir().unwrap();
+    let split = tempfile::tempdir().unwrap();
+    let a = run(&cfg, input.path(), whole.path(), |_| {});
+    let b = run(&cfg, input.path(), split.path(), |o| {
+        o.part_size = 10_000;
+        o.chunk = 1000;
+    });
+    assert_eq!(a.parts, 1);
+    assert!(b.parts > 10, "{} parts", b.parts);
+    let key = |d: &kbcurate::document::Document| (d.id.clone(), d.locator.clone(), d.text.clone(), d.year);
+    let da: Vec<_> = documents(whole.path()).iter().map(key).collect();
+    let db: Vec<_> = documents(split.path()).iter().map(key).collect();
+    assert_eq!(da.len(), 3000);
+    assert_eq!(da, db);
 }

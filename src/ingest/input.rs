@@ -49,9 +49,9 @@ pub fn read_bounded(r: &mut dyn Read, max: usize) -> io::Result<Result<Vec<u8>, 
 #[derive(Debug, Default)]
 pub struct LineChunk {
     pub bytes: Vec<u8>,
-    /// 1-based number of the chunk's first line.
-    pub first_line: u64,
-    /// Lines longer than the limit, skipped without being buffered: (line number, bytes).
+    /// Byte offset of the chunk's first line in the (decompressed) input.
+    pub offset: u64,
+    /// Lines longer than the limit, skipped without being buffered: (byte offset, bytes).
     pub oversized: Vec<(u64, u64)>,
     /// Input bytes this chunk accounts for (including skipped lines).
     pub input_bytes: u64,
@@ -67,7 +67,8 @@ pub struct LineChunker<R: Read> {
     /// Bytes of `buf` already searched for a newline.
     scanned: usize,
     last_nl: Option<usize>,
-    line: u64,
+    /// Byte offset of `buf[0]` in the input.
+    offset: u64,
     eof: bool,
     /// A read error seen after some complete lines: those are handed out first.
     pending_err: Option<io::Error>,
@@ -82,10 +83,16 @@ impl<R: Read> LineChunker<R> {
             buf: Vec::new(),
             scanned: 0,
             last_nl: None,
-            line: 1,
+            offset: 0,
             eof: false,
             pending_err: None,
         }
+    }
+
+    /// Offsets count from `offset` (for a byte range that starts inside a file).
+    pub fn starting_at(mut self, offset: u64) -> Self {
+        self.offset = offset;
+        self
     }
 
     fn fill(&mut self) -> io::Result<usize> {
@@ -123,12 +130,12 @@ impl<R: Read> LineChunker<R> {
     fn take_until(&mut self, end: usize, oversized: Vec<(u64, u64)>, skipped: u64) -> LineChunk {
         let rest = self.buf.split_off(end);
         let bytes = std::mem::replace(&mut self.buf, rest);
-        let first_line = self.line;
-        self.line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+        let offset = self.offset;
+        self.offset += bytes.len() as u64;
         self.scanned = self.buf.len();
         self.last_nl = memchr::memrchr(b'\n', &self.buf);
         let input_bytes = bytes.len() as u64 + skipped;
-        LineChunk { bytes, first_line, oversized, input_bytes }
+        LineChunk { bytes, offset, oversized, input_bytes }
     }
 
     fn next_chunk(&mut self) -> io::Result<Option<LineChunk>> {
@@ -168,9 +175,9 @@ impl<R: Read> LineChunker<R> {
                     self.last_nl = Some(p);
                 }
                 self.scanned = self.buf.len();
-                oversized.push((self.line, size));
+                oversized.push((self.offset, size));
                 skipped += size;
-                self.line += 1;
+                self.offset += size;
                 continue;
             } else if self.eof {
                 if self.buf.is_empty() && oversized.is_empty() {
@@ -215,7 +222,8 @@ mod tests {
         for ch in &c[..c.len() - 1] {
             assert_eq!(ch.bytes.last(), Some(&b'\n'));
         }
-        assert_eq!(c[0].first_line, 1);
+        assert_eq!(c[0].offset, 0);
+        assert_eq!(c[1].offset, c[0].bytes.len() as u64);
         let last = c.last().unwrap();
         assert!(last.bytes.ends_with(b"dddd"));
     }
@@ -227,11 +235,11 @@ mod tests {
         input.extend(b"\nok3\n");
         let c = chunks(&input, 1024, 1000);
         let oversized: Vec<(u64, u64)> = c.iter().flat_map(|c| c.oversized.clone()).collect();
-        assert_eq!(oversized, vec![(2, 300_001)]);
+        assert_eq!(oversized, vec![(4, 300_001)]);
         let text: Vec<u8> = c.iter().flat_map(|c| c.bytes.clone()).collect();
         assert_eq!(text, b"ok1\nok3\n");
-        let line_of_ok3 = c.iter().find(|c| c.bytes.starts_with(b"ok3")).unwrap().first_line;
-        assert_eq!(line_of_ok3, 3);
+        let offset_of_ok3 = c.iter().find(|c| c.bytes.starts_with(b"ok3")).unwrap().offset;
+        assert_eq!(offset_of_ok3, 4 + 300_001);
         assert_eq!(c.iter().map(|c| c.input_bytes).sum::<u64>(), input.len() as u64);
     }
 
@@ -251,10 +259,10 @@ mod tests {
             let c = chunks(input.as_bytes(), size, 1 << 20);
             let joined: Vec<u8> = c.iter().flat_map(|c| c.bytes.clone()).collect();
             prop_assert_eq!(joined, input.as_bytes().to_vec());
-            let mut line = 1;
+            let mut offset = 0;
             for ch in &c {
-                prop_assert_eq!(ch.first_line, line);
-                line += ch.bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+                prop_assert_eq!(ch.offset, offset);
+                offset += ch.bytes.len() as u64;
             }
         }
     }

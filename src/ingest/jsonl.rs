@@ -4,6 +4,9 @@
 //! `meta.source_id` (the document id is always kbcurate's own, so it stays unique).
 //!
 //! The driver hands this reader chunks of whole lines, so a huge file is parsed on every core.
+//! A line's locator is `offset=N`, the byte offset where it starts in the (decompressed) file:
+//! unlike a line number it is known for a chunk in the middle of a file without reading what
+//! comes before, and `tail -c +N+1 FILE | head -1` finds the line.
 
 use serde_json::{Map, Value};
 
@@ -13,20 +16,17 @@ use crate::reject::Reason;
 /// Document fields a record can fill.
 pub const MAPPABLE: [&str; 7] = ["title", "author", "date", "language", "genre", "source", "id"];
 
-/// Reads a chunk of complete lines whose first line is line `first_line` (1-based) of the input.
-pub fn read_lines(
-    bytes: &[u8],
-    first_line: u64,
-    ctx: &ReadContext,
-    out: &mut dyn FnMut(Emit),
-) -> Result<(), ReadError> {
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let n = first_line + i as u64;
+/// Reads a chunk of complete lines that starts at byte `offset` of the input.
+pub fn read_lines(bytes: &[u8], offset: u64, ctx: &ReadContext, out: &mut dyn FnMut(Emit)) -> Result<(), ReadError> {
+    let mut pos = offset;
+    for line in bytes.split(|&b| b == b'\n') {
+        let start = pos;
+        pos += line.len() as u64 + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let locator = format!("line={n}");
+        let locator = format!("offset={start}");
         match record(line, ctx) {
             Ok(doc) => out(Emit::Doc(RawDoc { locator, ..doc })),
             Err(e) => out(Emit::Reject { locator, reason: e.reason, detail: e.detail }),
@@ -136,7 +136,7 @@ mod tests {
         );
         let [Emit::Doc(d)] = &got[..] else { panic!("{got:?}") };
         assert_eq!(d.text, "Hej");
-        assert_eq!(d.locator, "line=10");
+        assert_eq!(d.locator, "offset=10");
         assert_eq!(d.title.as_deref(), Some("Rubrik"));
         assert_eq!(d.date.as_deref(), Some("1905-06-14"));
         assert_eq!(d.meta["source_id"], 7);
@@ -161,11 +161,11 @@ mod tests {
         assert_eq!(
             reasons,
             vec![
-                ("line=10".into(), Reason::EmptyFile),
-                ("line=11".into(), Reason::MalformedJson),
-                ("line=12".into(), Reason::MalformedRecord),
-                ("line=13".into(), Reason::MalformedRecord),
-                ("line=14".into(), Reason::MalformedRecord),
+                ("offset=10".into(), Reason::EmptyFile),
+                ("offset=26".into(), Reason::MalformedJson),
+                ("offset=40".into(), Reason::MalformedRecord),
+                ("offset=61".into(), Reason::MalformedRecord),
+                ("offset=65".into(), Reason::MalformedRecord),
             ]
         );
     }

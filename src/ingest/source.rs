@@ -18,7 +18,7 @@ pub struct RawDoc {
     /// The text in reading order; paragraphs/blocks separated by a blank line, lines by `\n`.
     pub text: String,
     /// Where in the input the document is: empty for a whole file, else e.g. `page=3`,
-    /// `line=17`, `article=DIVL12`. Part of the document id, so it must be stable.
+    /// `offset=1742`, `article=DIVL12`. Part of the document id, so it must be stable.
     pub locator: String,
     pub title: Option<String>,
     pub author: Option<String>,
