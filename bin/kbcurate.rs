@@ -152,7 +152,7 @@ fn ingest_cmd(a: IngestArgs) -> Result<()> {
             c.mets_split = a.mets_split;
             c.date = match (&a.date, &a.date_regex) {
                 (Some(d), _) => Some(DateRule::Fixed { fixed: d.clone() }),
-                (None, Some(r)) => Some(DateRule::From { from: DateFrom::Metadata, regex: Some(r.clone()) }),
+                (None, Some(r)) => Some(DateRule::From { from: DateFrom::Path, regex: Some(r.clone()) }),
                 _ => None,
             };
             let cfg = IngestConfig { collections: vec![c], ..Default::default() };

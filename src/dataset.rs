@@ -112,7 +112,7 @@ pub struct PartRecord {
 pub struct Manifest {
     pub stage: String,
     pub kbcurate_version: String,
-    /// The configuration as used (after defaults were applied).
+    /// The configuration as given (the `[defaults]` table kept separate; unset keys are `null`).
     pub config: serde_json::Value,
     /// What the stage read: input globs and files, or the upstream dataset.
     pub inputs: serde_json::Value,

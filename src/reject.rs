@@ -18,8 +18,9 @@ pub enum Reason {
     TooLarge,
     /// gzip/zstd stream is corrupt or truncated.
     CorruptCompression,
-    /// A tar archive is corrupt or a member path would escape the archive (`../`, absolute).
+    /// A tar member whose path would leave the archive (`../`, absolute) or that is a link.
     UnsafeArchivePath,
+    /// A tar archive that cannot be read (truncated, not a tar).
     CorruptArchive,
     /// No reader recognises the input.
     UnknownFormat,

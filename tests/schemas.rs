@@ -18,7 +18,7 @@ use kbcurate::reject::Reason;
 use serde_json::Value;
 
 /// Config aliases the collections schema lists besides `Format::ALL` (serde aliases of `Format`).
-const CONFIG_FORMAT_ALIASES: [&str; 1] = ["webvtt"];
+const CONFIG_FORMAT_ALIASES: [&str; 3] = ["webvtt", "txt", "plain"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -108,6 +108,21 @@ impl IngestConfig {
         if self.collections.is_empty() {
             return Err(ConfigError::Parse { path: origin.into(), message: "no [[collection]] tables".into() });
         }
+        let d = &self.defaults;
+        for (k, v) in [("min_word_confidence", d.min_word_confidence), ("min_line_confidence", d.min_line_confidence)] {
+            if v.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+                return Err(ConfigError::Parse {
+                    path: origin.into(),
+                    message: format!("[defaults] `{k}` must be between 0 and 1"),
+                });
+            }
+        }
+        if d.max_doc_mb.is_some_and(|mb| !(mb > 0.0 && mb.is_finite())) {
+            return Err(ConfigError::Parse {
+                path: origin.into(),
+                message: "[defaults] `max_doc_mb` must be a positive number".into(),
+            });
+        }
         let mut names = std::collections::BTreeSet::new();
         for c in &self.collections {
             if c.name.trim().is_empty() {
@@ -276,5 +291,22 @@ date = { fixed = "1923" }
         .unwrap_err()
         .to_string();
         assert!(err.contains("titel"), "{err}");
+        let err = IngestConfig::from_toml(
+            "[defaults]\nmax_doc_mb = -1\n[[collection]]\nname = \"a\"\npaths = [\"x\"]\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("max_doc_mb"), "{err}");
+        let err = IngestConfig::from_toml(
+            "[defaults]\nmin_word_confidence = 5\n[[collection]]\nname = \"a\"\npaths = [\"x\"]\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("min_word_confidence"), "{err}");
+        let ok = IngestConfig::from_toml("[[collection]]\nname = \"a\"\npaths = [\"x\"]\nformat = \"txt\"\n", "c.toml")
+            .unwrap();
+        assert_eq!(ok.collections[0].format, Some(Format::Text));
     }
 }

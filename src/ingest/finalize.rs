@@ -99,6 +99,12 @@ pub(super) fn finalize(cp: &CollectionPlan, task: &Task, raw: RawDoc) -> Result<
     if let (Some(d), None) = (&date, &parsed) {
         meta.insert("date_text".into(), json!(d));
     }
+    // A fixed or path date overrides the file's own; keep what the file said.
+    if let (Some(own), Some(used)) = (&date, &date_text) {
+        if own != used && parsed.is_some() {
+            meta.insert("date_declared".into(), json!(own));
+        }
+    }
     let language = language.as_deref().and_then(crate::language::normalize).or_else(|| cp.language.clone());
     let genre = match (&cp.c.genre, genre) {
         (Some(g), own) => {

@@ -17,6 +17,7 @@ pub enum Format {
     Ctm,
     AsrJson,
     Jsonl,
+    #[serde(alias = "txt", alias = "plain")]
     Text,
     Parquet,
     /// A tar archive of any of the above (members detected one by one).

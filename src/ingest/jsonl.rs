@@ -69,7 +69,7 @@ fn record(line: &[u8], ctx: &ReadContext) -> Result<RawDoc, ReadError> {
     let mut meta = Map::new();
     for field in MAPPABLE {
         let key = opts.fields.get(field).map(String::as_str).unwrap_or(field);
-        let Some(v) = obj.remove(key) else { continue };
+        let Some(v) = obj.remove(key).filter(|v| !v.is_null()) else { continue };
         let s = match &v {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),

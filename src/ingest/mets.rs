@@ -469,6 +469,10 @@ pub fn read_package(
         if dropped > 0 {
             meta.insert("words_dropped".into(), json!(dropped));
         }
+        let lines_dropped: usize = pages_used.iter().map(|p| p.lines_dropped).sum();
+        if lines_dropped > 0 {
+            meta.insert("lines_dropped".into(), json!(lines_dropped));
+        }
         meta.insert("hyphens_joined".into(), json!(pages_used.iter().map(|p| p.hyphens_joined).sum::<usize>()));
         RawDoc {
             text,

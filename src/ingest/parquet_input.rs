@@ -76,6 +76,9 @@ fn batch_to_emits(batch: &RecordBatch, row0: u64, ctx: &ReadContext) -> Result<V
                 continue;
             }
             let Some(v) = cell(batch.column(i), row) else { continue };
+            if matches!(&v, serde_json::Value::String(s) if s.trim().is_empty()) {
+                continue;
+            }
             let name = field.name();
             let mapped = MAPPABLE.iter().find(|m| opts.fields.get(**m).map(String::as_str).unwrap_or(m) == name);
             let as_string = match &v {

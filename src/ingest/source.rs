@@ -71,7 +71,7 @@ impl ReadError {
     }
 }
 
-/// Options that change how readers interpret their input. Serialized into the manifest.
+/// Options that change how readers interpret their input (from the collections config).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReaderOptions {
