@@ -1,0 +1,72 @@
+//! The command line as users run it: the README demo, errors that say what to do.
+
+use std::process::Command;
+
+fn kbcurate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kbcurate"))
+}
+
+#[test]
+fn readme_demo_ingest_then_inspect() {
+    let out = tempfile::tempdir().unwrap();
+    let ds = out.path().join("ingested");
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let o = kbcurate()
+        .current_dir(repo)
+        .args(["ingest", "--config", "data-samples/collections.toml", "-o"])
+        .arg(&ds)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("documents kept of"), "{stderr}");
+    assert!(stderr.contains("rejected xml-entities: 1"), "{stderr}");
+    let o = kbcurate().args(["inspect", "-n", "2"]).arg(&ds).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert!(stdout.contains("stage     ingest"), "{stdout}");
+    assert!(stdout.contains("rejected ("), "{stdout}");
+}
+
+#[test]
+fn one_collection_from_flags() {
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/alto/danish_kb_adresseavis_1795");
+    if !shared.exists() {
+        eprintln!("skipping: {} not found", shared.display());
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = kbcurate()
+        .args(["ingest", "--format", "alto", "--genre", "newspaper", "--source", "Adresseavisen", "--language", "da"])
+        .args(["--date-regex", r"(\d{4})-(\d{2})-(\d{2})", "-j", "2", "-o"])
+        .arg(out.path())
+        .arg(&shared)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ds = kbcurate::dataset::Dataset::open(out.path()).unwrap();
+    let docs: Vec<_> = ds.documents().map(Result::unwrap).collect();
+    assert_eq!(docs.len(), 4);
+    assert!(docs.iter().all(|d| d.source.as_deref() == Some("Adresseavisen") && d.language.as_deref() == Some("dan")));
+    assert!(docs.iter().all(|d| d.year == Some(1795) && d.date.is_some()));
+}
+
+#[test]
+fn errors_name_the_file_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[[collection]]\nname = \"a\"\npaths = [\"x\"]\nformt = \"alto\"\n").unwrap();
+    let o = kbcurate().args(["ingest", "--config"]).arg(&cfg).args(["-o"]).arg(dir.path().join("o")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(stderr.contains("c.toml") && stderr.contains("line 4") && stderr.contains("formt"), "{stderr}");
+
+    let o = kbcurate().args(["ingest", "-o"]).arg(dir.path().join("o")).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--config"));
+
+    let o = kbcurate().args(["inspect"]).arg(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(stderr.contains("not a kbcurate dataset") && stderr.contains("manifest.json"), "{stderr}");
+}
