@@ -396,9 +396,61 @@ pub fn cut_at_char(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Counts words the way every stage does: maximal runs of non-whitespace.
+/// Counts words the way every stage does: maximal runs of non-whitespace, exactly as
+/// `str::split_whitespace` (Unicode White_Space) but byte-wise: `split_whitespace` decodes every
+/// char and ran at ~250 MB/s, a fifth of JSONL ingest time. Here ASCII bytes are classified by
+/// a table, continuation bytes inherit their lead byte's class, and only the few multi-byte
+/// whitespace sequences are recognised at their lead byte.
 pub fn count_words(text: &str) -> u32 {
-    text.split_whitespace().count().min(u32::MAX as usize) as u32
+    const BLOCK: usize = 64;
+    let b = text.as_bytes();
+    let mut n = 0usize;
+    let mut prev_space = true;
+    let mut i = 0;
+    while i < b.len() {
+        let end = (i + BLOCK).min(b.len());
+        let block = &b[i..end];
+        if block.iter().fold(0u8, |a, &c| a | c) < 0x80 {
+            // All ASCII: a branch-free loop the compiler vectorizes.
+            let ws = |c: u8| (c == b' ') | (c.wrapping_sub(b'\t') < 5);
+            let mut starts = (!ws(block[0]) & prev_space) as usize;
+            starts += block.windows(2).map(|w| (!ws(w[1]) & ws(w[0])) as usize).sum::<usize>();
+            n += starts;
+            prev_space = ws(block[block.len() - 1]);
+        } else {
+            for (k, &c) in block.iter().enumerate() {
+                let space = if c < 0x80 {
+                    matches!(c, b' ' | b'\t'..=b'\r')
+                } else if c < 0xC0 {
+                    continue; // continuation byte: part of the char its lead byte classified
+                } else {
+                    multibyte_space(b, i + k)
+                };
+                n += (prev_space & !space) as usize;
+                prev_space = space;
+            }
+        }
+        i = end;
+    }
+    n.min(u32::MAX as usize) as u32
+}
+
+/// Whether the multi-byte char starting at `b[i]` is Unicode White_Space: U+0085, U+00A0,
+/// U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
+#[inline]
+fn multibyte_space(b: &[u8], i: usize) -> bool {
+    let at = |k: usize| b.get(i + k).copied().unwrap_or(0);
+    match b[i] {
+        0xC2 => matches!(at(1), 0x85 | 0xA0),
+        0xE1 => at(1) == 0x9A && at(2) == 0x80,
+        0xE2 => match at(1) {
+            0x80 => matches!(at(2), 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF),
+            0x81 => at(2) == 0x9F,
+            _ => false,
+        },
+        0xE3 => at(1) == 0x80 && at(2) == 0x80,
+        _ => false,
+    }
 }
 
 /// The stable document id: xxh3-128 over collection, input path and locator.
@@ -451,6 +503,21 @@ mod tests {
         assert_ne!(document_id("a", "b", "page=1"), document_id("a", "b", "page=2"));
         assert_ne!(document_id("ab", "", ""), document_id("a", "b", ""));
         assert_eq!(document_id("a", "b", "").len(), 32);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn count_words_agrees_with_split_whitespace(s in "[a-zåäö \\t\\n\\r\\x0b\\x0c\\u{a0}\\u{85}\\u{1680}\\u{2000}-\\u{200b}\\u{2028}\\u{2029}\\u{202f}\\u{205f}\\u{2060}\\u{3000}\\u{3001}\\u{2014}é\\u{1F600}]{0,60}") {
+            proptest::prop_assert_eq!(count_words(&s) as usize, s.split_whitespace().count());
+        }
+    }
+
+    #[test]
+    fn count_words_on_every_whitespace_char() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let s = format!("a{c}b");
+            assert_eq!(count_words(&s) as usize, s.split_whitespace().count(), "U+{:04X}", c as u32);
+        }
     }
 
     #[test]

@@ -70,7 +70,7 @@ impl IngestOptions {
             output: output.into(),
             threads: None,
             part_size: 256 << 20,
-            window: 32 << 20,
+            window: 16 << 20,
             chunk: 4 << 20,
             row_group_bytes: 64 << 20,
             zstd_level: 1,
