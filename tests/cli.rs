@@ -30,7 +30,8 @@ fn readme_demo_ingest_then_inspect() {
 
 #[test]
 fn one_collection_from_flags() {
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/alto/danish_kb_adresseavis_1795");
+    let shared =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/alto/danish_kb_adresseavis_1795");
     if !shared.exists() {
         eprintln!("skipping: {} not found", shared.display());
         return;
