@@ -145,8 +145,7 @@ fn bad_inputs_are_rejected_with_reasons() {
     // Invalid UTF-8 in plain text: repaired and counted, not rejected.
     std::fs::write(d.join("latin1.txt"), b"Sm\xf6rg\xe5sbord och k\xe4rlek\n").unwrap();
     // A zstd-compressed text file.
-    std::fs::write(d.join("notis.txt.zst"), zstd::encode_all("Zstd-packad notis.".as_bytes(), 3).unwrap())
-        .unwrap();
+    std::fs::write(d.join("notis.txt.zst"), zstd::encode_all("Zstd-packad notis.".as_bytes(), 3).unwrap()).unwrap();
     // A tar with a safe member, a member escaping with ../, and an absolute one.
     {
         let mut tar = tar::Builder::new(Vec::new());

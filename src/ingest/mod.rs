@@ -72,7 +72,7 @@ impl IngestOptions {
             part_size: 256 << 20,
             window: 16 << 20,
             chunk: 4 << 20,
-            row_group_bytes: 64 << 20,
+            row_group_bytes: 32 << 20,
             zstd_level: 1,
             progress: false,
         }
@@ -255,7 +255,7 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
         counts,
         parts: parts.len(),
         parts_resumed: resumed,
-        files: units.len(),
+        files: units.iter().map(|u| &u.path).collect::<std::collections::BTreeSet<_>>().len(),
         input_bytes,
         text_bytes,
         elapsed: start.elapsed(),

@@ -182,13 +182,15 @@ pub(super) fn produce(
         }
         f => {
             let work = match input::open(&unit.path) {
-                Ok((mut r, _)) => match input::read_bounded(&mut r, max_file_bytes(&cp.options)) {
+                Ok((mut r, _)) => match input::read_bounded(&mut r, max_file_bytes(&cp.options, f)) {
                     Ok(Ok(bytes)) => Work::Whole(bytes),
                     Ok(Err(n)) => Work::Failed(ReadError::new(
                         Reason::TooLarge,
                         format!(
-                            "more than {n} bytes; the limit for a {f} file is {} (max_doc_mb × 4)",
-                            max_file_bytes(&cp.options)
+                            "more than {} bytes; the limit for a {f} file is {} bytes (max_doc_mb{})",
+                            n - 1,
+                            max_file_bytes(&cp.options, f),
+                            if f == Format::Text { "" } else { " × 4 for markup" }
                         ),
                     )),
                     Err(e) => io_fail(e),
@@ -201,8 +203,11 @@ pub(super) fn produce(
 }
 
 /// Markup-heavy formats hold several bytes of file per byte of text.
-fn max_file_bytes(o: &ReaderOptions) -> usize {
-    o.max_doc_bytes.saturating_mul(4)
+fn max_file_bytes(o: &ReaderOptions, f: Format) -> usize {
+    match f {
+        Format::Text => o.max_doc_bytes,
+        _ => o.max_doc_bytes.saturating_mul(4),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -239,7 +244,7 @@ fn produce_lines(
                         collection,
                         rel: rel.into(),
                         format: Some(f),
-                        input_bytes: 0,
+                        input_bytes: if c.bytes.is_empty() { share } else { 0 },
                         work: Work::Done(std::mem::take(&mut emits)),
                     })?;
                 }
@@ -351,7 +356,7 @@ fn produce_tar(
         }
         let size = entry.size();
         let mut head = [0u8; 4];
-        let limit = max_file_bytes(&cp.options);
+        let limit = max_file_bytes(&cp.options, Format::Tar);
         let raw = match input::read_bounded(&mut entry, limit) {
             Ok(Ok(b)) => b,
             Ok(Err(_)) => {
