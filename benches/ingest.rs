@@ -1,6 +1,6 @@
 //! Ingest throughput and memory: ALTO and JSONL on 1 and 2 threads, and peak memory as the
 //! input grows. Runs the release CLI as a child process per measurement, so each figure has its
-//! own peak memory.
+//! own peak memory; each figure is the fastest of three runs (peak memory: the highest).
 //!
 //! ```sh
 //! cargo bench --bench ingest                 # ~200 MB per corpus
@@ -75,7 +75,15 @@ struct RunResult {
     peak_mb: f64,
 }
 
+/// The best of three runs (the machine is shared; the best run is the least disturbed one).
 fn run(input: &Path, format: &str, threads: usize, out: &Path) -> RunResult {
+    let runs: Vec<RunResult> = (0..3).map(|_| run_once(input, format, threads, out)).collect();
+    let peak_mb = runs.iter().map(|r| r.peak_mb).fold(0.0, f64::max);
+    let best = runs.into_iter().min_by(|a, b| a.secs.total_cmp(&b.secs)).expect("three runs");
+    RunResult { peak_mb, ..best }
+}
+
+fn run_once(input: &Path, format: &str, threads: usize, out: &Path) -> RunResult {
     let _ = std::fs::remove_dir_all(out);
     let input_bytes: u64 = files(input).iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
     let t = Instant::now();

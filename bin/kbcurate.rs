@@ -85,7 +85,7 @@ struct IngestArgs {
     /// Worker threads (default: one per core). Output does not depend on it.
     #[arg(short = 'j', long)]
     threads: Option<usize>,
-    /// Input MiB per part (the unit of resume).
+    /// At most this many MiB of input per part (the unit of resume; small inputs get smaller parts).
     #[arg(long, default_value_t = 256)]
     part_size_mb: u64,
     /// zstd level of the Parquet parts.

@@ -38,17 +38,43 @@ pub(super) fn outputs(cp: &CollectionPlan, task: &Task, result: Result<Vec<Emit>
     }
 }
 
-/// NFC-normalizes `text`. Text whose characters all lie below U+0300 (the first character
-/// that can change under NFC) is returned as is without looking at it char by char: in UTF-8
-/// that is exactly "no byte >= 0xCC", which covers ASCII and Swedish letters.
+/// NFC-normalizes `text`, cheaply when it already is (nearly always).
+///
+/// Characters below U+0300 never change under NFC and never reorder; in UTF-8 they are exactly
+/// the ones without a byte >= 0xCC. A vectorized scan finds the first such byte; from there the
+/// NFC quick check runs only on characters at or above U+0300.
 pub(super) fn nfc(text: String) -> String {
-    if !text.bytes().any(|b| b >= 0xCC) {
-        return text;
+    let high = text.as_bytes().chunks(64).position(|c| c.iter().fold(0u8, |a, &b| a | (b >= 0xCC) as u8) != 0);
+    let Some(block) = high else { return text };
+    let from = block * 64;
+    let from = (0..=from).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    if is_nfc_from(&text[from..]) {
+        text
+    } else {
+        text.nfc().collect()
     }
-    match unicode_normalization::is_nfc_quick(text.chars()) {
-        unicode_normalization::IsNormalized::Yes => text,
-        _ => text.nfc().collect(),
+}
+
+/// The NFC quick check (UAX #15), skipping characters below U+0300 (combining class 0, always
+/// allowed): `false` means "not NFC, or maybe not".
+fn is_nfc_from(text: &str) -> bool {
+    use unicode_normalization::char::canonical_combining_class;
+    let mut last_ccc = 0u8;
+    for c in text.chars() {
+        if (c as u32) < 0x300 {
+            last_ccc = 0;
+            continue;
+        }
+        let ccc = canonical_combining_class(c);
+        if ccc != 0 && last_ccc > ccc {
+            return false;
+        }
+        if unicode_normalization::is_nfc_quick(std::iter::once(c)) != unicode_normalization::IsNormalized::Yes {
+            return false;
+        }
+        last_ccc = ccc;
     }
+    true
 }
 
 pub(super) fn rejection(
@@ -143,11 +169,24 @@ pub(super) fn finalize(cp: &CollectionPlan, task: &Task, raw: RawDoc) -> Result<
 #[cfg(test)]
 mod tests {
     use super::nfc;
+    use unicode_normalization::UnicodeNormalization;
 
     #[test]
     fn nfc_composes_and_keeps_composed_text() {
         assert_eq!(nfc("a\u{30a}ngare".into()), "ångare");
         assert_eq!(nfc("ångare".into()), "ångare");
         assert_eq!(nfc("Zwo\u{364}lftes".into()), "Zwo\u{364}lftes", "combining e above has no composed form");
+        // Combining marks out of canonical order are reordered.
+        assert_eq!(nfc("a\u{301}\u{316}".into()), "a\u{316}\u{301}".nfc().collect::<String>());
+        // A decomposed letter after 100 bytes of plain text (past the first 64-byte block).
+        let long = format!("{}o\u{308}", "x".repeat(100));
+        assert_eq!(nfc(long), format!("{}ö", "x".repeat(100)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn nfc_agrees_with_unicode_normalization(s in "[a-zåäöé\\u{300}-\\u{36f}\\u{2014}\\u{1e00}-\\u{1eff}\\u{ac00}-\\u{ac10}\\u{1100}-\\u{1112}\\u{2000}\\u{212b}]{0,150}") {
+            proptest::prop_assert_eq!(nfc(s.clone()), s.nfc().collect::<String>());
+        }
     }
 }

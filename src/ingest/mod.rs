@@ -4,7 +4,8 @@
 //! How the work is cut, so that output is the same whatever the thread count:
 //! 1. **Plan.** Every collection's globs are expanded and sorted; files referenced by a METS
 //!    package are read through the package, not again on their own. Files are grouped, in
-//!    order, into *parts* of about `part_size` input bytes. A part is the unit of resume.
+//!    order, into *parts* of up to `part_size` input bytes (cut finer for small inputs, see
+//!    `plan::part_size_for`). A part is the unit of resume.
 //! 2. **Run.** Parts run in parallel. Inside a part, inputs are cut into *tasks* (a whole file,
 //!    a chunk of JSONL lines, a tar member, a Parquet batch) that are parsed in parallel in
 //!    windows of about `window` bytes, and written in order. Memory is bounded by threads ×
@@ -51,7 +52,8 @@ pub struct IngestOptions {
     pub output: PathBuf,
     /// Worker threads; `None`: one per core.
     pub threads: Option<usize>,
-    /// Input bytes per part (the unit of resume and of parallelism across files).
+    /// Most input bytes per part (the unit of resume and of parallel writing); smaller inputs
+    /// get smaller parts so that every core has one.
     pub part_size: u64,
     /// Input bytes parsed in parallel at a time inside a part (bounds memory).
     pub window: usize,
@@ -175,8 +177,8 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
             c: c.clone(),
         })
         .collect();
-    let (units, inputs) = plan::plan_units(&colls, base, &opts.output, opts.part_size)?;
-    let parts = plan::group_parts(&units, opts.part_size);
+    let (units, inputs, part_size) = plan::plan_units(&colls, base, &opts.output, opts.part_size)?;
+    let parts = plan::group_parts(&units, part_size);
     let config_json = serde_json::to_value(config).expect("config serializes");
     let out = &opts.output;
     std::fs::create_dir_all(out).map_err(|source| DatasetError::Io { path: out.clone(), source })?;

@@ -52,8 +52,8 @@ pub(super) fn plan_units(
     colls: &[CollectionPlan],
     base: &Path,
     output: &Path,
-    part_size: u64,
-) -> Result<(Vec<Unit>, serde_json::Value), IngestError> {
+    max_part_size: u64,
+) -> Result<(Vec<Unit>, serde_json::Value, u64), IngestError> {
     let out_abs = std::fs::canonicalize(output).ok();
     let mut files: Vec<(usize, PathBuf)> = Vec::new();
     let mut inputs = Vec::new();
@@ -120,6 +120,7 @@ pub(super) fn plan_units(
             }
         }
     }
+    let part_size = part_size_for(units.iter().map(|u| u.size).sum(), max_part_size);
     // A big uncompressed JSONL file is split at line boundaries over several parts, so that
     // even one huge file is written by every core.
     let units = units
@@ -137,7 +138,7 @@ pub(super) fn plan_units(
             ranges.into_iter().map(|(a, b)| Unit { size: b - a, range: Some((a, b)), ..u.clone() }).collect()
         })
         .collect();
-    Ok((units, json!(inputs)))
+    Ok((units, json!(inputs), part_size))
 }
 
 fn raw_head(path: &Path) -> Option<Vec<u8>> {
@@ -243,6 +244,13 @@ pub(super) fn detect_file(path: &Path, declared: Option<Format>) -> Result<Forma
             "no reader recognises this file; set `format` for the collection (see `kbcurate ingest --help`)",
         )
     })
+}
+
+/// Parts hold at most `max` input bytes, and small inputs are cut finer (down to 8 MiB) so that
+/// there are parts for 64 threads: each part writes its own file, and writing inside one part
+/// is serial. The size depends on the inputs only, never on the thread count.
+pub(super) fn part_size_for(total: u64, max: u64) -> u64 {
+    (total / 64).clamp((8 << 20).min(max), max.max(1))
 }
 
 pub(super) fn group_parts(units: &[Unit], part_size: u64) -> Vec<Vec<usize>> {

@@ -151,7 +151,8 @@ pub fn decode_text(bytes: &[u8]) -> (Cow<'_, str>, usize) {
 }
 
 fn decode_utf8(bytes: &[u8]) -> (Cow<'_, str>, usize) {
-    match std::str::from_utf8(bytes) {
+    // simdutf8 validates several times faster than `std::str::from_utf8` (6% of JSONL ingest).
+    match simdutf8::basic::from_utf8(bytes) {
         Ok(s) => (Cow::Borrowed(s), 0),
         Err(_) => {
             let mut bad = 0;
