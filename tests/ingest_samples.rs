@@ -176,6 +176,8 @@ fn bad_inputs_are_rejected_with_reasons() {
         }
         f.write_all(b"\"}\n{\"text\": \"efter\"}\n").unwrap();
     }
+    // Empty inputs of a declared line format are rejected too, not skipped.
+    std::fs::write(d.join("tom.jsonl"), b"\n\n  \n").unwrap();
     let cfg = config("[defaults]\nmax_doc_mb = 1\n[[collection]]\nname = \"bad\"\npaths = [\"*\"]\n");
     let out = tempfile::tempdir().unwrap();
     let s = run(&cfg, d, out.path(), |o| o.chunk = 64 << 10);
@@ -186,6 +188,7 @@ fn bad_inputs_are_rejected_with_reasons() {
     assert!(has("arkiv.tar!../../escape.txt", "unsafe-archive-path"), "{rej:#?}");
     assert!(has("arkiv.tar!/etc/evil.txt", "unsafe-archive-path"), "{rej:#?}");
     assert!(has("huge.jsonl", "too-large"), "{rej:#?}");
+    assert!(has("tom.jsonl", "empty-file"), "{rej:#?}");
     assert!(!out.path().parent().unwrap().join("escape.txt").exists());
     let docs = documents(out.path());
     let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();

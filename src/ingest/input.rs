@@ -9,7 +9,8 @@ use super::format::Compression;
 
 /// Opens a file, transparently decompressing gzip and zstd.
 pub fn open(path: &Path) -> io::Result<(Box<dyn Read + Send>, Compression)> {
-    let mut f = BufReader::with_capacity(1 << 20, File::open(path)?);
+    // 64 KiB: large enough for few syscalls, small enough to stay off mmap for every file.
+    let mut f = BufReader::with_capacity(64 << 10, File::open(path)?);
     let head = {
         use std::io::BufRead;
         f.fill_buf()?.get(..4).map(|h| h.to_vec()).unwrap_or_else(|| f.buffer().to_vec())
@@ -36,8 +37,8 @@ pub fn head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
 
 /// Reads to the end, but at most `max` bytes: `Ok(Err(n))` when the input is larger (`n` =
 /// bytes seen before giving up).
-pub fn read_bounded(r: &mut dyn Read, max: usize) -> io::Result<Result<Vec<u8>, u64>> {
-    let mut buf = Vec::new();
+pub fn read_bounded(r: &mut dyn Read, max: usize, size_hint: u64) -> io::Result<Result<Vec<u8>, u64>> {
+    let mut buf = Vec::with_capacity((size_hint as usize).min(max).saturating_add(1));
     let n = r.take(max as u64 + 1).read_to_end(&mut buf)?;
     if n > max {
         return Ok(Err(n as u64));

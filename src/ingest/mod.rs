@@ -179,6 +179,13 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
         .collect();
     let (units, inputs, part_size) = plan::plan_units(&colls, base, &opts.output, opts.part_size)?;
     let parts = plan::group_parts(&units, part_size);
+    tracing::info!(
+        "planned {} inputs in {} parts of up to {:.0} MB ({:.2}s)",
+        units.len(),
+        parts.len(),
+        part_size as f64 / 1048576.0,
+        start.elapsed().as_secs_f64()
+    );
     let config_json = serde_json::to_value(config).expect("config serializes");
     let out = &opts.output;
     std::fs::create_dir_all(out).map_err(|source| DatasetError::Io { path: out.clone(), source })?;

@@ -182,7 +182,7 @@ pub(super) fn produce(
         }
         f => {
             let work = match input::open(&unit.path) {
-                Ok((mut r, _)) => match input::read_bounded(&mut r, max_file_bytes(&cp.options, f)) {
+                Ok((mut r, _)) => match input::read_bounded(&mut r, max_file_bytes(&cp.options, f), unit.size) {
                     Ok(Ok(bytes)) => Work::Whole(bytes),
                     Ok(Err(n)) => Work::Failed(ReadError::new(
                         Reason::TooLarge,
@@ -224,9 +224,12 @@ fn produce_lines(
 ) -> Result<(), IngestError> {
     let max_line = cp.options.max_doc_bytes;
     let mut accounted = 0u64;
+    // Whether the input had anything but whitespace: an empty file is rejected, not skipped.
+    let mut content = false;
     for c in input::LineChunker::new(reader, chunk, max_line).starting_at(start) {
         match c {
             Ok(c) => {
+                content = content || !c.oversized.is_empty() || c.bytes.iter().any(|b| !b.is_ascii_whitespace());
                 let mut emits: Vec<Emit> = c
                     .oversized
                     .iter()
@@ -276,6 +279,15 @@ fn produce_lines(
                 });
             }
         }
+    }
+    if !content && start == 0 {
+        return push(Task {
+            collection,
+            rel: rel.into(),
+            format: Some(f),
+            input_bytes: size.saturating_sub(accounted),
+            work: Work::Failed(ReadError::new(Reason::EmptyFile, "the file is empty")),
+        });
     }
     if accounted < size {
         // Compressed inputs: the rest of the file's bytes for the progress bar.
@@ -357,7 +369,7 @@ fn produce_tar(
         let size = entry.size();
         let mut head = [0u8; 4];
         let limit = max_file_bytes(&cp.options, Format::Tar);
-        let raw = match input::read_bounded(&mut entry, limit) {
+        let raw = match input::read_bounded(&mut entry, limit, size) {
             Ok(Ok(b)) => b,
             Ok(Err(_)) => {
                 push(fail(Reason::TooLarge, format!("member of {size} bytes exceeds {limit}"), &rel, 0))?;
@@ -377,7 +389,7 @@ fn produce_tar(
                         continue;
                     }
                 };
-                match input::read_bounded(&mut r, limit) {
+                match input::read_bounded(&mut r, limit, 0) {
                     Ok(Ok(b)) => b,
                     Ok(Err(_)) => {
                         push(fail(
