@@ -364,15 +364,7 @@ mod tests {
         assert_eq!(parse("<alto><Layout></alto>", &opts()).unwrap_err().reason, Reason::MalformedXml);
     }
 
-    fn shared(rel: &str) -> Option<std::path::PathBuf> {
-        let p = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")).join(rel);
-        if p.exists() {
-            Some(p)
-        } else {
-            eprintln!("skipping: {} not found (real samples live in ../shared/data)", p.display());
-            None
-        }
-    }
+    use crate::ingest::testing::shared_data as shared;
 
     #[test]
     fn real_ccs_alto_1749_joins_hyphens() {

@@ -340,32 +340,15 @@ fn riksdag(m: &Map<String, Value>) -> Result<Emit, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::source::ReaderOptions;
+
+    use crate::ingest::testing::{self, segments as segs};
 
     fn run(bytes: &[u8]) -> Result<Vec<Emit>, ReadError> {
-        let options = ReaderOptions::default();
-        let ctx = ReadContext { path: "test.json", options: &options };
-        let mut out = Vec::new();
-        super::read(bytes, &ctx, &mut |e| out.push(e))?;
-        Ok(out)
+        testing::run_reader(super::read, bytes)
     }
 
     fn one_doc(bytes: &[u8]) -> RawDoc {
-        let out = run(bytes).expect("reads");
-        assert_eq!(out.len(), 1, "{out:?}");
-        match out.into_iter().next() {
-            Some(Emit::Doc(d)) => d,
-            other => panic!("expected a document, got {other:?}"),
-        }
-    }
-
-    fn segs(d: &RawDoc) -> Vec<(f64, f64)> {
-        d.meta["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
-            .collect()
+        testing::one_doc(super::read, bytes)
     }
 
     #[test]
@@ -499,14 +482,7 @@ mod tests {
 
     #[test]
     fn real_riksdag_json() {
-        let dir = std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/transcripts/riksdag_asr_vs_reference"
-        ));
-        if !dir.is_dir() {
-            eprintln!("skipping: real transcript data not found at {}", dir.display());
-            return;
-        }
+        let Some(dir) = testing::shared_data("transcripts/riksdag_asr_vs_reference") else { return };
         let bytes = std::fs::read(dir.join("H001CU21.riksdag_webtv_api.json")).unwrap();
         assert!(looks_like_asr_json(&String::from_utf8_lossy(&bytes[..bytes.len().min(4096)])));
         let d = one_doc(&bytes);

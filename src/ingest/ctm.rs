@@ -224,14 +224,7 @@ mod tests {
             .collect()
     }
 
-    fn segs(d: &RawDoc) -> Vec<(f64, f64)> {
-        d.meta["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
-            .collect()
-    }
+    use crate::ingest::testing::{segments as segs, shared_data};
 
     #[test]
     fn words_pauses_confidence_and_non_speech() {
@@ -300,14 +293,7 @@ mod tests {
 
     #[test]
     fn real_riksdag_ctm() {
-        let dir = std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/transcripts/riksdag_asr_vs_reference"
-        ));
-        if !dir.is_dir() {
-            eprintln!("skipping: real transcript data not found at {}", dir.display());
-            return;
-        }
+        let Some(dir) = shared_data("transcripts/riksdag_asr_vs_reference") else { return };
         let bytes = std::fs::read(dir.join("2442207160019927321_480p.asr.ctm")).unwrap();
         assert!(looks_like_ctm(&String::from_utf8_lossy(&bytes[..4096])));
         let ds = docs(&bytes);

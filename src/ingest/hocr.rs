@@ -757,13 +757,7 @@ mod tests {
     }
 
     fn data_dir() -> Option<std::path::PathBuf> {
-        let d = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/hocr"));
-        if d.is_dir() {
-            Some(d)
-        } else {
-            eprintln!("skipping: {} is absent", d.display());
-            None
-        }
+        crate::ingest::testing::shared_data("hocr")
     }
 
     fn real(name: &str) -> Option<RawDoc> {

@@ -604,15 +604,7 @@ mod tests {
     use super::*;
     use crate::ingest::source::ReaderOptions;
 
-    fn shared(rel: &str) -> Option<PathBuf> {
-        let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")).join(rel);
-        if p.exists() {
-            Some(p)
-        } else {
-            eprintln!("skipping: {} not found (real samples live in ../shared/data)", p.display());
-            None
-        }
-    }
+    use crate::ingest::testing::shared_data as shared;
 
     fn run(path: &Path, options: &ReaderOptions) -> Vec<Emit> {
         let bytes = std::fs::read(path).unwrap();

@@ -28,6 +28,8 @@ pub mod source;
 pub mod subtitles;
 pub mod task;
 pub mod tei;
+#[cfg(test)]
+mod testing;
 pub mod text;
 pub mod xml;
 

@@ -618,16 +618,7 @@ mod tests {
     }
 
     fn data_dir() -> Option<std::path::PathBuf> {
-        let d = std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/page_xml/ocrd_kant_1784_multi_engine"
-        ));
-        if d.is_dir() {
-            Some(d)
-        } else {
-            eprintln!("skipping: {} is absent", d.display());
-            None
-        }
+        crate::ingest::testing::shared_data("page_xml/ocrd_kant_1784_multi_engine")
     }
 
     fn real(name: &str) -> Option<RawDoc> {

@@ -600,35 +600,8 @@ fn flush_orphans<'a>(pending: &mut Vec<(usize, &'a str)>, cur: &mut Option<RawCu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::source::ReaderOptions;
 
-    type Reader = fn(&[u8], &ReadContext, &mut dyn FnMut(Emit)) -> Result<(), ReadError>;
-
-    fn run(reader: Reader, bytes: &[u8]) -> Result<Vec<Emit>, ReadError> {
-        let options = ReaderOptions::default();
-        let ctx = ReadContext { path: "test", options: &options };
-        let mut out = Vec::new();
-        reader(bytes, &ctx, &mut |e| out.push(e))?;
-        Ok(out)
-    }
-
-    fn one_doc(reader: Reader, bytes: &[u8]) -> RawDoc {
-        let out = run(reader, bytes).expect("reads");
-        assert_eq!(out.len(), 1, "{out:?}");
-        match out.into_iter().next() {
-            Some(Emit::Doc(d)) => d,
-            other => panic!("expected a document, got {other:?}"),
-        }
-    }
-
-    fn segs(d: &RawDoc) -> Vec<(f64, f64)> {
-        d.meta["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
-            .collect()
-    }
+    use crate::ingest::testing::{one_doc, run_reader as run, segments as segs, shared_data};
 
     #[test]
     fn srt_basic() {
@@ -823,7 +796,7 @@ mod tests {
             ]), 0..40),
         ) {
             let text: String = pieces.concat();
-            let readers: [Reader; 4] = [read_srt, read_vtt, super::super::ctm::read, super::super::asr_json::read];
+            let readers: [crate::ingest::testing::ReaderFn; 4] = [read_srt, read_vtt, super::super::ctm::read, super::super::asr_json::read];
             for reader in readers {
                 for input in [&raw[..], text.as_bytes()] {
                     if let Ok(out) = run(reader, input) {
@@ -843,13 +816,7 @@ mod tests {
     }
 
     fn data_dir() -> Option<std::path::PathBuf> {
-        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/transcripts"));
-        if dir.is_dir() {
-            Some(dir.to_path_buf())
-        } else {
-            eprintln!("skipping: real transcript data not found at {}", dir.display());
-            None
-        }
+        shared_data("transcripts")
     }
 
     #[test]

@@ -777,11 +777,8 @@ mod tests {
     }
 
     fn real(rel: &str) -> Option<RawDoc> {
-        let path = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/tei")).join(rel);
-        let Ok(bytes) = std::fs::read(&path) else {
-            eprintln!("skipping: {} is absent", path.display());
-            return None;
-        };
+        let path = crate::ingest::testing::shared_data(&format!("tei/{rel}"))?;
+        let bytes = std::fs::read(&path).ok()?;
         let opts = ReaderOptions::default();
         let ctx = ReadContext { path: rel, options: &opts };
         let mut got = Vec::new();

@@ -1,0 +1,47 @@
+//! Helpers shared by the readers' unit tests.
+
+use std::path::PathBuf;
+
+use super::source::{Emit, RawDoc, ReadContext, ReadError, ReaderOptions};
+
+pub type ReaderFn = fn(&[u8], &ReadContext, &mut dyn FnMut(Emit)) -> Result<(), ReadError>;
+
+/// `../shared/data/<rel>` when present; otherwise prints why the test is skipped.
+pub fn shared_data(rel: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")).join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} not found (the real public samples live in ../shared/data)", p.display());
+        None
+    }
+}
+
+/// Runs a reader with default options and collects what it emits.
+pub fn run_reader(reader: ReaderFn, bytes: &[u8]) -> Result<Vec<Emit>, ReadError> {
+    let options = ReaderOptions::default();
+    let ctx = ReadContext { path: "test", options: &options };
+    let mut out = Vec::new();
+    reader(bytes, &ctx, &mut |e| out.push(e))?;
+    Ok(out)
+}
+
+/// The one document a reader emits for `bytes` (panics otherwise).
+pub fn one_doc(reader: ReaderFn, bytes: &[u8]) -> RawDoc {
+    let out = run_reader(reader, bytes).expect("reads");
+    assert_eq!(out.len(), 1, "{out:?}");
+    match out.into_iter().next() {
+        Some(Emit::Doc(d)) => d,
+        other => panic!("expected a document, got {other:?}"),
+    }
+}
+
+/// A transcript document's `meta.segments` as (start, end) pairs.
+pub fn segments(d: &RawDoc) -> Vec<(f64, f64)> {
+    d.meta["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .map(|p| (p[0].as_f64().unwrap_or(f64::NAN), p[1].as_f64().unwrap_or(f64::NAN)))
+        .collect()
+}
