@@ -33,7 +33,6 @@ mod testing;
 pub mod text;
 pub mod xml;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -427,9 +426,4 @@ impl PartWriter {
 /// A config for the one-collection case (`kbcurate ingest DIR --format alto --genre ...`).
 pub fn single_collection(paths: Vec<String>, name: &str) -> Collection {
     Collection { name: name.to_string(), paths, ..Default::default() }
-}
-
-/// Which collection-level keys a run set (for `inspect` and reports).
-pub fn collection_names(config: &IngestConfig) -> BTreeMap<usize, String> {
-    config.collections.iter().enumerate().map(|(i, c)| (i, c.name.clone())).collect()
 }
