@@ -249,17 +249,66 @@ impl ParquetPartWriter {
     }
 }
 
-/// Buffers documents and writes them in row groups bounded by rows and text bytes, so memory
-/// stays bounded by the row group, not the part.
-pub struct DocumentSink {
+/// A batch builder for one row type (documents, rejections), so one sink serves both.
+pub trait RowBatch: Default {
+    type Row;
+    fn schema() -> SchemaRef;
+    /// Adds a row; returns the bytes of text it holds.
+    fn push_row(&mut self, row: &Self::Row) -> usize;
+    fn rows(&self) -> usize;
+    fn take_batch(&mut self) -> RecordBatch;
+}
+
+impl RowBatch for DocumentBatchBuilder {
+    type Row = Document;
+    fn schema() -> SchemaRef {
+        document::schema()
+    }
+    fn push_row(&mut self, d: &Document) -> usize {
+        self.push(d);
+        d.text.len()
+    }
+    fn rows(&self) -> usize {
+        self.len()
+    }
+    fn take_batch(&mut self) -> RecordBatch {
+        self.finish()
+    }
+}
+
+impl RowBatch for RejectionBatchBuilder {
+    type Row = Rejection;
+    fn schema() -> SchemaRef {
+        document::rejected_schema()
+    }
+    fn push_row(&mut self, r: &Rejection) -> usize {
+        self.push(r);
+        r.text.as_ref().map_or(0, |t| t.len().min(document::REJECTED_TEXT_MAX))
+    }
+    fn rows(&self) -> usize {
+        self.len()
+    }
+    fn take_batch(&mut self) -> RecordBatch {
+        self.finish()
+    }
+}
+
+/// Buffers rows and writes them in row groups bounded by rows and text bytes, so memory stays
+/// bounded by the row group, not the part.
+pub struct Sink<B: RowBatch> {
     writer: ParquetPartWriter,
-    batch: DocumentBatchBuilder,
+    batch: B,
     max_rows: usize,
     max_text_bytes: usize,
+    buffered_bytes: usize,
+    /// Bytes of text written so far.
     pub text_bytes: u64,
 }
 
-impl DocumentSink {
+pub type DocumentSink = Sink<DocumentBatchBuilder>;
+pub type RejectionSink = Sink<RejectionBatchBuilder>;
+
+impl<B: RowBatch> Sink<B> {
     pub fn create(
         dir: &Path,
         rel: &str,
@@ -268,61 +317,36 @@ impl DocumentSink {
         max_text_bytes: usize,
     ) -> Result<Self, DatasetError> {
         Ok(Self {
-            writer: ParquetPartWriter::create(dir, rel, document::schema(), props)?,
-            batch: DocumentBatchBuilder::new(),
+            writer: ParquetPartWriter::create(dir, rel, B::schema(), props)?,
+            batch: B::default(),
             max_rows,
             max_text_bytes,
+            buffered_bytes: 0,
             text_bytes: 0,
         })
     }
 
-    pub fn push(&mut self, doc: &Document) -> Result<(), DatasetError> {
-        self.batch.push(doc);
-        self.text_bytes += doc.text.len() as u64;
-        if self.batch.len() >= self.max_rows || self.batch.text_bytes() >= self.max_text_bytes {
-            let b = self.batch.finish();
-            self.writer.write_row_group(&b)?;
+    pub fn push(&mut self, row: &B::Row) -> Result<(), DatasetError> {
+        let n = self.batch.push_row(row);
+        self.buffered_bytes += n;
+        self.text_bytes += n as u64;
+        if self.batch.rows() >= self.max_rows || self.buffered_bytes >= self.max_text_bytes {
+            self.flush()?;
         }
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<PartFile, DatasetError> {
-        if !self.batch.is_empty() {
-            let b = self.batch.finish();
+    fn flush(&mut self) -> Result<(), DatasetError> {
+        if self.batch.rows() > 0 {
+            let b = self.batch.take_batch();
             self.writer.write_row_group(&b)?;
         }
-        self.writer.finish()
-    }
-}
-
-/// The `rejected/` counterpart of [`DocumentSink`].
-pub struct RejectionSink {
-    writer: ParquetPartWriter,
-    batch: RejectionBatchBuilder,
-}
-
-impl RejectionSink {
-    pub fn create(dir: &Path, rel: &str, props: WriterProperties) -> Result<Self, DatasetError> {
-        Ok(Self {
-            writer: ParquetPartWriter::create(dir, rel, document::rejected_schema(), props)?,
-            batch: Default::default(),
-        })
-    }
-
-    pub fn push(&mut self, r: &Rejection) -> Result<(), DatasetError> {
-        self.batch.push(r);
-        if self.batch.len() >= 4096 {
-            let b = self.batch.finish();
-            self.writer.write_row_group(&b)?;
-        }
+        self.buffered_bytes = 0;
         Ok(())
     }
 
     pub fn finish(mut self) -> Result<PartFile, DatasetError> {
-        if !self.batch.is_empty() {
-            let b = self.batch.finish();
-            self.writer.write_row_group(&b)?;
-        }
+        self.flush()?;
         self.writer.finish()
     }
 }

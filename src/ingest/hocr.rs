@@ -769,16 +769,7 @@ mod tests {
         }
     }
 
-    fn in_order(text: &str, seq: &[&str]) -> bool {
-        let mut rest = text;
-        for s in seq {
-            match rest.find(s) {
-                Some(i) => rest = &rest[i + s.len()..],
-                None => return false,
-            }
-        }
-        true
-    }
+    use crate::ingest::testing::in_order;
 
     #[test]
     fn real_files_never_fail() {

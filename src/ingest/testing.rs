@@ -45,3 +45,15 @@ pub fn segments(d: &RawDoc) -> Vec<(f64, f64)> {
         .map(|p| (p[0].as_f64().unwrap_or(f64::NAN), p[1].as_f64().unwrap_or(f64::NAN)))
         .collect()
 }
+
+/// Whether `seq` occurs in `text` in this order (not necessarily adjacent).
+pub fn in_order(text: &str, seq: &[&str]) -> bool {
+    let mut rest = text;
+    for s in seq {
+        match rest.find(s) {
+            Some(i) => rest = &rest[i + s.len()..],
+            None => return false,
+        }
+    }
+    true
+}
