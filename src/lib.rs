@@ -4,6 +4,7 @@
 
 pub mod dataset;
 pub mod date;
+pub mod dedup;
 pub mod document;
 pub mod ingest;
 pub mod inspect;
