@@ -29,6 +29,23 @@ enum Command {
     /// Read OCR output (ALTO, METS/MODS, hOCR, PAGE, TEI), transcripts (SRT, WebVTT, CTM, ASR JSON),
     /// plain text, JSONL and Parquet into a dataset of Parquet parts.
     Ingest(Box<IngestArgs>),
+    /// Remove exact and near-duplicate documents (MinHash LSH), keeping the best copy of each cluster.
+    Dedup {
+        /// The input dataset (e.g. the output of ingest).
+        input: PathBuf,
+        /// Output dataset folder.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// `ocr` (OCR'd and transcribed text; the default) or `web` (born-digital text).
+        #[arg(long, default_value = "ocr")]
+        profile: String,
+        /// Override the profile's threshold on estimated Jaccard similarity (0..1).
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Worker threads (default: one per core). Output does not depend on it.
+        #[arg(short = 'j', long)]
+        threads: Option<usize>,
+    },
     /// Print a dataset's manifest summary and a few rows.
     Inspect {
         dataset: PathBuf,
@@ -123,6 +140,22 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ingest(a) => ingest_cmd(*a),
+        Command::Dedup { input, output, profile, threshold, threads } => {
+            let mut opts = kbcurate::dedup::stage::DedupOptions::new(&output);
+            opts.profile = kbcurate::dedup::profile::Profile::by_name(&profile)
+                .with_context(|| format!("unknown profile `{profile}`; expected `ocr` or `web`"))?;
+            if let Some(t) = threshold {
+                if !(0.0..=1.0).contains(&t) {
+                    bail!("--threshold must be between 0 and 1");
+                }
+                opts.profile.threshold = t;
+            }
+            opts.threads = threads;
+            let summary = kbcurate::dedup::stage::dedup(&input, &opts)
+                .with_context(|| format!("dedup {} into {}", input.display(), output.display()))?;
+            eprint!("{}", summary.render());
+            Ok(())
+        }
         Command::Inspect { dataset, rows, width } => {
             print!("{}", kbcurate::inspect::inspect(&dataset, rows, width)?);
             Ok(())

@@ -64,6 +64,12 @@ impl MinHasher {
         }
     }
 
+    /// The normalized text of the last document given to [`Self::signature`] or
+    /// [`Self::shingle_hashes`].
+    pub fn normalized(&self) -> &str {
+        &self.norm
+    }
+
     pub fn perms(&self) -> usize {
         self.b.len()
     }

@@ -5,7 +5,10 @@
 //! [`profile`]s (`schemas/dedup-profiles.md` has the measurements behind them). The stage that runs them over a dataset (bucket sorting, clustering, best-copy
 //! choice, boilerplate lines) stands on these.
 
+pub mod cluster;
 pub mod lsh;
 pub mod minhash;
 pub mod normalize;
 pub mod profile;
+pub mod runs;
+pub mod stage;

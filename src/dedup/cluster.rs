@@ -1,0 +1,93 @@
+//! Clusters of duplicates: union-find over verified edges, and the choice of the copy to keep.
+
+use std::cmp::Ordering;
+
+/// Union-find over dense document indexes, 4 bytes per document. Roots are always the
+/// smallest index of their set, so the result does not depend on the order edges arrive in.
+#[derive(Debug, Clone)]
+pub struct UnionFind {
+    parent: Vec<u32>,
+}
+
+impl UnionFind {
+    pub fn new(n: usize) -> Self {
+        Self { parent: (0..n as u32).collect() }
+    }
+
+    pub fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let p = self.parent[x as usize];
+            self.parent[x as usize] = self.parent[p as usize]; // path halving
+            x = p;
+        }
+        x
+    }
+
+    pub fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        match ra.cmp(&rb) {
+            Ordering::Less => self.parent[rb as usize] = ra,
+            Ordering::Greater => self.parent[ra as usize] = rb,
+            Ordering::Equal => {}
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.parent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parent.is_empty()
+    }
+}
+
+/// What decides which copy of a cluster is kept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rank {
+    /// Mean OCR confidence; `NaN` when unknown (ranks last).
+    pub ocr_confidence: f32,
+    pub n_chars: u32,
+    /// Days since 1970; `i32::MAX` when unknown (ranks last).
+    pub date: i32,
+    /// The document id (16 bytes of its 32 hex digits), the final tie-break.
+    pub id: [u8; 16],
+}
+
+/// The default total order, best first: highest OCR confidence, then longest, then earliest
+/// date, then smallest id. Never arrival order.
+pub fn better(a: &Rank, b: &Rank) -> Ordering {
+    let conf = |r: &Rank| if r.ocr_confidence.is_nan() { f32::NEG_INFINITY } else { r.ocr_confidence };
+    conf(b).total_cmp(&conf(a)).then(b.n_chars.cmp(&a.n_chars)).then(a.date.cmp(&b.date)).then(a.id.cmp(&b.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn union_find_roots_are_smallest_members() {
+        let mut uf = UnionFind::new(6);
+        uf.union(4, 2);
+        uf.union(5, 4);
+        uf.union(1, 3);
+        assert_eq!(uf.find(5), 2);
+        assert_eq!(uf.find(3), 1);
+        assert_eq!(uf.find(0), 0);
+        let mut other = UnionFind::new(6);
+        other.union(1, 3);
+        other.union(4, 5);
+        other.union(2, 5);
+        assert_eq!((0..6).map(|i| other.find(i)).collect::<Vec<_>>(), (0..6).map(|i| uf.find(i)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn best_copy_order() {
+        let r = |c: f32, n: u32, d: i32, id: u8| Rank { ocr_confidence: c, n_chars: n, date: d, id: [id; 16] };
+        assert_eq!(better(&r(0.9, 10, 0, 1), &r(0.8, 99, 0, 0)), Ordering::Less, "confidence first");
+        assert_eq!(better(&r(f32::NAN, 99, 0, 0), &r(0.1, 1, 0, 1)), Ordering::Greater, "unknown confidence last");
+        assert_eq!(better(&r(0.8, 20, 5, 1), &r(0.8, 10, 0, 0)), Ordering::Less, "then longest");
+        assert_eq!(better(&r(0.8, 10, 5, 0), &r(0.8, 10, 3, 1)), Ordering::Greater, "then earliest");
+        assert_eq!(better(&r(0.8, 10, i32::MAX, 0), &r(0.8, 10, 3, 1)), Ordering::Greater, "unknown date last");
+        assert_eq!(better(&r(0.8, 10, 3, 0), &r(0.8, 10, 3, 1)), Ordering::Less, "then id");
+    }
+}

@@ -1,0 +1,146 @@
+//! `kbcurate dedup` on a corpus with planted exact and noisy duplicates.
+
+mod common;
+
+use std::io::Write;
+
+use common::*;
+use kbcurate::dedup::stage::{dedup, DedupOptions};
+
+/// Unrelated texts: NewsEye newspaper pages when present, else generated prose.
+fn base_texts() -> Vec<String> {
+    if let Some(p) = shared("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl") {
+        let mut seen = std::collections::BTreeSet::new();
+        return std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+            .filter(|t| seen.insert(t.clone()))
+            .take(30)
+            .collect();
+    }
+    let words = [
+        "isen",
+        "låg",
+        "kvar",
+        "på",
+        "Mälaren",
+        "ångaren",
+        "anlände",
+        "med",
+        "last",
+        "av",
+        "trävaror",
+        "från",
+        "Gefle",
+        "och",
+        "posten",
+        "kom",
+        "sent",
+        "till",
+        "staden",
+        "i",
+        "går",
+    ];
+    (0..30u64)
+        .map(|d| {
+            let mut x = d.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            (0..300)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    words[(x % words.len() as u64) as usize]
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// A noisy OCR copy: every 6th word gets a character confusion, and the end is cut.
+fn noisy(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let keep = words.len() * 9 / 10;
+    words[..keep]
+        .iter()
+        .enumerate()
+        .map(|(i, w)| if i % 6 == 0 { w.replacen('e', "c", 1).replacen('s', "f", 1) } else { w.to_string() })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn corpus() -> (tempfile::TempDir, tempfile::TempDir) {
+    let texts = base_texts();
+    let input = tempfile::tempdir().unwrap();
+    let mut f = std::fs::File::create(input.path().join("corpus.jsonl")).unwrap();
+    for (i, t) in texts.iter().enumerate() {
+        writeln!(f, "{}", serde_json::json!({"text": t, "title": format!("original {i}")})).unwrap();
+        if i < 10 {
+            writeln!(f, "{}", serde_json::json!({"text": t, "title": format!("exact {i}")})).unwrap();
+            writeln!(f, "{}", serde_json::json!({"text": noisy(t), "title": format!("noisy {i}")})).unwrap();
+        }
+    }
+    drop(f);
+    let ingested = tempfile::tempdir().unwrap();
+    let cfg = config("[[collection]]\nname = \"c\"\npaths = [\"corpus.jsonl\"]\n");
+    run(&cfg, input.path(), ingested.path(), |o| o.part_size = 40_000);
+    (input, ingested)
+}
+
+#[test]
+fn planted_duplicates_are_found_and_the_best_copy_kept() {
+    let (_input, ingested) = corpus();
+    let out = tempfile::tempdir().unwrap();
+    let s = dedup(ingested.path(), &DedupOptions::new(out.path())).unwrap();
+    assert!(s.counts.reconciles(), "{:?}", s.counts);
+    assert_eq!(s.counts.input, 50);
+    assert_eq!(s.counts.rejected.get("exact-duplicate"), Some(&10), "{:?}", s.counts);
+    assert_eq!(s.counts.rejected.get("near-duplicate"), Some(&10), "{:?}", s.counts);
+    assert_eq!(s.clusters, 10);
+    let docs = documents(out.path());
+    assert_eq!(docs.len(), 30);
+    // Exact copy and original tie on everything but the id; the noisy copy is shorter. So the
+    // kept copy is the original or its exact copy, never the noisy one.
+    assert!(docs.iter().all(|d| !d.title.as_deref().unwrap().starts_with("noisy")));
+    let rej = rejections(out.path());
+    let kept_ids: std::collections::BTreeSet<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    for r in &rej {
+        let kept = r.detail.strip_prefix("kept ").unwrap().split_whitespace().next().unwrap();
+        assert!(kept_ids.contains(kept), "{} names a kept document", r.detail);
+        assert!(r.text.is_some());
+    }
+    // The new columns are there for every kept document.
+    let batch = kbcurate::dataset::read_parquet_batches(&out.path().join("part-00000.parquet"), 100)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert!(batch.column_by_name("dup_cluster").is_some() && batch.column_by_name("dup_cluster_size").is_some());
+}
+
+#[test]
+fn dedup_output_is_identical_on_any_thread_count() {
+    let (_input, ingested) = corpus();
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let mut oa = DedupOptions::new(a.path());
+    oa.threads = Some(1);
+    let mut ob = DedupOptions::new(b.path());
+    ob.threads = Some(3);
+    dedup(ingested.path(), &oa).unwrap();
+    dedup(ingested.path(), &ob).unwrap();
+    assert_eq!(files(a.path()), files(b.path()));
+}
+
+#[test]
+fn web_profile_misses_noisy_copies_the_ocr_profile_finds() {
+    let (_input, ingested) = corpus();
+    let out = tempfile::tempdir().unwrap();
+    let mut o = DedupOptions::new(out.path());
+    o.profile = kbcurate::dedup::profile::Profile::web();
+    let s = dedup(ingested.path(), &o).unwrap();
+    assert_eq!(s.counts.rejected.get("exact-duplicate"), Some(&10));
+    let near = s.counts.rejected.get("near-duplicate").copied().unwrap_or(0);
+    assert!(near < 10, "web profile found {near} of 10 noisy copies");
+}
