@@ -144,3 +144,27 @@ fn web_profile_misses_noisy_copies_the_ocr_profile_finds() {
     let near = s.counts.rejected.get("near-duplicate").copied().unwrap_or(0);
     assert!(near < 10, "web profile found {near} of 10 noisy copies");
 }
+
+/// The target: planted OCR-noisy pairs of word-3-gram Jaccard near 0.3 are found with
+/// F1 >= 0.95 and ARI >= 0.9, no cluster mixes unrelated documents, the clean copy is kept.
+#[test]
+fn eval_on_planted_newspaper_duplicates_meets_the_targets() {
+    let Some(p) = shared("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl") else { return };
+    let base: Vec<String> = std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+        .collect();
+    let work = tempfile::tempdir().unwrap();
+    let params = kbcurate::dedup::eval::PlantParams { originals: 150, word_noise: 0.27, ..Default::default() };
+    let r = kbcurate::dedup::eval::evaluate(&base, &params, &kbcurate::dedup::profile::Profile::ocr(), work.path())
+        .unwrap();
+    assert!((0.25..0.35).contains(&r.mean_jaccard_w3), "planted pairs at Jaccard {:.3}", r.mean_jaccard_w3);
+    assert!(r.scores.f1 >= 0.95, "{r:?}");
+    assert!(r.scores.ari >= 0.9, "{r:?}");
+    assert_eq!(r.impure_clusters, 0, "{r:?}");
+    assert!(r.kept_cleanest >= 0.95, "{r:?}");
+    let web = kbcurate::dedup::eval::evaluate(&base, &params, &kbcurate::dedup::profile::Profile::web(), work.path())
+        .unwrap();
+    assert!(web.scores.recall < 0.5, "the web profile misses noisy copies: {web:?}");
+}

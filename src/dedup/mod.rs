@@ -6,6 +6,7 @@
 //! choice, boilerplate lines) stands on these.
 
 pub mod cluster;
+pub mod eval;
 pub mod lsh;
 pub mod minhash;
 pub mod normalize;

@@ -14,7 +14,7 @@ use super::source::{decode_text, Emit, RawDoc, ReadContext, ReadError};
 use crate::reject::Reason;
 
 /// Document fields a record can fill.
-pub const MAPPABLE: [&str; 7] = ["title", "author", "date", "language", "genre", "source", "id"];
+pub const MAPPABLE: [&str; 8] = ["title", "author", "date", "language", "genre", "source", "id", "ocr_confidence"];
 
 /// Reads a chunk of complete lines that starts at byte `offset` of the input.
 pub fn read_lines(bytes: &[u8], offset: u64, ctx: &ReadContext, out: &mut dyn FnMut(Emit)) -> Result<(), ReadError> {
@@ -75,6 +75,16 @@ fn record(line: &[u8], ctx: &ReadContext) -> Result<RawDoc, ReadError> {
             Value::Number(n) => Some(n.to_string()),
             _ => None,
         };
+        if field == "ocr_confidence" {
+            // A number in 0..=1 (or a percentage); anything else stays in meta.
+            match v.as_f64().filter(|c| c.is_finite() && *c >= 0.0) {
+                Some(c) => doc.ocr_confidence = Some(if c > 1.0 { (c / 100.0).min(1.0) } else { c } as f32),
+                None => {
+                    meta.insert(key.to_string(), v);
+                }
+            }
+            continue;
+        }
         let slot = match field {
             "title" => &mut doc.title,
             "author" => &mut doc.author,

@@ -93,6 +93,10 @@ fn batch_to_emits(batch: &RecordBatch, row0: u64, ctx: &ReadContext) -> Result<V
                 (Some(&"language"), Some(s)) => doc.language = Some(s),
                 (Some(&"genre"), Some(s)) => doc.genre = Some(s),
                 (Some(&"source"), Some(s)) => doc.source = Some(s),
+                (Some(&"ocr_confidence"), _) if v.as_f64().is_some_and(|c| c.is_finite() && c >= 0.0) => {
+                    let c = v.as_f64().unwrap_or(0.0);
+                    doc.ocr_confidence = Some(if c > 1.0 { (c / 100.0).min(1.0) } else { c } as f32);
+                }
                 (Some(&"id"), _) => {
                     meta.insert("source_id".into(), v);
                 }
