@@ -36,10 +36,14 @@ pub enum Reason {
     MalformedTranscript,
     /// A Parquet input could not be read.
     MalformedParquet,
+    /// dedup: the same normalized text as the copy that was kept.
+    ExactDuplicate,
+    /// dedup: a near-duplicate (MinHash LSH, verified) of the copy that was kept.
+    NearDuplicate,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 16] = [
         Reason::IoError,
         Reason::EmptyFile,
         Reason::EmptyText,
@@ -54,6 +58,8 @@ impl Reason {
         Reason::MalformedRecord,
         Reason::MalformedTranscript,
         Reason::MalformedParquet,
+        Reason::ExactDuplicate,
+        Reason::NearDuplicate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +78,8 @@ impl Reason {
             Reason::MalformedRecord => "malformed-record",
             Reason::MalformedTranscript => "malformed-transcript",
             Reason::MalformedParquet => "malformed-parquet",
+            Reason::ExactDuplicate => "exact-duplicate",
+            Reason::NearDuplicate => "near-duplicate",
         }
     }
 }

@@ -39,6 +39,7 @@ use super::profile::Profile;
 use super::runs::{self, Entry};
 use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, ParquetPartWriter, PartRecord, RejectionSink};
 use crate::document::Rejection;
+use crate::reject::Reason;
 
 pub const STAGE: &str = "dedup";
 const EXACT_BAND: u64 = u64::MAX;
@@ -479,7 +480,7 @@ fn filter_part(
                 cluster.append_value(d.cluster.as_deref().unwrap_or(&id));
                 size.append_value(d.size);
             } else {
-                let reason = if d.exact { "exact-duplicate" } else { "near-duplicate" };
+                let reason = if d.exact { Reason::ExactDuplicate } else { Reason::NearDuplicate }.as_str();
                 *counts.rejected.entry(reason.to_string()).or_default() += 1;
                 let kept = d.cluster.clone().unwrap_or_default();
                 rejected.push(&Rejection {
