@@ -42,6 +42,10 @@ enum Command {
         /// Override the profile's threshold on estimated Jaccard similarity (0..1).
         #[arg(long)]
         threshold: Option<f64>,
+        /// A line recurring in at least this many documents of one source is boilerplate and is
+        /// removed from the text (0: keep every line).
+        #[arg(long, default_value_t = 20)]
+        boilerplate_min_docs: u64,
         /// Worker threads (default: one per core). Output does not depend on it.
         #[arg(short = 'j', long)]
         threads: Option<usize>,
@@ -171,7 +175,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ingest(a) => ingest_cmd(*a),
-        Command::Dedup { input, output, profile, threshold, threads } => {
+        Command::Dedup { input, output, profile, threshold, boilerplate_min_docs, threads } => {
             let mut opts = kbcurate::dedup::stage::DedupOptions::new(&output);
             opts.profile = kbcurate::dedup::profile::Profile::by_name(&profile)
                 .with_context(|| format!("unknown profile `{profile}`; expected `ocr` or `web`"))?;
@@ -182,6 +186,7 @@ fn run(cli: Cli) -> Result<()> {
                 opts.profile.threshold = t;
             }
             opts.threads = threads;
+            opts.boilerplate_min_docs = boilerplate_min_docs;
             let summary = kbcurate::dedup::stage::dedup(&input, &opts)
                 .with_context(|| format!("dedup {} into {}", input.display(), output.display()))?;
             eprint!("{}", summary.render());

@@ -58,6 +58,9 @@ pub struct Counts {
     /// Events that did not lose a document (e.g. a page a METS lists that is missing).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub warnings: BTreeMap<String, u64>,
+    /// Lines removed from kept documents, by why (dedup: `boilerplate`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lines_removed: BTreeMap<String, u64>,
 }
 
 impl Counts {
@@ -77,6 +80,9 @@ impl Counts {
         }
         for (k, v) in &other.warnings {
             *self.warnings.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.lines_removed {
+            *self.lines_removed.entry(k.clone()).or_default() += v;
         }
     }
 }

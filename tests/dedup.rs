@@ -168,3 +168,36 @@ fn eval_on_planted_newspaper_duplicates_meets_the_targets() {
         .unwrap();
     assert!(web.scores.recall < 0.5, "the web profile misses noisy copies: {web:?}");
 }
+
+/// Mastheads and continuation lines that recur across a source's documents are removed from
+/// the text, counted in the manifest; the same lines in another source stay.
+#[test]
+fn boilerplate_lines_are_removed_per_source() {
+    let input = tempfile::tempdir().unwrap();
+    let mut f = std::fs::File::create(input.path().join("c.jsonl")).unwrap();
+    let texts = base_texts();
+    for (i, t) in texts.iter().enumerate().take(25) {
+        let body: String = t.split_whitespace().take(120).collect::<Vec<_>>().join(" ");
+        let text = format!("STOCKHOLMS KURIR\n{body}\nFortsättning å sid. {}", i % 7 + 2);
+        let source = if i < 22 { "Stockholms Kurir" } else { "Aftonbladet" };
+        writeln!(f, "{}", serde_json::json!({"text": text, "source": source})).unwrap();
+    }
+    drop(f);
+    let ingested = tempfile::tempdir().unwrap();
+    run(&config("[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\n"), input.path(), ingested.path(), |_| {});
+    let out = tempfile::tempdir().unwrap();
+    let mut o = DedupOptions::new(out.path());
+    o.boilerplate_min_docs = 20;
+    let s = dedup(ingested.path(), &o).unwrap();
+    assert_eq!(s.counts.lines_removed.get("boilerplate"), Some(&44), "{:?}", s.counts);
+    let m = kbcurate::dataset::Manifest::read(out.path()).unwrap();
+    assert_eq!(m.counts.lines_removed.get("boilerplate"), Some(&44));
+    let docs = documents(out.path());
+    assert_eq!(docs.len(), 25);
+    for d in &docs {
+        let kurir = d.source.as_deref() == Some("Stockholms Kurir");
+        assert_eq!(d.text.contains("STOCKHOLMS KURIR"), !kurir, "{}", d.text);
+        assert_eq!(d.text.contains("Fortsättning"), !kurir);
+        assert_eq!(d.n_chars as usize, d.text.chars().count());
+    }
+}

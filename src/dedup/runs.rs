@@ -50,8 +50,18 @@ impl RunReader {
 
 /// Merges sorted runs and calls `group` with each key's documents (in ascending order) when a
 /// key has more than one. Memory: one buffered reader per run and one group.
-pub fn merge_groups(
+pub fn merge_groups(paths: &[impl AsRef<Path>], group: impl FnMut(u128, &[u64]) -> io::Result<()>) -> io::Result<()> {
+    merge(paths, 2, group)
+}
+
+/// As [`merge_groups`], for every key (single entries too).
+pub fn merge_all(paths: &[impl AsRef<Path>], group: impl FnMut(u128, &[u64]) -> io::Result<()>) -> io::Result<()> {
+    merge(paths, 1, group)
+}
+
+fn merge(
     paths: &[impl AsRef<Path>],
+    min: usize,
     mut group: impl FnMut(u128, &[u64]) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut readers = Vec::with_capacity(paths.len());
@@ -69,7 +79,7 @@ pub fn merge_groups(
     while let Some(Reverse((e, i))) = heap.pop() {
         if current != Some(e.key) {
             if let Some(k) = current {
-                if docs.len() > 1 {
+                if docs.len() >= min {
                     group(k, &docs)?;
                 }
             }
@@ -81,7 +91,7 @@ pub fn merge_groups(
             heap.push(Reverse((next, i)));
         }
     }
-    if let (Some(k), true) = (current, docs.len() > 1) {
+    if let (Some(k), true) = (current, docs.len() >= min) {
         group(k, &docs)?;
     }
     Ok(())

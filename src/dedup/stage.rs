@@ -18,7 +18,7 @@
 //! Outputs do not depend on the thread count: clusters are sets, the kept copy follows a total
 //! order, and every part is written in input order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
@@ -26,13 +26,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_array::builder::{StringBuilder, UInt32Builder};
+use arrow_array::builder::{LargeStringBuilder, StringBuilder, UInt32Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float32Type, UInt32Type};
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
+use super::boilerplate::strip;
 use super::cluster::{better, Rank, UnionFind};
 use super::minhash::estimated_jaccard;
 use super::profile::Profile;
@@ -48,13 +49,16 @@ const EXACT_BAND: u64 = u64::MAX;
 pub struct DedupOptions {
     pub output: PathBuf,
     pub profile: Profile,
+    /// A line that recurs in at least this many documents of one source is boilerplate and is
+    /// removed from the kept documents' text (0: keep all lines).
+    pub boilerplate_min_docs: u64,
     pub threads: Option<usize>,
     pub zstd_level: i32,
 }
 
 impl DedupOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
-        Self { output: output.into(), profile: Profile::ocr(), threads: None, zstd_level: 1 }
+        Self { output: output.into(), profile: Profile::ocr(), boilerplate_min_docs: 20, threads: None, zstd_level: 1 }
     }
 }
 
@@ -94,6 +98,9 @@ impl DedupSummary {
         );
         for (r, n) in &self.counts.rejected {
             s.push_str(&format!("  rejected {r}: {n}\n"));
+        }
+        for (why, n) in &self.counts.lines_removed {
+            s.push_str(&format!("  lines removed ({why}): {n}\n"));
         }
         s
     }
@@ -196,6 +203,7 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
     let plan = {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(serde_json::to_string(&opts.profile).expect("profile serializes").as_bytes());
+        h.update(&opts.boilerplate_min_docs.to_le_bytes());
         for p in parts {
             h.update(p.xxh3.as_bytes());
         }
@@ -203,11 +211,25 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
         format!("{:032x}", h.digest128())
     };
 
+    // 0. boilerplate lines
+    let boiler: HashSet<u64> = if opts.boilerplate_min_docs > 0 {
+        let line_runs: Vec<PathBuf> = (0..parts.len()).map(|i| work.join(format!("lines-{i}.run"))).collect();
+        parts
+            .par_iter()
+            .zip(&line_runs)
+            .try_for_each(|(part, run)| super::boilerplate::count_part(&ds, part, opts.profile.normalization, run))?;
+        let set = super::boilerplate::frequent(&line_runs, opts.boilerplate_min_docs).map_err(io_err(&work))?;
+        tracing::info!("{} boilerplate lines ({:.2}s)", set.len(), start.elapsed().as_secs_f64());
+        set
+    } else {
+        HashSet::new()
+    };
+
     // 1. signatures
     parts
         .par_iter()
         .enumerate()
-        .try_for_each(|(i, part)| signatures(&ds, part, i, base[i], &work, &opts.profile, &layout, &plan))?;
+        .try_for_each(|(i, part)| signatures(&ds, part, i, base[i], &work, &opts.profile, &layout, &plan, &boiler))?;
     tracing::info!("signatures of {total} documents ({:.2}s)", start.elapsed().as_secs_f64());
 
     // 2. buckets, verified into clusters
@@ -304,7 +326,17 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
                 let exact = doc != kept && rank_of(doc)?.exact == kept_exact;
                 Ok(Decision { keep: doc == kept, cluster: Some(hex(&rank.id)), size: n, exact })
             };
-            let rec = filter_part(&ds, part, i as u32, &plan, out, opts.zstd_level, decide)?;
+            let rec = filter_part(
+                &ds,
+                part,
+                i as u32,
+                &plan,
+                out,
+                opts.zstd_level,
+                &boiler,
+                opts.profile.normalization,
+                decide,
+            )?;
             dataset::write_part_record(out, &rec)?;
             Ok(rec)
         })
@@ -321,7 +353,7 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
     let manifest = Manifest {
         stage: STAGE.into(),
         kbcurate_version: env!("CARGO_PKG_VERSION").into(),
-        config: serde_json::json!({ "profile": opts.profile }),
+        config: serde_json::json!({ "profile": opts.profile, "boilerplate_min_docs": opts.boilerplate_min_docs }),
         inputs: serde_json::json!({ "dataset": input.display().to_string(), "stage": ds.manifest.stage, "parts": ds.manifest.parts }),
         counts: counts.clone(),
         parts: manifest_parts,
@@ -361,6 +393,7 @@ fn signatures(
     profile: &Profile,
     layout: &Layout,
     plan: &str,
+    boiler: &HashSet<u64>,
 ) -> Result<(), DedupError> {
     let sig_path = work.join(format!("sig-{i}.bin"));
     let run_path = work.join(format!("keys-{i}.run"));
@@ -373,6 +406,7 @@ fn signatures(
     let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io_err(&tmp))?);
     let mut entries: Vec<Entry> = Vec::with_capacity(part.rows as usize * (profile.banding.bands + 1));
     let (mut sig, mut keys, mut rec) = (Vec::new(), Vec::new(), Vec::with_capacity(layout.size()));
+    let mut scratch = String::new();
     let mut row = 0u64;
     for batch in ds.batches(part)? {
         let batch = batch?;
@@ -389,8 +423,12 @@ fn signatures(
         let conf = batch.column_by_name("ocr_confidence").map(|c| c.as_primitive::<Float32Type>().clone());
         let chars = batch.column_by_name("n_chars").map(|c| c.as_primitive::<UInt32Type>().clone());
         let dates = batch.column_by_name("date").map(|c| c.as_primitive::<Date32Type>().clone());
+        let sources = batch.column_by_name("source").map(|c| c.as_string::<i32>().clone());
         for r in 0..batch.num_rows() {
-            let t = text.value(r);
+            // Compare documents without their boilerplate: shared mastheads are not shared text.
+            let src = sources.as_ref().filter(|s| s.is_valid(r)).map_or("", |s| s.value(r));
+            let stripped = strip(text.value(r), src, boiler, profile.normalization, &mut scratch);
+            let t = stripped.as_ref().map_or(text.value(r), |(s, _)| s.as_str());
             hasher.signature(t, &mut sig);
             let exact = xxhash_rust::xxh3::xxh3_128(hasher.normalized().as_bytes());
             let rank = Rank {
@@ -441,8 +479,11 @@ fn filter_part(
     plan: &str,
     out: &Path,
     zstd_level: i32,
+    boiler: &HashSet<u64>,
+    norm: super::normalize::Normalization,
     decide: impl Fn(u64) -> Result<Decision, DedupError>,
 ) -> Result<PartRecord, DedupError> {
+    let mut scratch = String::new();
     let props = dataset::writer_properties(zstd_level);
     let mut writer: Option<ParquetPartWriter> = None;
     let mut rejected = RejectionSink::create(out, &dataset::rejected_part_name(i), props.clone(), 4096, 32 << 20)?;
@@ -466,17 +507,53 @@ fn filter_part(
         let get = |c: &Option<arrow_array::StringArray>, r: usize| {
             c.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r).to_string())
         };
+        let sources = s("source");
         let mut keep = Vec::with_capacity(batch.num_rows());
         let mut cluster = StringBuilder::new();
         let mut size = UInt32Builder::new();
+        // Text without boilerplate lines (and its counts), for the kept documents.
+        let mut new_text = LargeStringBuilder::new();
+        let mut new_chars = UInt32Builder::new();
+        let mut new_words = UInt32Builder::new();
         for r in 0..batch.num_rows() {
             let d = decide(row)?;
             row += 1;
             counts.input += 1;
             let id = get(&ids, r).unwrap_or_default();
+            let src = get(&sources, r).unwrap_or_default();
+            let stripped = if d.keep { strip(text.value(r), &src, boiler, norm, &mut scratch) } else { None };
+            if stripped.as_ref().is_some_and(|(t, _)| t.is_empty()) {
+                // Nothing but boilerplate: not a document any more.
+                counts.rejected.entry(Reason::EmptyText.as_str().to_string()).and_modify(|n| *n += 1).or_insert(1);
+                rejected.push(&Rejection {
+                    id,
+                    collection: get(&colls, r).unwrap_or_default(),
+                    path: get(&paths, r).unwrap_or_default(),
+                    locator: get(&locs, r).unwrap_or_default(),
+                    format: get(&formats, r),
+                    stage: STAGE.into(),
+                    reason: Reason::EmptyText.as_str().into(),
+                    detail: "every line is boilerplate of its source".into(),
+                    text: Some(text.value(r).to_string()),
+                })?;
+                cluster.append_value("");
+                size.append_value(d.size);
+                new_text.append_value("");
+                new_chars.append_value(0);
+                new_words.append_value(0);
+                keep.push(false);
+                continue;
+            }
+            let t = stripped.as_ref().map_or(text.value(r), |(t, _)| t.as_str());
+            if let Some((_, n)) = &stripped {
+                *counts.lines_removed.entry("boilerplate".into()).or_default() += n;
+            }
+            new_text.append_value(t);
+            new_chars.append_value(t.chars().count() as u32);
+            new_words.append_value(crate::document::count_words(t));
             if d.keep {
                 counts.kept += 1;
-                text_bytes += text.value(r).len() as u64;
+                text_bytes += t.len() as u64;
                 cluster.append_value(d.cluster.as_deref().unwrap_or(&id));
                 size.append_value(d.size);
             } else {
@@ -499,13 +576,20 @@ fn filter_part(
             }
             keep.push(d.keep);
         }
+        let (new_text, new_chars, new_words): (ArrayRef, ArrayRef, ArrayRef) =
+            (Arc::new(new_text.finish()), Arc::new(new_chars.finish()), Arc::new(new_words.finish()));
         let mut columns: Vec<ArrayRef> = batch
             .schema()
             .fields()
             .iter()
             .enumerate()
             .filter(|(_, f)| f.name() != "dup_cluster" && f.name() != "dup_cluster_size")
-            .map(|(k, _)| batch.column(k).clone())
+            .map(|(k, f)| match f.name().as_str() {
+                "text" if f.data_type() == &DataType::LargeUtf8 => new_text.clone(),
+                "n_chars" if f.data_type() == &DataType::UInt32 => new_chars.clone(),
+                "n_words" if f.data_type() == &DataType::UInt32 => new_words.clone(),
+                _ => batch.column(k).clone(),
+            })
             .collect();
         columns.push(Arc::new(cluster.finish()));
         columns.push(Arc::new(size.finish()));
