@@ -472,6 +472,7 @@ fn output_schema(input: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn filter_part(
     ds: &Dataset,
     part: &dataset::PartFile,
