@@ -46,6 +46,10 @@ enum Command {
         /// removed from the text (0: keep every line).
         #[arg(long, default_value_t = 20)]
         boilerplate_min_docs: u64,
+        /// An earlier dataset (e.g. the last release): documents duplicating one of its
+        /// documents are removed, naming the earlier document.
+        #[arg(long)]
+        against: Option<PathBuf>,
         /// Worker threads (default: one per core). Output does not depend on it.
         #[arg(short = 'j', long)]
         threads: Option<usize>,
@@ -175,7 +179,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ingest(a) => ingest_cmd(*a),
-        Command::Dedup { input, output, profile, threshold, boilerplate_min_docs, threads } => {
+        Command::Dedup { input, output, profile, threshold, boilerplate_min_docs, against, threads } => {
             let mut opts = kbcurate::dedup::stage::DedupOptions::new(&output);
             opts.profile = kbcurate::dedup::profile::Profile::by_name(&profile)
                 .with_context(|| format!("unknown profile `{profile}`; expected `ocr` or `web`"))?;
@@ -187,6 +191,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             opts.threads = threads;
             opts.boilerplate_min_docs = boilerplate_min_docs;
+            opts.against = against;
             let summary = kbcurate::dedup::stage::dedup(&input, &opts)
                 .with_context(|| format!("dedup {} into {}", input.display(), output.display()))?;
             eprint!("{}", summary.render());

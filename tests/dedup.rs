@@ -201,3 +201,41 @@ fn boilerplate_lines_are_removed_per_source() {
         assert_eq!(d.n_chars as usize, d.text.chars().count());
     }
 }
+
+/// `--against`: documents that duplicate an earlier release are removed and name the earlier
+/// document; the earlier documents themselves are not written again.
+#[test]
+fn against_an_earlier_release() {
+    let texts = base_texts();
+    let write = |dir: &std::path::Path, rows: Vec<String>| {
+        let mut f = std::fs::File::create(dir.join("c.jsonl")).unwrap();
+        for t in rows {
+            writeln!(f, "{}", serde_json::json!({ "text": t })).unwrap();
+        }
+    };
+    let (a_in, b_in) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write(a_in.path(), texts[..20].to_vec());
+    let mut b_rows: Vec<String> = texts[10..30].to_vec();
+    b_rows.extend(texts[..5].iter().map(|t| noisy(t)));
+    write(b_in.path(), b_rows);
+    let cfg = config("[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\n");
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run(&cfg, a_in.path(), a.path(), |_| {});
+    run(&cfg, b_in.path(), b.path(), |_| {});
+    let a_ids: std::collections::BTreeSet<String> = documents(a.path()).into_iter().map(|d| d.id).collect();
+    let out = tempfile::tempdir().unwrap();
+    let mut o = DedupOptions::new(out.path());
+    o.against = Some(a.path().to_path_buf());
+    let s = dedup(b.path(), &o).unwrap();
+    assert_eq!(s.counts.input, 25);
+    assert_eq!(s.counts.kept, 10, "{:?}", s.counts);
+    let rej = rejections(out.path());
+    assert_eq!(rej.len(), 15);
+    for r in &rej {
+        assert!(r.detail.contains("in the earlier dataset"), "{}", r.detail);
+        let kept = r.detail.strip_prefix("kept ").unwrap().split_whitespace().next().unwrap();
+        assert!(a_ids.contains(kept), "names a document of the earlier dataset");
+    }
+    let kept: Vec<String> = documents(out.path()).into_iter().map(|d| d.text).collect();
+    assert!(kept.iter().all(|t| texts[20..30].contains(t)));
+}

@@ -52,13 +52,23 @@ pub struct DedupOptions {
     /// A line that recurs in at least this many documents of one source is boilerplate and is
     /// removed from the kept documents' text (0: keep all lines).
     pub boilerplate_min_docs: u64,
+    /// An earlier dataset (an earlier release): input documents that duplicate one of its
+    /// documents are removed, naming the earlier document. Its documents are not written.
+    pub against: Option<PathBuf>,
     pub threads: Option<usize>,
     pub zstd_level: i32,
 }
 
 impl DedupOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
-        Self { output: output.into(), profile: Profile::ocr(), boilerplate_min_docs: 20, threads: None, zstd_level: 1 }
+        Self {
+            output: output.into(),
+            profile: Profile::ocr(),
+            boilerplate_min_docs: 20,
+            against: None,
+            threads: None,
+            zstd_level: 1,
+        }
     }
 }
 
@@ -188,9 +198,17 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
     let _ = std::fs::remove_file(out.join(dataset::MANIFEST));
     let parts = &ds.manifest.parts;
     dataset::clean_stale(out, parts.len() as u32)?;
-    let mut base = Vec::with_capacity(parts.len());
+    let earlier = opts.against.as_deref().map(Dataset::open).transpose()?;
+    // Every part that takes part in clustering: the input's, then the earlier dataset's.
+    let all: Vec<(&Dataset, &dataset::PartFile)> = parts
+        .iter()
+        .map(|p| (&ds, p))
+        .chain(earlier.iter().flat_map(|e| e.manifest.parts.iter().map(move |p| (e, p))))
+        .collect();
+    let n_input = parts.len();
+    let mut base = Vec::with_capacity(all.len());
     let mut total = 0u64;
-    for p in parts {
+    for (_, p) in &all {
         base.push(total);
         total += p.rows;
     }
@@ -204,7 +222,7 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(serde_json::to_string(&opts.profile).expect("profile serializes").as_bytes());
         h.update(&opts.boilerplate_min_docs.to_le_bytes());
-        for p in parts {
+        for (_, p) in &all {
             h.update(p.xxh3.as_bytes());
         }
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
@@ -226,14 +244,13 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
     };
 
     // 1. signatures
-    parts
-        .par_iter()
-        .enumerate()
-        .try_for_each(|(i, part)| signatures(&ds, part, i, base[i], &work, &opts.profile, &layout, &plan, &boiler))?;
+    all.par_iter().enumerate().try_for_each(|(i, (d, part))| {
+        signatures(d, part, i, base[i], &work, &opts.profile, &layout, &plan, &boiler)
+    })?;
     tracing::info!("signatures of {total} documents ({:.2}s)", start.elapsed().as_secs_f64());
 
     // 2. buckets, verified into clusters
-    let sig_files: Vec<File> = (0..parts.len())
+    let sig_files: Vec<File> = (0..all.len())
         .map(|i| {
             let p = work.join(format!("sig-{i}.bin"));
             File::open(&p).map_err(io_err(&p))
@@ -248,7 +265,7 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
     };
     let mut uf = UnionFind::new(total as usize);
     let (mut candidates, mut verified) = (0u64, 0u64);
-    let run_paths: Vec<PathBuf> = (0..parts.len()).map(|i| work.join(format!("keys-{i}.run"))).collect();
+    let run_paths: Vec<PathBuf> = (0..all.len()).map(|i| work.join(format!("keys-{i}.run"))).collect();
     let mut buf = Vec::new();
     runs::merge_groups(&run_paths, |key, docs| {
         let first = read_record(docs[0], &mut buf)?;
@@ -283,11 +300,14 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
         size[r as usize] += 1;
     }
     drop(uf);
-    let mut best: HashMap<u32, (u64, Rank, u128)> = HashMap::new();
+    // The kept copy of each cluster; a document of the earlier dataset always wins (it has
+    // been released already), then the total order of `better`.
+    let mut best: HashMap<u32, (u64, Rank, u128, bool)> = HashMap::new();
     for (i, f) in sig_files.iter().enumerate() {
         let mut r = BufReader::with_capacity(1 << 20, f.try_clone().map_err(io_err(&work))?);
         let mut rec = vec![0u8; layout.size()];
-        for row in 0..parts[i].rows {
+        let is_earlier = i >= n_input;
+        for row in 0..all[i].1.rows {
             r.read_exact(&mut rec).map_err(io_err(&work))?;
             let doc = base[i] + row;
             let root = roots[doc as usize];
@@ -295,9 +315,14 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
                 continue;
             }
             let d = decode(&rec, 0);
-            let e = best.entry(root).or_insert((doc, d.rank, d.exact));
-            if better(&d.rank, &e.1) == std::cmp::Ordering::Less {
-                *e = (doc, d.rank, d.exact);
+            let e = best.entry(root).or_insert((doc, d.rank, d.exact, is_earlier));
+            let wins = match (is_earlier, e.3) {
+                (true, false) => true,
+                (false, true) => false,
+                _ => better(&d.rank, &e.1) == std::cmp::Ordering::Less,
+            };
+            if wins {
+                *e = (doc, d.rank, d.exact, is_earlier);
             }
         }
     }
@@ -320,11 +345,11 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
                 let root = roots[doc as usize];
                 let n = size[root as usize];
                 if n < 2 {
-                    return Ok(Decision { keep: true, cluster: None, size: 1, exact: false });
+                    return Ok(Decision { keep: true, cluster: None, size: 1, exact: false, earlier: false });
                 }
-                let (kept, rank, kept_exact) = best[&root];
+                let (kept, rank, kept_exact, earlier) = best[&root];
                 let exact = doc != kept && rank_of(doc)?.exact == kept_exact;
-                Ok(Decision { keep: doc == kept, cluster: Some(hex(&rank.id)), size: n, exact })
+                Ok(Decision { keep: doc == kept, cluster: Some(hex(&rank.id)), size: n, exact, earlier })
             };
             let rec = filter_part(
                 &ds,
@@ -354,7 +379,13 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
         stage: STAGE.into(),
         kbcurate_version: env!("CARGO_PKG_VERSION").into(),
         config: serde_json::json!({ "profile": opts.profile, "boilerplate_min_docs": opts.boilerplate_min_docs }),
-        inputs: serde_json::json!({ "dataset": input.display().to_string(), "stage": ds.manifest.stage, "parts": ds.manifest.parts }),
+        inputs: serde_json::json!({
+            "dataset": input.display().to_string(),
+            "stage": ds.manifest.stage,
+            "parts": ds.manifest.parts,
+            "against": opts.against.as_ref().map(|p| p.display().to_string()),
+            "against_parts": earlier.as_ref().map(|e| &e.manifest.parts),
+        }),
         counts: counts.clone(),
         parts: manifest_parts,
         rejected_parts,
@@ -377,6 +408,8 @@ struct Decision {
     cluster: Option<String>,
     size: u32,
     exact: bool,
+    /// The kept copy is in the earlier dataset (`--against`).
+    earlier: bool,
 }
 
 fn hex(id: &[u8; 16]) -> String {
@@ -569,7 +602,11 @@ fn filter_part(
                     format: get(&formats, r),
                     stage: STAGE.into(),
                     reason: reason.into(),
-                    detail: format!("kept {kept} (cluster of {})", d.size),
+                    detail: if d.earlier {
+                        format!("kept {kept} (cluster of {}; in the earlier dataset)", d.size)
+                    } else {
+                        format!("kept {kept} (cluster of {})", d.size)
+                    },
                     text: Some(text.value(r).to_string()),
                 })?;
                 cluster.append_value(&kept);
