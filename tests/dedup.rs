@@ -239,3 +239,30 @@ fn against_an_earlier_release() {
     let kept: Vec<String> = documents(out.path()).into_iter().map(|d| d.text).collect();
     assert!(kept.iter().all(|t| texts[20..30].contains(t)));
 }
+
+/// Many exact copies of a few documents: their lines are not boilerplate (copies count once),
+/// the kept copies keep their whole text.
+#[test]
+fn repeated_documents_are_duplicates_not_boilerplate() {
+    let texts = base_texts();
+    let input = tempfile::tempdir().unwrap();
+    let mut f = std::fs::File::create(input.path().join("c.jsonl")).unwrap();
+    for _ in 0..25 {
+        for t in &texts[..3] {
+            writeln!(f, "{}", serde_json::json!({"text": t, "source": "Kuriren"})).unwrap();
+        }
+    }
+    drop(f);
+    let ingested = tempfile::tempdir().unwrap();
+    run(&config("[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\n"), input.path(), ingested.path(), |_| {});
+    let out = tempfile::tempdir().unwrap();
+    let s = dedup(ingested.path(), &DedupOptions::new(out.path())).unwrap();
+    assert_eq!(s.counts.kept, 3, "{:?}", s.counts);
+    assert_eq!(s.counts.rejected.get("exact-duplicate"), Some(&72));
+    assert!(s.counts.lines_removed.is_empty(), "{:?}", s.counts.lines_removed);
+    let mut kept: Vec<String> = documents(out.path()).into_iter().map(|d| d.text).collect();
+    kept.sort();
+    let mut want: Vec<String> = texts[..3].iter().map(|t| t.trim().to_string()).collect();
+    want.sort();
+    assert_eq!(kept, want);
+}

@@ -3,12 +3,18 @@
 //! removed from the text, not the document.
 //!
 //! A line is keyed by its source and its normalized form (so `Sid. 4` and `Sid. 5` are one
-//! line when digits are folded). Each part counts, per key, the documents containing it and
-//! writes the counts as a sorted run; the runs are merged and summed, and keys seen in at least
-//! `min_docs` documents form the boilerplate set. Memory: one part's line counts, then only the
-//! set of frequent lines.
+//! line when digits are folded). Documents are counted by their distinct normalized text, so
+//! the copies of a duplicated document count once: otherwise every line of a document repeated
+//! twenty times would look like boilerplate. Each part writes (line, document text hash) pairs
+//! as a sorted run; the merged runs give, per line, the number of distinct documents, and lines
+//! in at least `min_docs` of them form the boilerplate set. Memory: one part's pairs, then only
+//! the set of frequent lines.
+//!
+//! A document keeps its lines when they would lose more than half of its text: boilerplate is a
+//! small part of a document by definition, and a document made mostly of lines seen elsewhere
+//! is a duplicate, which near-duplicate detection handles as a whole.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
@@ -29,7 +35,7 @@ pub fn line_key(source: &str, normalized_line: &str) -> u64 {
 
 /// Counts, for one part, the documents each (source, line) occurs in, and writes them as a run.
 pub fn count_part(ds: &Dataset, part: &PartFile, norm: Normalization, run: &Path) -> Result<(), DatasetError> {
-    let mut counts: HashMap<u64, u64> = HashMap::new();
+    let mut pairs: HashSet<(u64, u64)> = HashSet::new();
     let mut seen: HashSet<u64> = HashSet::new();
     let mut scratch = String::new();
     for batch in ds.batches(part)? {
@@ -38,6 +44,8 @@ pub fn count_part(ds: &Dataset, part: &PartFile, norm: Normalization, run: &Path
         let source = batch.column_by_name("source").map(|c| c.as_string::<i32>().clone());
         for r in 0..batch.num_rows() {
             let src = source.as_ref().filter(|s| s.is_valid(r)).map_or("", |s| s.value(r));
+            normalize_into(text.value(r), norm, &mut scratch);
+            let doc = xxhash_rust::xxh3::xxh3_64(scratch.as_bytes());
             seen.clear();
             for line in text.value(r).lines() {
                 normalize_into(line, norm, &mut scratch);
@@ -46,20 +54,29 @@ pub fn count_part(ds: &Dataset, part: &PartFile, norm: Normalization, run: &Path
                 }
             }
             for k in &seen {
-                *counts.entry(*k).or_default() += 1;
+                pairs.insert((*k, doc));
             }
         }
     }
-    let mut entries: Vec<Entry> = counts.into_iter().map(|(k, n)| Entry { key: k as u128, doc: n }).collect();
+    let mut entries: Vec<Entry> =
+        pairs.into_iter().map(|(line, doc)| Entry { key: (line as u128) << 64 | doc as u128, doc: 0 }).collect();
     runs::write_run(run, &mut entries).map_err(|source| DatasetError::Io { path: run.to_path_buf(), source })
 }
 
-/// The lines occurring in at least `min_docs` documents of their source, over all parts' runs.
+/// The lines occurring in at least `min_docs` distinct documents of their source, over all
+/// parts' runs (each key of the merge is one (line, document text) pair).
 pub fn frequent(runs: &[impl AsRef<Path>], min_docs: u64) -> std::io::Result<HashSet<u64>> {
     let mut set = HashSet::new();
-    runs::merge_all(runs, |key, counts| {
-        if counts.iter().sum::<u64>() >= min_docs {
-            set.insert(key as u64);
+    let (mut line, mut n) = (None::<u64>, 0u64);
+    runs::merge_all(runs, |key, _| {
+        let l = (key >> 64) as u64;
+        if line != Some(l) {
+            line = Some(l);
+            n = 0;
+        }
+        n += 1;
+        if n == min_docs.max(1) {
+            set.insert(l);
         }
         Ok(())
     })?;
@@ -79,15 +96,17 @@ pub fn strip(
     }
     let mut out = String::with_capacity(text.len());
     let mut removed = 0u64;
+    let mut removed_bytes = 0usize;
     for line in text.split_inclusive('\n') {
         normalize_into(line, norm, scratch);
         if !scratch.is_empty() && set.contains(&line_key(source, scratch)) {
             removed += 1;
+            removed_bytes += line.len();
             continue;
         }
         out.push_str(line);
     }
-    if removed == 0 {
+    if removed == 0 || removed_bytes * 2 > text.len() {
         return None;
     }
     // Blank lines left where a removed line separated two blocks collapse to one blank line.
@@ -108,10 +127,14 @@ mod tests {
         let mut s = String::new();
         normalize_into("Fortsättning å sid. 4", norm, &mut s);
         set.insert(line_key("Kuriren", &s));
-        let text = "STOCKHOLMS KURIR\nIsen ligger kvar.\nFortsättning å sid. 7\n\nSlut.";
+        let text = "STOCKHOLMS KURIR\nIsen ligger kvar på Mälaren.\nFortsättning å sid. 7\n\nSlut för i dag.";
         let (out, n) = strip(text, "Kuriren", &set, norm, &mut s).unwrap();
         assert_eq!(n, 1, "digits are folded: sid. 7 is the same line as sid. 4");
-        assert_eq!(out, "STOCKHOLMS KURIR\nIsen ligger kvar.\n\nSlut.");
+        assert_eq!(out, "STOCKHOLMS KURIR\nIsen ligger kvar på Mälaren.\n\nSlut för i dag.");
+        assert!(
+            strip("Fortsättning å sid. 2\nKort.", "Kuriren", &set, norm, &mut s).is_none(),
+            "more than half would go"
+        );
         assert!(strip(text, "Dagbladet", &set, norm, &mut s).is_none(), "another source keeps the line");
     }
 }
