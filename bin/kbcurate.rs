@@ -50,6 +50,10 @@ enum Command {
         /// documents are removed, naming the earlier document.
         #[arg(long)]
         against: Option<PathBuf>,
+        /// How the copy to keep is chosen, best first: any of ocr_confidence, length, date
+        /// (earliest), latest; the id breaks the last tie.
+        #[arg(long, value_delimiter = ',', default_value = "ocr_confidence,length,date")]
+        keep_order: Vec<kbcurate::dedup::cluster::KeepKey>,
         /// Worker threads (default: one per core). Output does not depend on it.
         #[arg(short = 'j', long)]
         threads: Option<usize>,
@@ -179,7 +183,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ingest(a) => ingest_cmd(*a),
-        Command::Dedup { input, output, profile, threshold, boilerplate_min_docs, against, threads } => {
+        Command::Dedup { input, output, profile, threshold, boilerplate_min_docs, against, keep_order, threads } => {
             let mut opts = kbcurate::dedup::stage::DedupOptions::new(&output);
             opts.profile = kbcurate::dedup::profile::Profile::by_name(&profile)
                 .with_context(|| format!("unknown profile `{profile}`; expected `ocr` or `web`"))?;
@@ -192,6 +196,7 @@ fn run(cli: Cli) -> Result<()> {
             opts.threads = threads;
             opts.boilerplate_min_docs = boilerplate_min_docs;
             opts.against = against;
+            opts.keep_order = keep_order;
             let summary = kbcurate::dedup::stage::dedup(&input, &opts)
                 .with_context(|| format!("dedup {} into {}", input.display(), output.display()))?;
             eprint!("{}", summary.render());

@@ -53,11 +53,60 @@ pub struct Rank {
     pub id: [u8; 16],
 }
 
-/// The default total order, best first: highest OCR confidence, then longest, then earliest
-/// date, then smallest id. Never arrival order.
-pub fn better(a: &Rank, b: &Rank) -> Ordering {
+/// One criterion of the order that picks the copy to keep, each in its natural direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeepKey {
+    /// Highest OCR confidence first (unknown last).
+    OcrConfidence,
+    /// Longest first.
+    Length,
+    /// Earliest date first (unknown last).
+    Date,
+    /// Latest date first (unknown last).
+    Latest,
+}
+
+impl std::str::FromStr for KeepKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "ocr_confidence" => Ok(KeepKey::OcrConfidence),
+            "length" => Ok(KeepKey::Length),
+            "date" | "earliest" => Ok(KeepKey::Date),
+            "latest" => Ok(KeepKey::Latest),
+            other => Err(format!(
+                "unknown keep-order key `{other}`; expected ocr_confidence, length, date (earliest) or latest"
+            )),
+        }
+    }
+}
+
+/// The default order: highest OCR confidence, then longest, then earliest; the id always
+/// breaks the last tie, so the order is total and never depends on arrival.
+pub const DEFAULT_KEEP_ORDER: [KeepKey; 3] = [KeepKey::OcrConfidence, KeepKey::Length, KeepKey::Date];
+
+/// Compares two copies, best first, by `order` and then by id.
+pub fn better_by(order: &[KeepKey], a: &Rank, b: &Rank) -> Ordering {
     let conf = |r: &Rank| if r.ocr_confidence.is_nan() { f32::NEG_INFINITY } else { r.ocr_confidence };
-    conf(b).total_cmp(&conf(a)).then(b.n_chars.cmp(&a.n_chars)).then(a.date.cmp(&b.date)).then(a.id.cmp(&b.id))
+    let latest = |r: &Rank| if r.date == i32::MAX { i32::MIN } else { r.date };
+    for k in order {
+        let o = match k {
+            KeepKey::OcrConfidence => conf(b).total_cmp(&conf(a)),
+            KeepKey::Length => b.n_chars.cmp(&a.n_chars),
+            KeepKey::Date => a.date.cmp(&b.date),
+            KeepKey::Latest => latest(b).cmp(&latest(a)),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.id.cmp(&b.id)
+}
+
+/// [`better_by`] with the default order.
+pub fn better(a: &Rank, b: &Rank) -> Ordering {
+    better_by(&DEFAULT_KEEP_ORDER, a, b)
 }
 
 #[cfg(test)]
@@ -89,5 +138,9 @@ mod tests {
         assert_eq!(better(&r(0.8, 10, 5, 0), &r(0.8, 10, 3, 1)), Ordering::Greater, "then earliest");
         assert_eq!(better(&r(0.8, 10, i32::MAX, 0), &r(0.8, 10, 3, 1)), Ordering::Greater, "unknown date last");
         assert_eq!(better(&r(0.8, 10, 3, 0), &r(0.8, 10, 3, 1)), Ordering::Less, "then id");
+        let latest_first = [KeepKey::Latest, KeepKey::OcrConfidence];
+        assert_eq!(better_by(&latest_first, &r(0.1, 1, 9, 1), &r(0.9, 99, 3, 0)), Ordering::Less, "configured order");
+        assert_eq!(better_by(&latest_first, &r(0.1, 1, i32::MAX, 1), &r(0.9, 99, 3, 0)), Ordering::Greater);
+        assert_eq!(better_by(&[], &r(0.1, 1, 9, 0), &r(0.9, 99, 3, 1)), Ordering::Less, "only the id");
     }
 }

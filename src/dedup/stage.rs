@@ -34,7 +34,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
 use super::boilerplate::strip;
-use super::cluster::{better, Rank, UnionFind};
+use super::cluster::{better_by, Rank, UnionFind};
 use super::minhash::estimated_jaccard;
 use super::profile::Profile;
 use super::runs::{self, Entry};
@@ -55,6 +55,8 @@ pub struct DedupOptions {
     /// An earlier dataset (an earlier release): input documents that duplicate one of its
     /// documents are removed, naming the earlier document. Its documents are not written.
     pub against: Option<PathBuf>,
+    /// How the kept copy is chosen (the id breaks the last tie).
+    pub keep_order: Vec<super::cluster::KeepKey>,
     pub threads: Option<usize>,
     pub zstd_level: i32,
 }
@@ -66,6 +68,7 @@ impl DedupOptions {
             profile: Profile::ocr(),
             boilerplate_min_docs: 20,
             against: None,
+            keep_order: super::cluster::DEFAULT_KEEP_ORDER.to_vec(),
             threads: None,
             zstd_level: 1,
         }
@@ -222,6 +225,7 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(serde_json::to_string(&opts.profile).expect("profile serializes").as_bytes());
         h.update(&opts.boilerplate_min_docs.to_le_bytes());
+        h.update(format!("{:?}", opts.keep_order).as_bytes());
         for (_, p) in &all {
             h.update(p.xxh3.as_bytes());
         }
@@ -319,7 +323,7 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
             let wins = match (is_earlier, e.3) {
                 (true, false) => true,
                 (false, true) => false,
-                _ => better(&d.rank, &e.1) == std::cmp::Ordering::Less,
+                _ => better_by(&opts.keep_order, &d.rank, &e.1) == std::cmp::Ordering::Less,
             };
             if wins {
                 *e = (doc, d.rank, d.exact, is_earlier);
@@ -378,7 +382,11 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
     let manifest = Manifest {
         stage: STAGE.into(),
         kbcurate_version: env!("CARGO_PKG_VERSION").into(),
-        config: serde_json::json!({ "profile": opts.profile, "boilerplate_min_docs": opts.boilerplate_min_docs }),
+        config: serde_json::json!({
+            "profile": opts.profile,
+            "boilerplate_min_docs": opts.boilerplate_min_docs,
+            "keep_order": opts.keep_order,
+        }),
         inputs: serde_json::json!({
             "dataset": input.display().to_string(),
             "stage": ds.manifest.stage,
