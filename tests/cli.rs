@@ -21,11 +21,20 @@ fn readme_demo_ingest_then_inspect() {
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("documents kept of"), "{stderr}");
     assert!(stderr.contains("rejected xml-entities: 1"), "{stderr}");
+    let deduped = out.path().join("deduped");
+    let o = kbcurate().args(["dedup"]).arg(&ds).arg("-o").arg(&deduped).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    // The SRT and WebVTT of the same broadcast, and the near-identical letters, are duplicates.
+    assert!(stderr.contains("rejected near-duplicate"), "{stderr}");
     let o = kbcurate().args(["inspect", "-n", "2"]).arg(&ds).output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
     assert!(stdout.contains("stage     ingest"), "{stdout}");
     assert!(stdout.contains("rejected ("), "{stdout}");
+    let o = kbcurate().args(["inspect", "-n", "2"]).arg(&deduped).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("stage     dedup") && stdout.contains("near-duplicate"), "{stdout}");
 }
 
 #[test]
