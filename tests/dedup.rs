@@ -266,3 +266,19 @@ fn repeated_documents_are_duplicates_not_boilerplate() {
     want.sort();
     assert_eq!(kept, want);
 }
+
+/// An interrupted dedup run, rerun, gives the same dataset.
+#[test]
+fn an_interrupted_dedup_resumes_to_the_same_dataset() {
+    let (_input, ingested) = corpus();
+    let full = tempfile::tempdir().unwrap();
+    dedup(ingested.path(), &DedupOptions::new(full.path())).unwrap();
+    let again = tempfile::tempdir().unwrap();
+    dedup(ingested.path(), &DedupOptions::new(again.path())).unwrap();
+    let dir = again.path();
+    std::fs::remove_file(dir.join("manifest.json")).unwrap();
+    std::fs::remove_file(dir.join("_parts/part-00000.json")).unwrap();
+    std::fs::rename(dir.join("part-00000.parquet"), dir.join(".tmp-part-00000.parquet")).unwrap();
+    dedup(ingested.path(), &DedupOptions::new(dir)).unwrap();
+    assert_eq!(files(full.path()), files(dir));
+}
