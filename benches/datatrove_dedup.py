@@ -33,7 +33,8 @@ from pathlib import Path
 
 DEFAULT_VENV = "/var/tmp/kbcurate-datatrove-venv"
 DEFAULT_BIN = "/var/tmp/kbcurate-target/release/kbcurate"
-DEFAULT_TEXTS = "/work/shared/data/newspaper_text/newseye_sv_fi_pages.train_dev.jsonl"
+# The real samples live beside the repository, in ../shared/data.
+DEFAULT_TEXTS = str(Path(__file__).resolve().parent.parent.parent / "shared/data/newspaper_text/newseye_sv_fi_pages.train_dev.jsonl")
 WORDS_PER_DOC = 300  # kbcurate's eval cuts originals of 300 words (keeps chunks >= 150)
 
 
