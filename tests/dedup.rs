@@ -19,39 +19,23 @@ fn base_texts() -> Vec<String> {
             .take(30)
             .collect();
     }
-    let words = [
-        "isen",
-        "låg",
-        "kvar",
-        "på",
-        "Mälaren",
-        "ångaren",
-        "anlände",
-        "med",
-        "last",
-        "av",
-        "trävaror",
-        "från",
-        "Gefle",
-        "och",
-        "posten",
-        "kom",
-        "sent",
-        "till",
-        "staden",
-        "i",
-        "går",
+    // Generated prose over a vocabulary of ~27,000 made-up words, so unrelated documents share
+    // next to no word pairs (as real unrelated pages do).
+    let syl = [
+        "ka", "lo", "ven", "dra", "mi", "su", "ber", "ång", "tor", "el", "sko", "gen", "ri", "fa", "nu", "hem", "sta",
+        "vi", "ol", "pe", "dal", "ny", "bro", "än", "ta", "sel", "mo", "gå", "ut", "lin",
     ];
     (0..30u64)
         .map(|d| {
             let mut x = d.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
             (0..300)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    words[(x % words.len() as u64) as usize]
-                })
+                .map(|_| (0..3).map(|_| syl[(next() % syl.len() as u64) as usize]).collect::<String>())
                 .collect::<Vec<_>>()
                 .join(" ")
         })
