@@ -42,6 +42,13 @@ enum Command {
         /// Override the profile's threshold on estimated Jaccard similarity (0..1).
         #[arg(long)]
         threshold: Option<f64>,
+        /// Override the profile's LSH banding, e.g. `32x4` (bands × rows = hash functions).
+        #[arg(long, conflicts_with = "banding_from_threshold")]
+        bands_rows: Option<String>,
+        /// Derive bands × rows from the threshold (minimizing missed pairs above it and false
+        /// candidates below it), keeping the profile's number of hash functions.
+        #[arg(long)]
+        banding_from_threshold: bool,
         /// A line recurring in at least this many documents of one source is boilerplate and is
         /// removed from the text (0: keep every line).
         #[arg(long, default_value_t = 20)]
@@ -183,7 +190,18 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ingest(a) => ingest_cmd(*a),
-        Command::Dedup { input, output, profile, threshold, boilerplate_min_docs, against, keep_order, threads } => {
+        Command::Dedup {
+            input,
+            output,
+            profile,
+            threshold,
+            bands_rows,
+            banding_from_threshold,
+            boilerplate_min_docs,
+            against,
+            keep_order,
+            threads,
+        } => {
             let mut opts = kbcurate::dedup::stage::DedupOptions::new(&output);
             opts.profile = kbcurate::dedup::profile::Profile::by_name(&profile)
                 .with_context(|| format!("unknown profile `{profile}`; expected `ocr` or `web`"))?;
@@ -192,6 +210,23 @@ fn run(cli: Cli) -> Result<()> {
                     bail!("--threshold must be between 0 and 1");
                 }
                 opts.profile.threshold = t;
+            }
+            if let Some(br) = bands_rows {
+                let (b, r) = br
+                    .split_once(['x', 'X', '*'])
+                    .and_then(|(b, r)| Some((b.trim().parse::<usize>().ok()?, r.trim().parse::<usize>().ok()?)))
+                    .filter(|(b, r)| *b > 0 && *r > 0)
+                    .with_context(|| format!("--bands-rows `{br}`: expected BANDSxROWS, e.g. 32x4"))?;
+                opts.profile.banding = kbcurate::dedup::lsh::Banding { bands: b, rows: r };
+            }
+            if banding_from_threshold {
+                let perms = opts.profile.banding.perms();
+                opts.profile.banding =
+                    kbcurate::dedup::lsh::Banding::for_threshold(opts.profile.threshold, perms, 0.5, 0.5);
+                eprintln!(
+                    "banding for threshold {}: {} bands × {} rows",
+                    opts.profile.threshold, opts.profile.banding.bands, opts.profile.banding.rows
+                );
             }
             opts.threads = threads;
             opts.boilerplate_min_docs = boilerplate_min_docs;

@@ -75,6 +75,17 @@ fn errors_name_the_file_and_what_to_do() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--config"));
 
+    let o = kbcurate()
+        .args(["dedup"])
+        .arg(dir.path())
+        .args(["-o"])
+        .arg(dir.path().join("d"))
+        .args(["--bands-rows", "3y"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected BANDSxROWS"));
+
     let o = kbcurate().args(["inspect"]).arg(dir.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
