@@ -420,6 +420,17 @@ struct Decision {
     earlier: bool,
 }
 
+impl Decision {
+    /// Why a document that is not kept is removed.
+    fn reason(&self) -> Reason {
+        if self.exact {
+            Reason::ExactDuplicate
+        } else {
+            Reason::NearDuplicate
+        }
+    }
+}
+
 fn hex(id: &[u8; 16]) -> String {
     format!("{:032x}", u128::from_be_bytes(*id))
 }
@@ -564,63 +575,50 @@ fn filter_part(
             let id = get(&ids, r).unwrap_or_default();
             let src = get(&sources, r).unwrap_or_default();
             let stripped = if d.keep { strip(text.value(r), &src, boiler, norm, &mut scratch) } else { None };
-            if stripped.as_ref().is_some_and(|(t, _)| t.is_empty()) {
-                // Nothing but boilerplate: not a document any more.
-                counts.rejected.entry(Reason::EmptyText.as_str().to_string()).and_modify(|n| *n += 1).or_insert(1);
-                rejected.push(&Rejection {
-                    id,
-                    collection: get(&colls, r).unwrap_or_default(),
-                    path: get(&paths, r).unwrap_or_default(),
-                    locator: get(&locs, r).unwrap_or_default(),
-                    format: get(&formats, r),
-                    stage: STAGE.into(),
-                    reason: Reason::EmptyText.as_str().into(),
-                    detail: "every line is boilerplate of its source".into(),
-                    text: Some(text.value(r).to_string()),
-                })?;
-                cluster.append_value("");
-                size.append_value(d.size);
-                new_text.append_value("");
-                new_chars.append_value(0);
-                new_words.append_value(0);
-                keep.push(false);
-                continue;
-            }
-            let t = stripped.as_ref().map_or(text.value(r), |(t, _)| t.as_str());
-            if let Some((_, n)) = &stripped {
-                *counts.lines_removed.entry("boilerplate".into()).or_default() += n;
-            }
-            new_text.append_value(t);
-            new_chars.append_value(t.chars().count() as u32);
-            new_words.append_value(crate::document::count_words(t));
-            if d.keep {
+            // Nothing but boilerplate: not a document any more.
+            let emptied = stripped.as_ref().is_some_and(|(t, _)| t.is_empty());
+            if d.keep && !emptied {
+                let t = stripped.as_ref().map_or(text.value(r), |(t, _)| t.as_str());
+                if let Some((_, n)) = &stripped {
+                    *counts.lines_removed.entry("boilerplate".into()).or_default() += n;
+                }
                 counts.kept += 1;
                 text_bytes += t.len() as u64;
+                new_text.append_value(t);
+                new_chars.append_value(t.chars().count() as u32);
+                new_words.append_value(crate::document::count_words(t));
                 cluster.append_value(d.cluster.as_deref().unwrap_or(&id));
                 size.append_value(d.size);
-            } else {
-                let reason = if d.exact { Reason::ExactDuplicate } else { Reason::NearDuplicate }.as_str();
-                *counts.rejected.entry(reason.to_string()).or_default() += 1;
-                let kept = d.cluster.clone().unwrap_or_default();
-                rejected.push(&Rejection {
-                    id,
-                    collection: get(&colls, r).unwrap_or_default(),
-                    path: get(&paths, r).unwrap_or_default(),
-                    locator: get(&locs, r).unwrap_or_default(),
-                    format: get(&formats, r),
-                    stage: STAGE.into(),
-                    reason: reason.into(),
-                    detail: if d.earlier {
-                        format!("kept {kept} (cluster of {}; in the earlier dataset)", d.size)
-                    } else {
-                        format!("kept {kept} (cluster of {})", d.size)
-                    },
-                    text: Some(text.value(r).to_string()),
-                })?;
-                cluster.append_value(&kept);
-                size.append_value(d.size);
+                keep.push(true);
+                continue;
             }
-            keep.push(d.keep);
+            let kept = d.cluster.clone().unwrap_or_default();
+            let (reason, detail) = if emptied {
+                (Reason::EmptyText, "every line is boilerplate of its source".to_string())
+            } else if d.earlier {
+                (d.reason(), format!("kept {kept} (cluster of {}; in the earlier dataset)", d.size))
+            } else {
+                (d.reason(), format!("kept {kept} (cluster of {})", d.size))
+            };
+            *counts.rejected.entry(reason.as_str().to_string()).or_default() += 1;
+            rejected.push(&Rejection {
+                id,
+                collection: get(&colls, r).unwrap_or_default(),
+                path: get(&paths, r).unwrap_or_default(),
+                locator: get(&locs, r).unwrap_or_default(),
+                format: get(&formats, r),
+                stage: STAGE.into(),
+                reason: reason.as_str().into(),
+                detail,
+                text: Some(text.value(r).to_string()),
+            })?;
+            // Placeholders: the row is filtered out below.
+            new_text.append_value("");
+            new_chars.append_value(0);
+            new_words.append_value(0);
+            cluster.append_value(&kept);
+            size.append_value(d.size);
+            keep.push(false);
         }
         let (new_text, new_chars, new_words): (ArrayRef, ArrayRef, ArrayRef) =
             (Arc::new(new_text.finish()), Arc::new(new_chars.finish()), Arc::new(new_words.finish()));
