@@ -53,10 +53,23 @@ enum Command {
         /// removed from the text (0: keep every line).
         #[arg(long, default_value_t = 20)]
         boilerplate_min_docs: u64,
-        /// An earlier dataset (e.g. the last release): documents duplicating one of its
-        /// documents are removed, naming the earlier document.
+        /// An earlier release (a dataset, or an index saved with --save-index; repeatable):
+        /// documents duplicating one of its documents are removed, naming the earlier document.
+        /// A dataset with a saved index for the same profile is read through its index.
         #[arg(long)]
-        against: Option<PathBuf>,
+        against: Vec<PathBuf>,
+        /// Also write `index/` into the output: the kept documents' signatures, for a later
+        /// `--against` without reading this release's text again.
+        #[arg(long)]
+        save_index: bool,
+        /// Run one step only (lines, boilerplate, signatures, cluster, filter, finalize, in
+        /// that order), e.g. as a Slurm job; without it every step runs.
+        #[arg(long)]
+        step: Option<kbcurate::dedup::stage::Step>,
+        /// With --step lines, signatures or filter: handle the parts of this shard only,
+        /// INDEX/COUNT (part p belongs to shard p % COUNT), e.g. $SLURM_ARRAY_TASK_ID/16.
+        #[arg(long, requires = "step")]
+        shard: Option<kbcurate::dedup::stage::Shard>,
         /// How the copy to keep is chosen, best first: any of ocr_confidence, length, date
         /// (earliest), latest; the id breaks the last tie.
         #[arg(long, value_delimiter = ',', default_value = "ocr_confidence,length,date")]
@@ -199,6 +212,9 @@ fn run(cli: Cli) -> Result<()> {
             banding_from_threshold,
             boilerplate_min_docs,
             against,
+            save_index,
+            step,
+            shard,
             keep_order,
             threads,
         } => {
@@ -231,7 +247,16 @@ fn run(cli: Cli) -> Result<()> {
             opts.threads = threads;
             opts.boilerplate_min_docs = boilerplate_min_docs;
             opts.against = against;
+            opts.save_index = save_index;
             opts.keep_order = keep_order;
+            if let Some(step) = step {
+                let shard = shard.unwrap_or(kbcurate::dedup::stage::Shard::WHOLE);
+                let report = kbcurate::dedup::stage::dedup_step(&input, &opts, step, shard).with_context(|| {
+                    format!("dedup step {step} (shard {shard}) of {} into {}", input.display(), output.display())
+                })?;
+                eprint!("{}", report.render());
+                return Ok(());
+            }
             let summary = kbcurate::dedup::stage::dedup(&input, &opts)
                 .with_context(|| format!("dedup {} into {}", input.display(), output.display()))?;
             eprint!("{}", summary.render());

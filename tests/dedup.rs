@@ -209,7 +209,7 @@ fn against_an_earlier_release() {
     let a_ids: std::collections::BTreeSet<String> = documents(a.path()).into_iter().map(|d| d.id).collect();
     let out = tempfile::tempdir().unwrap();
     let mut o = DedupOptions::new(out.path());
-    o.against = Some(a.path().to_path_buf());
+    o.against = vec![a.path().to_path_buf()];
     let s = dedup(b.path(), &o).unwrap();
     assert_eq!(s.counts.input, 25);
     assert_eq!(s.counts.kept, 10, "{:?}", s.counts);
@@ -265,4 +265,109 @@ fn an_interrupted_dedup_resumes_to_the_same_dataset() {
     std::fs::rename(dir.join("part-00000.parquet"), dir.join(".tmp-part-00000.parquet")).unwrap();
     dedup(ingested.path(), &DedupOptions::new(dir)).unwrap();
     assert_eq!(files(full.path()), files(dir));
+}
+
+/// The steps run as separate processes, the per-part ones in shards (as Slurm array tasks
+/// would), give the same dataset as one `kbcurate dedup`.
+#[test]
+fn steps_in_shards_give_the_same_dataset_as_one_run() {
+    use kbcurate::dedup::stage::{dedup_step, Shard, Step};
+    let (_input, ingested) = corpus();
+    let n_parts = kbcurate::dataset::Dataset::open(ingested.path()).unwrap().manifest.parts.len();
+    assert!(n_parts >= 3, "the test needs several parts, got {n_parts}");
+    let whole = tempfile::tempdir().unwrap();
+    dedup(ingested.path(), &DedupOptions::new(whole.path())).unwrap();
+    let stepped = tempfile::tempdir().unwrap();
+    let o = DedupOptions::new(stepped.path());
+    // Out of order: a clear error naming the step to run first.
+    let e = dedup_step(ingested.path(), &o, Step::Cluster, Shard::WHOLE).unwrap_err().to_string();
+    assert!(e.contains("run step `signatures`"), "{e}");
+    let e = dedup_step(ingested.path(), &o, Step::Cluster, Shard { index: 0, count: 2 }).unwrap_err().to_string();
+    assert!(e.contains("single job"), "{e}");
+    let mut summary = None;
+    for step in Step::ALL {
+        let shards = if step.per_part() { 2 } else { 1 };
+        // Shards in reverse order: no shard may depend on another having run first.
+        for index in (0..shards).rev() {
+            let r = dedup_step(ingested.path(), &o, step, Shard { index, count: shards }).unwrap();
+            summary = r.summary.or(summary);
+        }
+    }
+    let s = summary.unwrap();
+    assert!(s.counts.reconciles());
+    assert_eq!(s.counts.rejected.values().sum::<u64>(), 20, "{:?}", s.counts);
+    assert_eq!(files(whole.path()), files(stepped.path()));
+}
+
+/// `--save-index` writes the kept documents' signatures; `--against` the index gives the same
+/// decisions as `--against` the dataset, and a bare index folder works too.
+#[test]
+fn against_a_saved_index() {
+    let texts = base_texts();
+    let write = |dir: &std::path::Path, rows: Vec<String>| {
+        let mut f = std::fs::File::create(dir.join("c.jsonl")).unwrap();
+        for t in rows {
+            writeln!(f, "{}", serde_json::json!({ "text": t })).unwrap();
+        }
+    };
+    let (a_in, b_in) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // The first release has its own duplicates (5 noisy copies), which the index must not hold.
+    let mut a_rows = texts[..20].to_vec();
+    a_rows.extend(texts[..5].iter().map(|t| noisy(t)));
+    write(a_in.path(), a_rows);
+    let mut b_rows: Vec<String> = texts[10..30].to_vec();
+    b_rows.extend(texts[..5].iter().map(|t| noisy(t)));
+    write(b_in.path(), b_rows);
+    let cfg = config("[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\n");
+    let (a_ing, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run(&cfg, a_in.path(), a_ing.path(), |_| {});
+    run(&cfg, b_in.path(), b.path(), |_| {});
+    // Release A, deduplicated, with its index.
+    let a = tempfile::tempdir().unwrap();
+    let mut oa = DedupOptions::new(a.path());
+    oa.save_index = true;
+    let sa = dedup(a_ing.path(), &oa).unwrap();
+    assert_eq!(sa.counts.kept, 20);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.path().join("index/index.json")).unwrap()).unwrap();
+    let rows: u64 = index["parts"].as_array().unwrap().iter().map(|p| p["rows"].as_u64().unwrap()).sum();
+    assert_eq!(rows, 20, "the index holds the kept documents only");
+
+    let decisions = |against: &std::path::Path| {
+        let out = tempfile::tempdir().unwrap();
+        let mut o = DedupOptions::new(out.path());
+        o.against = vec![against.to_path_buf()];
+        let s = dedup(b.path(), &o).unwrap();
+        let mut rej: Vec<(String, String)> = rejections(out.path()).into_iter().map(|r| (r.id, r.detail)).collect();
+        rej.sort();
+        let manifest = std::fs::read_to_string(out.path().join("manifest.json")).unwrap();
+        (s.counts, rej, manifest.contains("\"index\""))
+    };
+    // A's folder: read through its index. A copy of A without the index: from the text.
+    let (via_index, rej_index, used_index) = decisions(a.path());
+    assert!(used_index, "the dataset's saved index is used");
+    let plain = tempfile::tempdir().unwrap();
+    for (name, bytes) in files(a.path()) {
+        if !name.starts_with("index/") {
+            let p = plain.path().join(&name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, bytes).unwrap();
+        }
+    }
+    let (via_text, rej_text, used) = decisions(plain.path());
+    assert!(!used);
+    assert_eq!(via_index.kept, 10, "{via_index:?}");
+    assert_eq!(via_index, via_text);
+    assert_eq!(rej_index, rej_text);
+    // The index folder alone.
+    let (alone, rej_alone, _) = decisions(&a.path().join("index"));
+    assert_eq!(alone, via_index);
+    assert_eq!(rej_alone, rej_index);
+    // An index made with another profile is refused, naming it.
+    let out = tempfile::tempdir().unwrap();
+    let mut o = DedupOptions::new(out.path());
+    o.profile = kbcurate::dedup::profile::Profile::web();
+    o.against = vec![a.path().join("index")];
+    let e = dedup(b.path(), &o).unwrap_err().to_string();
+    assert!(e.contains("another dedup profile"), "{e}");
 }

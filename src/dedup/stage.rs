@@ -52,9 +52,13 @@ pub struct DedupOptions {
     /// A line that recurs in at least this many documents of one source is boilerplate and is
     /// removed from the kept documents' text (0: keep all lines).
     pub boilerplate_min_docs: u64,
-    /// An earlier dataset (an earlier release): input documents that duplicate one of its
-    /// documents are removed, naming the earlier document. Its documents are not written.
-    pub against: Option<PathBuf>,
+    /// Earlier releases (datasets, or indexes saved with `save_index`): input documents that
+    /// duplicate one of their documents are removed, naming the earlier document. Their
+    /// documents are not written.
+    pub against: Vec<PathBuf>,
+    /// Also write `index/` into the output: the kept documents' signatures, so that a later
+    /// run can dedup against this release without reading its text (`against`).
+    pub save_index: bool,
     /// How the kept copy is chosen (the id breaks the last tie).
     pub keep_order: Vec<super::cluster::KeepKey>,
     pub threads: Option<usize>,
@@ -67,7 +71,8 @@ impl DedupOptions {
             output: output.into(),
             profile: Profile::ocr(),
             boilerplate_min_docs: 20,
-            against: None,
+            against: Vec::new(),
+            save_index: false,
             keep_order: super::cluster::DEFAULT_KEEP_ORDER.to_vec(),
             threads: None,
             zstd_level: 1,
@@ -174,240 +179,838 @@ fn id_bytes(id: &str) -> [u8; 16] {
     out
 }
 
-/// Runs the dedup stage on the dataset at `input`.
-pub fn dedup(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| DedupError::Other(format!("cannot start worker threads: {e}")))?;
-    pool.install(|| run(input, opts))
+/// One step of the stage. Steps run in this order; the per-part ones (`lines`, `signatures`,
+/// `filter`) can be split into shards that run as separate processes (e.g. the tasks of a
+/// Slurm job array), the others are single jobs. `kbcurate dedup` without `--step` runs all
+/// of them in one process. State between steps lives in the output's `_work/` folder, each
+/// file marked with the plan (a hash of options and inputs) so that a step never builds on
+/// the leftovers of a different run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Per part: count the documents each (source, line) occurs in.
+    Lines,
+    /// Once: the lines frequent enough to be boilerplate.
+    Boilerplate,
+    /// Per part: signatures, exact hashes and band keys (as sorted runs).
+    Signatures,
+    /// Once: merge the runs into buckets, verify candidates, cluster, choose the kept copies.
+    Cluster,
+    /// Per part: write the kept documents and the rejections.
+    Filter,
+    /// Once: the manifest (and the saved index's description).
+    Finalize,
 }
 
-fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
-    let start = Instant::now();
-    let ds = Dataset::open(input)?;
-    let out = &opts.output;
-    let work = out.join("_work");
-    std::fs::create_dir_all(&work).map_err(io_err(&work))?;
-    if let Ok(m) = Manifest::read(out) {
-        if m.stage != STAGE {
-            return Err(DedupError::Other(format!(
-                "{}: holds a `{}` dataset; choose another output folder",
-                out.display(),
-                m.stage
-            )));
+impl Step {
+    pub const ALL: [Step; 6] =
+        [Step::Lines, Step::Boilerplate, Step::Signatures, Step::Cluster, Step::Filter, Step::Finalize];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Lines => "lines",
+            Step::Boilerplate => "boilerplate",
+            Step::Signatures => "signatures",
+            Step::Cluster => "cluster",
+            Step::Filter => "filter",
+            Step::Finalize => "finalize",
         }
     }
-    let _ = std::fs::remove_file(out.join(dataset::MANIFEST));
-    let parts = &ds.manifest.parts;
-    dataset::clean_stale(out, parts.len() as u32)?;
-    let earlier = opts.against.as_deref().map(Dataset::open).transpose()?;
-    // Every part that takes part in clustering: the input's, then the earlier dataset's.
-    let all: Vec<(&Dataset, &dataset::PartFile)> = parts
-        .iter()
-        .map(|p| (&ds, p))
-        .chain(earlier.iter().flat_map(|e| e.manifest.parts.iter().map(move |p| (e, p))))
-        .collect();
-    let n_input = parts.len();
-    let mut base = Vec::with_capacity(all.len());
-    let mut total = 0u64;
-    for (_, p) in &all {
-        base.push(total);
-        total += p.rows;
+
+    /// Whether the step handles parts independently, and so can be sharded.
+    pub fn per_part(self) -> bool {
+        matches!(self, Step::Lines | Step::Signatures | Step::Filter)
     }
-    if total > u32::MAX as u64 {
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Step {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Step::ALL.into_iter().find(|st| st.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+            format!("unknown step `{s}`; expected one of {}", names.join(", "))
+        })
+    }
+}
+
+/// Which parts a process handles: part `p` belongs to shard `p % count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    fn owns(self, part: usize) -> bool {
+        part as u64 % self.count as u64 == self.index as u64
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.split_once('/')
+            .and_then(|(i, n)| Some(Shard { index: i.trim().parse().ok()?, count: n.trim().parse().ok()? }))
+            .filter(|sh| sh.index < sh.count)
+            .ok_or_else(|| format!("shard `{s}`: expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 3/8"))
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub step: Step,
+    pub shard: Shard,
+    /// Parts this process worked on (not counting parts already done by an earlier run).
+    pub parts: usize,
+    pub elapsed: Duration,
+    /// The stage's summary, from the `finalize` step.
+    pub summary: Option<DedupSummary>,
+}
+
+impl StepReport {
+    pub fn render(&self) -> String {
+        match &self.summary {
+            Some(s) => s.render(),
+            None => format!(
+                "dedup step {} (shard {}): {} parts in {:.2}s\n",
+                self.step,
+                self.shard,
+                self.parts,
+                self.elapsed.as_secs_f64()
+            ),
+        }
+    }
+}
+
+/// Runs the dedup stage on the dataset at `input`: every step, in one process.
+pub fn dedup(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
+    let start = Instant::now();
+    pool(opts)?.install(|| {
+        let ctx = Ctx::new(input, opts)?;
+        let mut summary = None;
+        for step in Step::ALL {
+            summary = ctx.step(step, Shard::WHOLE)?.summary;
+        }
+        let mut s = summary.expect("finalize gives the summary");
+        s.elapsed = start.elapsed();
+        Ok(s)
+    })
+}
+
+/// Runs one step (for one shard of the parts, where the step is per part).
+pub fn dedup_step(input: &Path, opts: &DedupOptions, step: Step, shard: Shard) -> Result<StepReport, DedupError> {
+    if !step.per_part() && shard != Shard::WHOLE {
         return Err(DedupError::Other(format!(
-            "{total} documents: more than one dedup run can index (2^32); split the dataset"
+            "step `{step}` is a single job; shards apply to the lines, signatures and filter steps"
         )));
     }
-    let layout = Layout { perms: opts.profile.banding.perms() };
-    let plan = {
+    pool(opts)?.install(|| Ctx::new(input, opts)?.step(step, shard))
+}
+
+fn pool(opts: &DedupOptions) -> Result<rayon::ThreadPool, DedupError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| DedupError::Other(format!("cannot start worker threads: {e}")))
+}
+
+/// The folder, inside an output dataset, of its saved index (`--save-index`).
+pub const INDEX_DIR: &str = "index";
+const INDEX_FILE: &str = "index.json";
+const INDEX_FORMAT: &str = "kbcurate-dedup-index/1";
+
+/// `index.json`: the signatures of a dataset's documents, reusable by a later `--against`
+/// without reading the dataset's text again. Valid only for the same profile.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct IndexFile {
+    format: String,
+    kbcurate_version: String,
+    profile: Profile,
+    parts: Vec<IndexPart>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct IndexPart {
+    file: String,
+    rows: u64,
+    bytes: u64,
+}
+
+struct SavedIndex {
+    dir: PathBuf,
+    file: IndexFile,
+    hash: u128,
+}
+
+impl SavedIndex {
+    fn read(dir: &Path, layout: &Layout) -> Result<SavedIndex, DedupError> {
+        let path = dir.join(INDEX_FILE);
+        let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+        let file: IndexFile = serde_json::from_slice(&bytes)
+            .map_err(|e| DedupError::Other(format!("{}: not a dedup index: {e}", path.display())))?;
+        if file.format != INDEX_FORMAT {
+            return Err(DedupError::Other(format!(
+                "{}: index format `{}`, this kbcurate reads `{INDEX_FORMAT}`",
+                path.display(),
+                file.format
+            )));
+        }
+        for p in &file.parts {
+            let f = dir.join(&p.file);
+            let len = std::fs::metadata(&f).map_err(io_err(&f))?.len();
+            if len != p.bytes || (layout.perms == file.profile.banding.perms() && len != p.rows * layout.size() as u64)
+            {
+                return Err(DedupError::Other(format!(
+                    "{}: {len} bytes where the index says {} rows ({} bytes): the index is damaged; \
+                     rebuild it with `kbcurate dedup --save-index`",
+                    f.display(),
+                    p.rows,
+                    p.bytes
+                )));
+            }
+        }
+        Ok(SavedIndex { dir: dir.to_path_buf(), file, hash: xxhash_rust::xxh3::xxh3_128(&bytes) })
+    }
+}
+
+/// An earlier release given to `--against`: its documents' signatures come from its saved
+/// index when it has one for this profile, else from its text.
+enum Earlier {
+    Dataset(Dataset),
+    Index(SavedIndex),
+}
+
+impl Earlier {
+    fn open(path: &Path, profile: &Profile, layout: &Layout) -> Result<Earlier, DedupError> {
+        if path.join(INDEX_FILE).exists() {
+            let idx = SavedIndex::read(path, layout)?;
+            if idx.file.profile != *profile {
+                return Err(DedupError::Other(format!(
+                    "{}: index made with another dedup profile ({}); pass the dataset it indexes, \
+                     whose signatures are then computed again, or use the same profile",
+                    path.display(),
+                    serde_json::to_string(&idx.file.profile).expect("profile serializes")
+                )));
+            }
+            return Ok(Earlier::Index(idx));
+        }
+        let own = path.join(INDEX_DIR);
+        if own.join(INDEX_FILE).exists() {
+            let idx = SavedIndex::read(&own, layout)?;
+            if idx.file.profile == *profile {
+                return Ok(Earlier::Index(idx));
+            }
+            tracing::info!("{}: saved with another profile; signatures computed from the text", own.display());
+        }
+        Ok(Earlier::Dataset(Dataset::open(path)?))
+    }
+}
+
+/// Where the documents of one part of the clustering come from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// A part of the input (`set: None`) or of an earlier dataset.
+    Part { set: Option<usize>, part: usize },
+    /// A part of an earlier release's saved index.
+    Index { set: usize, part: usize },
+}
+
+/// What every step knows: the input, the earlier releases, the parts in clustering order
+/// (the input's first) and the plan.
+struct Ctx<'a> {
+    input: &'a Path,
+    opts: &'a DedupOptions,
+    ds: Dataset,
+    earlier: Vec<Earlier>,
+    sources: Vec<Source>,
+    base: Vec<u64>,
+    total: u64,
+    n_input: usize,
+    layout: Layout,
+    plan: String,
+    work: PathBuf,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct ClusterStats {
+    plan: String,
+    clusters: u64,
+    candidate_pairs: u64,
+    verified_pairs: u64,
+}
+
+const DECISION: usize = 1 + 4 + 16;
+const KEEP: u8 = 1;
+const EXACT: u8 = 2;
+const EARLIER: u8 = 4;
+
+fn marker_ok(path: &Path, plan: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|m| m == plan)
+}
+
+impl<'a> Ctx<'a> {
+    fn new(input: &'a Path, opts: &'a DedupOptions) -> Result<Ctx<'a>, DedupError> {
+        let ds = Dataset::open(input)?;
+        let out = &opts.output;
+        let work = out.join("_work");
+        std::fs::create_dir_all(&work).map_err(io_err(&work))?;
+        if let Ok(m) = Manifest::read(out) {
+            if m.stage != STAGE {
+                return Err(DedupError::Other(format!(
+                    "{}: holds a `{}` dataset; choose another output folder",
+                    out.display(),
+                    m.stage
+                )));
+            }
+        }
+        let _ = std::fs::remove_file(out.join(dataset::MANIFEST));
+        let layout = Layout { perms: opts.profile.banding.perms() };
+        let earlier: Vec<Earlier> =
+            opts.against.iter().map(|p| Earlier::open(p, &opts.profile, &layout)).collect::<Result<_, _>>()?;
+        let mut sources: Vec<Source> =
+            (0..ds.manifest.parts.len()).map(|part| Source::Part { set: None, part }).collect();
+        let n_input = sources.len();
+        for (set, e) in earlier.iter().enumerate() {
+            match e {
+                Earlier::Dataset(d) => {
+                    sources.extend((0..d.manifest.parts.len()).map(|part| Source::Part { set: Some(set), part }))
+                }
+                Earlier::Index(ix) => sources.extend((0..ix.file.parts.len()).map(|part| Source::Index { set, part })),
+            }
+        }
+        let mut ctx = Ctx {
+            input,
+            opts,
+            ds,
+            earlier,
+            sources,
+            base: Vec::new(),
+            total: 0,
+            n_input,
+            layout,
+            plan: String::new(),
+            work,
+        };
+        let mut total = 0u64;
+        for i in 0..ctx.sources.len() {
+            ctx.base.push(total);
+            total += ctx.rows(i);
+        }
+        if total > u32::MAX as u64 {
+            return Err(DedupError::Other(format!(
+                "{total} documents: more than one dedup run can index (2^32); split the dataset"
+            )));
+        }
+        ctx.total = total;
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(serde_json::to_string(&opts.profile).expect("profile serializes").as_bytes());
         h.update(&opts.boilerplate_min_docs.to_le_bytes());
-        h.update(format!("{:?}", opts.keep_order).as_bytes());
-        for (_, p) in &all {
+        h.update(format!("{:?} {}", opts.keep_order, opts.save_index).as_bytes());
+        for p in &ctx.ds.manifest.parts {
             h.update(p.xxh3.as_bytes());
         }
+        for e in &ctx.earlier {
+            match e {
+                Earlier::Dataset(d) => d.manifest.parts.iter().for_each(|p| h.update(p.xxh3.as_bytes())),
+                Earlier::Index(ix) => h.update(&ix.hash.to_le_bytes()),
+            }
+        }
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
-        format!("{:032x}", h.digest128())
-    };
+        ctx.plan = format!("{:032x}", h.digest128());
+        Ok(ctx)
+    }
 
-    // 0. boilerplate lines
-    let boiler: HashSet<u64> = if opts.boilerplate_min_docs > 0 {
-        let line_runs: Vec<PathBuf> = (0..parts.len()).map(|i| work.join(format!("lines-{i}.run"))).collect();
-        parts
-            .par_iter()
-            .zip(&line_runs)
-            .try_for_each(|(part, run)| super::boilerplate::count_part(&ds, part, opts.profile.normalization, run))?;
-        let set = super::boilerplate::frequent(&line_runs, opts.boilerplate_min_docs).map_err(io_err(&work))?;
-        tracing::info!("{} boilerplate lines ({:.2}s)", set.len(), start.elapsed().as_secs_f64());
-        set
-    } else {
-        HashSet::new()
-    };
+    fn rows(&self, i: usize) -> u64 {
+        match self.sources[i] {
+            Source::Part { .. } => self.part(i).expect("a dataset part").1.rows,
+            Source::Index { set, part } => match &self.earlier[set] {
+                Earlier::Index(ix) => ix.file.parts[part].rows,
+                Earlier::Dataset(_) => unreachable!("index sources point at indexes"),
+            },
+        }
+    }
 
-    // 1. signatures
-    all.par_iter().enumerate().try_for_each(|(i, (d, part))| {
-        signatures(d, part, i, base[i], &work, &opts.profile, &layout, &plan, &boiler)
-    })?;
-    tracing::info!("signatures of {total} documents ({:.2}s)", start.elapsed().as_secs_f64());
+    /// The dataset and part file of source `i`, unless it comes from a saved index.
+    fn part(&self, i: usize) -> Option<(&Dataset, &dataset::PartFile)> {
+        match self.sources[i] {
+            Source::Part { set: None, part } => Some((&self.ds, &self.ds.manifest.parts[part])),
+            Source::Part { set: Some(s), part } => match &self.earlier[s] {
+                Earlier::Dataset(d) => Some((d, &d.manifest.parts[part])),
+                Earlier::Index(_) => unreachable!("part sources point at datasets"),
+            },
+            Source::Index { .. } => None,
+        }
+    }
 
-    // 2. buckets, verified into clusters
-    let sig_files: Vec<File> = (0..all.len())
-        .map(|i| {
-            let p = work.join(format!("sig-{i}.bin"));
-            File::open(&p).map_err(io_err(&p))
+    fn sig_path(&self, i: usize) -> PathBuf {
+        match self.sources[i] {
+            Source::Index { set, part } => match &self.earlier[set] {
+                Earlier::Index(ix) => ix.dir.join(&ix.file.parts[part].file),
+                Earlier::Dataset(_) => unreachable!("index sources point at indexes"),
+            },
+            Source::Part { .. } => self.work.join(format!("sig-{i}.bin")),
+        }
+    }
+
+    fn needs(&self, what: &str, ok: bool, step: Step) -> Result<(), DedupError> {
+        if ok {
+            return Ok(());
+        }
+        Err(DedupError::Other(format!(
+            "{}: {what}: missing, or made by a run with other options or inputs; run step `{step}` \
+             (every shard) with the same options first",
+            self.opts.output.display()
+        )))
+    }
+
+    fn step(&self, step: Step, shard: Shard) -> Result<StepReport, DedupError> {
+        let start = Instant::now();
+        let (parts, summary) = match step {
+            Step::Lines => (self.lines(shard)?, None),
+            Step::Boilerplate => (self.boilerplate()?, None),
+            Step::Signatures => (self.signatures(shard)?, None),
+            Step::Cluster => (self.cluster()?, None),
+            Step::Filter => (self.filter(shard)?, None),
+            Step::Finalize => (0, Some(self.finalize()?)),
+        };
+        let summary = summary.map(|s| DedupSummary { elapsed: start.elapsed(), ..s });
+        tracing::info!("step {step} (shard {shard}): {parts} parts ({:.2}s)", start.elapsed().as_secs_f64());
+        Ok(StepReport { step, shard, parts, elapsed: start.elapsed(), summary })
+    }
+
+    fn lines(&self, shard: Shard) -> Result<usize, DedupError> {
+        if self.opts.boilerplate_min_docs == 0 {
+            return Ok(0);
+        }
+        let todo: Vec<usize> = (0..self.n_input)
+            .filter(|&i| shard.owns(i))
+            .filter(|&i| !(marker_ok(&self.work.join(format!("lines-{i}.done")), &self.plan)))
+            .collect();
+        todo.par_iter().try_for_each(|&i| -> Result<(), DedupError> {
+            let run = self.work.join(format!("lines-{i}.run"));
+            let (d, part) = self.part(i).expect("input parts are dataset parts");
+            super::boilerplate::count_part(d, part, self.opts.profile.normalization, &run)?;
+            dataset::write_atomic(&self.work.join(format!("lines-{i}.done")), self.plan.as_bytes())?;
+            Ok(())
+        })?;
+        Ok(todo.len())
+    }
+
+    fn boilerplate(&self) -> Result<usize, DedupError> {
+        let (path, marker) = (self.work.join("boilerplate.bin"), self.work.join("boilerplate.done"));
+        if marker_ok(&marker, &self.plan) && path.exists() {
+            return Ok(0);
+        }
+        let mut lines: Vec<u64> = if self.opts.boilerplate_min_docs > 0 {
+            let runs: Vec<PathBuf> = (0..self.n_input).map(|i| self.work.join(format!("lines-{i}.run"))).collect();
+            let done = (0..self.n_input).all(|i| marker_ok(&self.work.join(format!("lines-{i}.done")), &self.plan));
+            self.needs("the line counts of every part", done, Step::Lines)?;
+            let set =
+                super::boilerplate::frequent(&runs, self.opts.boilerplate_min_docs).map_err(io_err(&self.work))?;
+            set.into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        lines.sort_unstable();
+        let bytes: Vec<u8> = lines.iter().flat_map(|l| l.to_le_bytes()).collect();
+        dataset::write_atomic(&path, &bytes)?;
+        dataset::write_atomic(&marker, self.plan.as_bytes())?;
+        tracing::info!("{} boilerplate lines", lines.len());
+        Ok(0)
+    }
+
+    fn boilerplate_set(&self) -> Result<HashSet<u64>, DedupError> {
+        let path = self.work.join("boilerplate.bin");
+        self.needs(
+            "the boilerplate lines",
+            marker_ok(&self.work.join("boilerplate.done"), &self.plan),
+            Step::Boilerplate,
+        )?;
+        let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+        Ok(bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+    }
+
+    fn signatures(&self, shard: Shard) -> Result<usize, DedupError> {
+        let boiler = self.boilerplate_set()?;
+        let todo: Vec<usize> = (0..self.sources.len())
+            .filter(|&i| shard.owns(i))
+            .filter(|&i| {
+                let done = marker_ok(&self.work.join(format!("sig-{i}.done")), &self.plan);
+                !(done && self.sig_path(i).exists() && self.work.join(format!("keys-{i}.run")).exists())
+            })
+            .collect();
+        todo.par_iter().try_for_each(|&i| match self.part(i) {
+            Some((d, part)) => {
+                signatures(d, part, i, self.base[i], &self.work, &self.opts.profile, &self.layout, &boiler)
+            }
+            None => self.index_keys(i),
+        })?;
+        for &i in &todo {
+            let marker = self.work.join(format!("sig-{i}.done"));
+            dataset::write_atomic(&marker, self.plan.as_bytes())?;
+        }
+        Ok(todo.len())
+    }
+
+    /// The band keys of a saved index's part (its signatures are read where they are).
+    fn index_keys(&self, i: usize) -> Result<(), DedupError> {
+        let path = self.sig_path(i);
+        let mut r = BufReader::with_capacity(1 << 20, File::open(&path).map_err(io_err(&path))?);
+        let banding = &self.opts.profile.banding;
+        let mut entries: Vec<Entry> = Vec::with_capacity(self.rows(i) as usize * (banding.bands + 1));
+        let (mut rec, mut keys) = (vec![0u8; self.layout.size()], Vec::new());
+        for row in 0..self.rows(i) {
+            r.read_exact(&mut rec).map_err(io_err(&path))?;
+            let d = decode(&rec, self.layout.perms);
+            push_keys(&mut entries, banding, &d.sig, d.exact, self.base[i] + row, &mut keys);
+        }
+        let run = self.work.join(format!("keys-{i}.run"));
+        runs::write_run(&run, &mut entries).map_err(io_err(&run))
+    }
+
+    fn cluster(&self) -> Result<usize, DedupError> {
+        let stats_path = self.work.join("cluster.json");
+        if self.cluster_stats().is_some() {
+            return Ok(0);
+        }
+        let done = (0..self.sources.len()).all(|i| marker_ok(&self.work.join(format!("sig-{i}.done")), &self.plan));
+        self.needs("the signatures of every part", done, Step::Signatures)?;
+        let (layout, base, work) = (&self.layout, &self.base, &self.work);
+        let sig_files: Vec<File> = (0..self.sources.len())
+            .map(|i| {
+                let p = self.sig_path(i);
+                File::open(&p).map_err(io_err(&p))
+            })
+            .collect::<Result<_, _>>()?;
+        let part_of = |doc: u64| base.partition_point(|&b| b <= doc) - 1;
+        let read_record = |doc: u64, buf: &mut Vec<u8>| -> io::Result<DocRecord> {
+            let i = part_of(doc);
+            buf.resize(layout.size(), 0);
+            sig_files[i].read_exact_at(buf, (doc - base[i]) * layout.size() as u64)?;
+            Ok(decode(buf, layout.perms))
+        };
+        let total = self.total;
+        let mut uf = UnionFind::new(total as usize);
+        let (mut candidates, mut verified) = (0u64, 0u64);
+        let run_paths: Vec<PathBuf> = (0..self.sources.len()).map(|i| work.join(format!("keys-{i}.run"))).collect();
+        let mut buf = Vec::new();
+        runs::merge_groups(&run_paths, |key, docs| {
+            let first = read_record(docs[0], &mut buf)?;
+            let exact = (key >> 64) as u64 == EXACT_BAND;
+            for &d in &docs[1..] {
+                candidates += 1;
+                if uf.find(d as u32) == uf.find(docs[0] as u32) {
+                    continue;
+                }
+                let other = read_record(d, &mut buf)?;
+                let ok = if exact {
+                    other.exact == first.exact
+                } else {
+                    estimated_jaccard(&first.sig, &other.sig) >= self.opts.profile.threshold
+                };
+                if ok {
+                    verified += 1;
+                    uf.union(docs[0] as u32, d as u32);
+                }
+            }
+            Ok(())
         })
-        .collect::<Result<_, _>>()?;
-    let part_of = |doc: u64| base.partition_point(|&b| b <= doc) - 1;
-    let read_record = |doc: u64, buf: &mut Vec<u8>| -> io::Result<DocRecord> {
-        let i = part_of(doc);
-        buf.resize(layout.size(), 0);
-        sig_files[i].read_exact_at(buf, (doc - base[i]) * layout.size() as u64)?;
-        Ok(decode(buf, layout.perms))
-    };
-    let mut uf = UnionFind::new(total as usize);
-    let (mut candidates, mut verified) = (0u64, 0u64);
-    let run_paths: Vec<PathBuf> = (0..all.len()).map(|i| work.join(format!("keys-{i}.run"))).collect();
-    let mut buf = Vec::new();
-    runs::merge_groups(&run_paths, |key, docs| {
-        let first = read_record(docs[0], &mut buf)?;
-        let exact = (key >> 64) as u64 == EXACT_BAND;
-        for &d in &docs[1..] {
-            candidates += 1;
-            if uf.find(d as u32) == uf.find(docs[0] as u32) {
-                continue;
-            }
-            let other = read_record(d, &mut buf)?;
-            let ok = if exact {
-                other.exact == first.exact
-            } else {
-                estimated_jaccard(&first.sig, &other.sig) >= opts.profile.threshold
-            };
-            if ok {
-                verified += 1;
-                uf.union(docs[0] as u32, d as u32);
+        .map_err(io_err(work))?;
+        tracing::info!("{candidates} candidate pairs, {verified} joined");
+
+        // Cluster sizes, then the best copy of each cluster.
+        let mut size: Vec<u32> = vec![0; total as usize];
+        let mut roots: Vec<u32> = Vec::with_capacity(total as usize);
+        for d in 0..total as u32 {
+            let r = uf.find(d);
+            roots.push(r);
+            size[r as usize] += 1;
+        }
+        drop(uf);
+        // The kept copy of each cluster; a document of an earlier release always wins (it has
+        // been released already), then the total order of `better`.
+        let mut best: HashMap<u32, (u64, Rank, u128, bool)> = HashMap::new();
+        for (i, f) in sig_files.iter().enumerate() {
+            let mut r = BufReader::with_capacity(1 << 20, f.try_clone().map_err(io_err(work))?);
+            let mut rec = vec![0u8; layout.size()];
+            let is_earlier = i >= self.n_input;
+            for row in 0..self.rows(i) {
+                r.read_exact(&mut rec).map_err(io_err(work))?;
+                let doc = base[i] + row;
+                let root = roots[doc as usize];
+                if size[root as usize] < 2 {
+                    continue;
+                }
+                let d = decode(&rec, 0);
+                let e = best.entry(root).or_insert((doc, d.rank, d.exact, is_earlier));
+                let wins = match (is_earlier, e.3) {
+                    (true, false) => true,
+                    (false, true) => false,
+                    _ => better_by(&self.opts.keep_order, &d.rank, &e.1) == std::cmp::Ordering::Less,
+                };
+                if wins {
+                    *e = (doc, d.rank, d.exact, is_earlier);
+                }
             }
         }
-        Ok(())
-    })
-    .map_err(io_err(&work))?;
-    tracing::info!("{candidates} candidate pairs, {verified} joined ({:.2}s)", start.elapsed().as_secs_f64());
-
-    // 3. decide: cluster sizes, then the best copy of each cluster.
-    let mut size: Vec<u32> = vec![0; total as usize];
-    let mut roots: Vec<u32> = Vec::with_capacity(total as usize);
-    for d in 0..total as u32 {
-        let r = uf.find(d);
-        roots.push(r);
-        size[r as usize] += 1;
-    }
-    drop(uf);
-    // The kept copy of each cluster; a document of the earlier dataset always wins (it has
-    // been released already), then the total order of `better`.
-    let mut best: HashMap<u32, (u64, Rank, u128, bool)> = HashMap::new();
-    for (i, f) in sig_files.iter().enumerate() {
-        let mut r = BufReader::with_capacity(1 << 20, f.try_clone().map_err(io_err(&work))?);
-        let mut rec = vec![0u8; layout.size()];
-        let is_earlier = i >= n_input;
-        for row in 0..all[i].1.rows {
-            r.read_exact(&mut rec).map_err(io_err(&work))?;
-            let doc = base[i] + row;
-            let root = roots[doc as usize];
-            if size[root as usize] < 2 {
-                continue;
-            }
-            let d = decode(&rec, 0);
-            let e = best.entry(root).or_insert((doc, d.rank, d.exact, is_earlier));
-            let wins = match (is_earlier, e.3) {
-                (true, false) => true,
-                (false, true) => false,
-                _ => better_by(&opts.keep_order, &d.rank, &e.1) == std::cmp::Ordering::Less,
-            };
-            if wins {
-                *e = (doc, d.rank, d.exact, is_earlier);
-            }
-        }
-    }
-    let clusters = best.len() as u64;
-
-    // 4. filter, per part
-    let rank_of = |doc: u64| -> Result<DocRecord, DedupError> {
-        let mut b = Vec::new();
-        read_record(doc, &mut b).map_err(io_err(&work))
-    };
-    let records: Vec<Result<PartRecord, DedupError>> = parts
-        .par_iter()
-        .enumerate()
-        .map(|(i, part)| {
-            if let Some(rec) = dataset::completed_part(out, i as u32, &plan) {
-                return Ok(rec);
-            }
-            let decide = |row: u64| -> Result<Decision, DedupError> {
+        // Each input part's decisions, a fixed-size record per row, for the filter step.
+        (0..self.n_input).into_par_iter().try_for_each(|i| -> Result<(), DedupError> {
+            let sig = self.sig_path(i);
+            let mut r = BufReader::with_capacity(1 << 20, File::open(&sig).map_err(io_err(&sig))?);
+            let mut out = Vec::with_capacity(self.rows(i) as usize * DECISION);
+            let mut rec = vec![0u8; layout.size()];
+            for row in 0..self.rows(i) {
+                r.read_exact(&mut rec).map_err(io_err(&sig))?;
                 let doc = base[i] + row;
                 let root = roots[doc as usize];
                 let n = size[root as usize];
                 if n < 2 {
-                    return Ok(Decision { keep: true, cluster: None, size: 1, exact: false, earlier: false });
+                    out.push(KEEP);
+                    out.extend_from_slice(&1u32.to_le_bytes());
+                    out.extend_from_slice(&[0; 16]);
+                    continue;
                 }
                 let (kept, rank, kept_exact, earlier) = best[&root];
-                let exact = doc != kept && rank_of(doc)?.exact == kept_exact;
-                Ok(Decision { keep: doc == kept, cluster: Some(hex(&rank.id)), size: n, exact, earlier })
+                let exact = doc != kept && decode(&rec, 0).exact == kept_exact;
+                out.push(
+                    if doc == kept { KEEP } else { 0 }
+                        | if exact { EXACT } else { 0 }
+                        | if earlier { EARLIER } else { 0 },
+                );
+                out.extend_from_slice(&n.to_le_bytes());
+                out.extend_from_slice(&rank.id);
+            }
+            dataset::write_atomic(&work.join(format!("decisions-{i}.bin")), &out)?;
+            Ok(())
+        })?;
+        let stats = ClusterStats {
+            plan: self.plan.clone(),
+            clusters: best.len() as u64,
+            candidate_pairs: candidates,
+            verified_pairs: verified,
+        };
+        dataset::write_atomic(&stats_path, &serde_json::to_vec_pretty(&stats).expect("stats serialize"))?;
+        Ok(0)
+    }
+
+    fn cluster_stats(&self) -> Option<ClusterStats> {
+        let bytes = std::fs::read(self.work.join("cluster.json")).ok()?;
+        serde_json::from_slice::<ClusterStats>(&bytes).ok().filter(|s| s.plan == self.plan)
+    }
+
+    fn index_part_path(&self, i: usize) -> PathBuf {
+        self.opts.output.join(INDEX_DIR).join(format!("sig-{i}.bin"))
+    }
+
+    fn filter(&self, shard: Shard) -> Result<usize, DedupError> {
+        self.needs("the clusters", self.cluster_stats().is_some(), Step::Cluster)?;
+        let boiler = self.boilerplate_set()?;
+        let out = &self.opts.output;
+        let todo: Vec<usize> = (0..self.n_input)
+            .filter(|&i| shard.owns(i))
+            .filter(|&i| {
+                dataset::completed_part(out, i as u32, &self.plan).is_none()
+                    || (self.opts.save_index && !self.index_part_path(i).exists())
+            })
+            .collect();
+        if self.opts.save_index {
+            let dir = out.join(INDEX_DIR);
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        }
+        todo.par_iter().try_for_each(|&i| -> Result<(), DedupError> {
+            let path = self.work.join(format!("decisions-{i}.bin"));
+            let mut r = BufReader::with_capacity(1 << 16, File::open(&path).map_err(io_err(&path))?);
+            let mut b = [0u8; DECISION];
+            let decide = |_row: u64| -> Result<Decision, DedupError> {
+                r.read_exact(&mut b).map_err(io_err(&path))?;
+                let size = u32::from_le_bytes(b[1..5].try_into().expect("4 bytes"));
+                Ok(Decision {
+                    keep: b[0] & KEEP != 0,
+                    cluster: (size > 1).then(|| hex(b[5..].try_into().expect("16 bytes"))),
+                    size,
+                    exact: b[0] & EXACT != 0,
+                    earlier: b[0] & EARLIER != 0,
+                })
             };
+            let mut index = if self.opts.save_index {
+                Some(IndexWriter::create(&self.sig_path(i), self.index_part_path(i), self.layout.size())?)
+            } else {
+                None
+            };
+            let (d, part) = self.part(i).expect("input parts are dataset parts");
             let rec = filter_part(
-                &ds,
+                d,
                 part,
                 i as u32,
-                &plan,
+                &self.plan,
                 out,
-                opts.zstd_level,
+                self.opts.zstd_level,
                 &boiler,
-                opts.profile.normalization,
+                self.opts.profile.normalization,
                 decide,
+                index.as_mut(),
             )?;
+            if let Some(ix) = index {
+                ix.finish()?;
+            }
             dataset::write_part_record(out, &rec)?;
-            Ok(rec)
-        })
-        .collect();
-    let mut counts = Counts::default();
-    let (mut manifest_parts, mut rejected_parts, mut text_bytes) = (Vec::new(), Vec::new(), 0);
-    for r in records {
-        let r = r?;
-        counts.add(&r.counts);
-        text_bytes += r.text_bytes;
-        manifest_parts.push(r.documents);
-        rejected_parts.push(r.rejected);
+            Ok(())
+        })?;
+        Ok(todo.len())
     }
-    let manifest = Manifest {
-        stage: STAGE.into(),
-        kbcurate_version: env!("CARGO_PKG_VERSION").into(),
-        config: serde_json::json!({
-            "profile": opts.profile,
-            "boilerplate_min_docs": opts.boilerplate_min_docs,
-            "keep_order": opts.keep_order,
-        }),
-        inputs: serde_json::json!({
-            "dataset": input.display().to_string(),
-            "stage": ds.manifest.stage,
-            "parts": ds.manifest.parts,
-            "against": opts.against.as_ref().map(|p| p.display().to_string()),
-            "against_parts": earlier.as_ref().map(|e| &e.manifest.parts),
-        }),
-        counts: counts.clone(),
-        parts: manifest_parts,
-        rejected_parts,
-        text_bytes,
-    };
-    manifest.write(out)?;
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(DedupSummary {
-        counts,
-        clusters,
-        candidate_pairs: candidates,
-        verified_pairs: verified,
-        elapsed: start.elapsed(),
-    })
+
+    fn finalize(&self) -> Result<DedupSummary, DedupError> {
+        let stats = self.cluster_stats();
+        self.needs("the clusters", stats.is_some(), Step::Cluster)?;
+        let stats = stats.expect("checked");
+        let out = &self.opts.output;
+        let mut counts = Counts::default();
+        let (mut parts, mut rejected_parts, mut text_bytes, mut index_parts) = (Vec::new(), Vec::new(), 0, Vec::new());
+        for i in 0..self.n_input {
+            let rec = dataset::completed_part(out, i as u32, &self.plan);
+            self.needs(&format!("part {i}"), rec.is_some(), Step::Filter)?;
+            let rec = rec.expect("checked");
+            if self.opts.save_index {
+                let p = self.index_part_path(i);
+                let bytes = std::fs::metadata(&p).map_err(io_err(&p))?.len();
+                index_parts.push(IndexPart { file: format!("sig-{i}.bin"), rows: rec.counts.kept, bytes });
+            }
+            counts.add(&rec.counts);
+            text_bytes += rec.text_bytes;
+            parts.push(rec.documents);
+            rejected_parts.push(rec.rejected);
+        }
+        let index_dir = out.join(INDEX_DIR);
+        if self.opts.save_index {
+            let file = IndexFile {
+                format: INDEX_FORMAT.into(),
+                kbcurate_version: env!("CARGO_PKG_VERSION").into(),
+                profile: self.opts.profile.clone(),
+                parts: index_parts,
+            };
+            dataset::write_atomic(&index_dir.join(INDEX_FILE), &serde_json::to_vec_pretty(&file).expect("serializes"))?;
+        } else if index_dir.join(INDEX_FILE).exists() {
+            // An index left by an earlier run would describe other documents.
+            std::fs::remove_dir_all(&index_dir).map_err(io_err(&index_dir))?;
+        }
+        dataset::clean_stale(out, self.n_input as u32)?;
+        let against: Vec<serde_json::Value> = self
+            .opts
+            .against
+            .iter()
+            .zip(&self.earlier)
+            .map(|(p, e)| match e {
+                Earlier::Dataset(d) => {
+                    serde_json::json!({ "dataset": p.display().to_string(), "parts": d.manifest.parts })
+                }
+                Earlier::Index(ix) => serde_json::json!({
+                    "index": ix.dir.display().to_string(),
+                    "index_xxh3": format!("{:032x}", ix.hash),
+                }),
+            })
+            .collect();
+        let manifest = Manifest {
+            stage: STAGE.into(),
+            kbcurate_version: env!("CARGO_PKG_VERSION").into(),
+            config: serde_json::json!({
+                "profile": self.opts.profile,
+                "boilerplate_min_docs": self.opts.boilerplate_min_docs,
+                "keep_order": self.opts.keep_order,
+                "save_index": self.opts.save_index,
+            }),
+            inputs: serde_json::json!({
+                "dataset": self.input.display().to_string(),
+                "stage": self.ds.manifest.stage,
+                "parts": self.ds.manifest.parts,
+                "against": against,
+            }),
+            counts: counts.clone(),
+            parts,
+            rejected_parts,
+            text_bytes,
+        };
+        manifest.write(out)?;
+        let _ = std::fs::remove_dir_all(&self.work);
+        Ok(DedupSummary {
+            counts,
+            clusters: stats.clusters,
+            candidate_pairs: stats.candidate_pairs,
+            verified_pairs: stats.verified_pairs,
+            elapsed: Duration::ZERO,
+        })
+    }
+}
+
+/// Copies the signature records of the kept documents of one part into the saved index
+/// (their text is the output text, so the records describe the output documents).
+struct IndexWriter {
+    from: BufReader<File>,
+    from_path: PathBuf,
+    to: BufWriter<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    rec: Vec<u8>,
+}
+
+impl IndexWriter {
+    fn create(from: &Path, path: PathBuf, size: usize) -> Result<IndexWriter, DedupError> {
+        let tmp = path.with_extension("tmp");
+        Ok(IndexWriter {
+            from: BufReader::with_capacity(1 << 20, File::open(from).map_err(io_err(from))?),
+            from_path: from.to_path_buf(),
+            to: BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io_err(&tmp))?),
+            tmp,
+            path,
+            rec: vec![0u8; size],
+        })
+    }
+
+    /// The next row of the part; `kept` says whether it is in the output.
+    fn row(&mut self, kept: bool) -> Result<(), DedupError> {
+        self.from.read_exact(&mut self.rec).map_err(io_err(&self.from_path))?;
+        if kept {
+            self.to.write_all(&self.rec).map_err(io_err(&self.tmp))?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), DedupError> {
+        self.to
+            .into_inner()
+            .map_err(|e| DedupError::Io { path: self.tmp.clone(), source: e.into_error() })?
+            .sync_all()
+            .map_err(io_err(&self.tmp))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))
+    }
+}
+
+fn push_keys(
+    entries: &mut Vec<Entry>,
+    banding: &super::lsh::Banding,
+    sig: &[u32],
+    exact: u128,
+    doc: u64,
+    keys: &mut Vec<u64>,
+) {
+    banding.keys(sig, keys);
+    for (b, k) in keys.iter().enumerate() {
+        entries.push(Entry { key: (b as u128) << 64 | *k as u128, doc });
+    }
+    entries.push(Entry { key: (EXACT_BAND as u128) << 64 | (exact as u64) as u128, doc });
 }
 
 struct Decision {
@@ -444,15 +1047,10 @@ fn signatures(
     work: &Path,
     profile: &Profile,
     layout: &Layout,
-    plan: &str,
     boiler: &HashSet<u64>,
 ) -> Result<(), DedupError> {
     let sig_path = work.join(format!("sig-{i}.bin"));
     let run_path = work.join(format!("keys-{i}.run"));
-    let marker = work.join(format!("sig-{i}.done"));
-    if std::fs::read_to_string(&marker).is_ok_and(|m| m == plan) && sig_path.exists() && run_path.exists() {
-        return Ok(());
-    }
     let mut hasher = profile.hasher();
     let tmp = sig_path.with_extension("tmp");
     let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io_err(&tmp))?);
@@ -492,12 +1090,7 @@ fn signatures(
             rec.clear();
             encode(&DocRecord { exact, rank, sig: sig.clone() }, &mut rec);
             w.write_all(&rec).map_err(io_err(&tmp))?;
-            let doc = base + row;
-            profile.banding.keys(&sig, &mut keys);
-            for (b, k) in keys.iter().enumerate() {
-                entries.push(Entry { key: (b as u128) << 64 | *k as u128, doc });
-            }
-            entries.push(Entry { key: (EXACT_BAND as u128) << 64 | (exact as u64) as u128, doc });
+            push_keys(&mut entries, &profile.banding, &sig, exact, base + row, &mut keys);
             row += 1;
         }
     }
@@ -506,9 +1099,7 @@ fn signatures(
         .sync_all()
         .map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, &sig_path).map_err(io_err(&sig_path))?;
-    runs::write_run(&run_path, &mut entries).map_err(io_err(&run_path))?;
-    std::fs::write(&marker, plan).map_err(io_err(&marker))?;
-    Ok(())
+    runs::write_run(&run_path, &mut entries).map_err(io_err(&run_path))
 }
 
 /// The output schema: the input's columns plus `dup_cluster` and `dup_cluster_size`.
@@ -534,7 +1125,8 @@ fn filter_part(
     zstd_level: i32,
     boiler: &HashSet<u64>,
     norm: super::normalize::Normalization,
-    decide: impl Fn(u64) -> Result<Decision, DedupError>,
+    mut decide: impl FnMut(u64) -> Result<Decision, DedupError>,
+    mut index: Option<&mut IndexWriter>,
 ) -> Result<PartRecord, DedupError> {
     let mut scratch = String::new();
     let props = dataset::writer_properties(zstd_level);
@@ -577,6 +1169,9 @@ fn filter_part(
             let stripped = if d.keep { strip(text.value(r), &src, boiler, norm, &mut scratch) } else { None };
             // Nothing but boilerplate: not a document any more.
             let emptied = stripped.as_ref().is_some_and(|(t, _)| t.is_empty());
+            if let Some(ix) = index.as_mut() {
+                ix.row(d.keep && !emptied)?;
+            }
             if d.keep && !emptied {
                 let t = stripped.as_ref().map_or(text.value(r), |(t, _)| t.as_str());
                 if let Some((_, n)) = &stripped {
