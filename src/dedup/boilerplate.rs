@@ -3,8 +3,10 @@
 //! removed from the text, not the document.
 //!
 //! A line is keyed by its source and its normalized form (so `Sid. 4` and `Sid. 5` are one
-//! line when digits are folded). Documents are counted by their distinct normalized text, so
-//! the copies of a duplicated document count once: otherwise every line of a document repeated
+//! line when digits are folded). Lines longer than [`MAX_LINE_BYTES`] are never boilerplate
+//! (mastheads, running heads and footers are short), which spares normalizing the long lines
+//! of running text — a JSONL document is often one line. Documents are counted by their
+//! distinct text, so the copies of a duplicated document count once: otherwise every line of a document repeated
 //! twenty times would look like boilerplate. Each part writes (line, document text hash) pairs
 //! as a sorted run; the merged runs give, per line, the number of distinct documents, and lines
 //! in at least `min_docs` of them form the boilerplate set. Memory: one part's pairs, then only
@@ -23,6 +25,9 @@ use arrow_array::Array;
 use super::normalize::{normalize_into, Normalization};
 use super::runs::{self, Entry};
 use crate::dataset::{Dataset, DatasetError, PartFile};
+
+/// Lines longer than this (in bytes, before normalization) are never boilerplate.
+pub const MAX_LINE_BYTES: usize = 256;
 
 /// The key of a line of a source.
 pub fn line_key(source: &str, normalized_line: &str) -> u64 {
@@ -44,10 +49,9 @@ pub fn count_part(ds: &Dataset, part: &PartFile, norm: Normalization, run: &Path
         let source = batch.column_by_name("source").map(|c| c.as_string::<i32>().clone());
         for r in 0..batch.num_rows() {
             let src = source.as_ref().filter(|s| s.is_valid(r)).map_or("", |s| s.value(r));
-            normalize_into(text.value(r), norm, &mut scratch);
-            let doc = xxhash_rust::xxh3::xxh3_64(scratch.as_bytes());
+            let doc = xxhash_rust::xxh3::xxh3_64(text.value(r).as_bytes());
             seen.clear();
-            for line in text.value(r).lines() {
+            for line in text.value(r).lines().filter(|l| l.len() <= MAX_LINE_BYTES) {
                 normalize_into(line, norm, &mut scratch);
                 if !scratch.is_empty() {
                     seen.insert(line_key(src, &scratch));
@@ -98,7 +102,11 @@ pub fn strip(
     let mut removed = 0u64;
     let mut removed_bytes = 0usize;
     for line in text.split_inclusive('\n') {
-        normalize_into(line, norm, scratch);
+        if line.len() > MAX_LINE_BYTES + 2 {
+            out.push_str(line);
+            continue;
+        }
+        normalize_into(line.trim_end_matches(['\n', '\r']), norm, scratch);
         if !scratch.is_empty() && set.contains(&line_key(source, scratch)) {
             removed += 1;
             removed_bytes += line.len();
@@ -136,5 +144,11 @@ mod tests {
             "more than half would go"
         );
         assert!(strip(text, "Dagbladet", &set, norm, &mut s).is_none(), "another source keeps the line");
+        // A long line is never boilerplate, even when its key is in the set.
+        let long = "Annons ".repeat(40);
+        normalize_into(&long, norm, &mut s);
+        set.insert(line_key("Kuriren", &s));
+        let text = format!("{long}\nKort rad.\nIsen ligger kvar på Mälaren och i Saltsjön.");
+        assert!(strip(&text, "Kuriren", &set, norm, &mut s).is_none());
     }
 }
