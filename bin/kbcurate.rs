@@ -78,6 +78,28 @@ enum Command {
         #[arg(short = 'j', long)]
         threads: Option<usize>,
     },
+    /// Reweight the corpus by genre, decade, source (any metadata column) under a TOML policy:
+    /// down-sample what dominates, up-sample with capped repeats.
+    Balance {
+        /// The input dataset (e.g. the output of dedup or filter).
+        input: PathBuf,
+        /// The policy (see policies/ and schemas/balance-policy.md).
+        #[arg(long)]
+        policy: PathBuf,
+        /// Output dataset folder (not needed with --dry-run).
+        #[arg(short, long, required_unless_present = "dry_run")]
+        output: Option<PathBuf>,
+        /// Print the plan (per dimension: current share, target, achieved share, weight,
+        /// repeats) without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Override the policy's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: one per core). Output does not depend on it.
+        #[arg(short = 'j', long)]
+        threads: Option<usize>,
+    },
     /// Measure a stage against planted ground truth.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -259,6 +281,26 @@ fn run(cli: Cli) -> Result<()> {
             }
             let summary = kbcurate::dedup::stage::dedup(&input, &opts)
                 .with_context(|| format!("dedup {} into {}", input.display(), output.display()))?;
+            eprint!("{}", summary.render());
+            Ok(())
+        }
+        Command::Balance { input, policy, output, dry_run, seed, threads } => {
+            let mut p = kbcurate::balance::policy::Policy::read(&policy)?;
+            if let Some(seed) = seed {
+                p.seed = seed;
+            }
+            if dry_run {
+                let (_, plan) = kbcurate::balance::stage::plan(&input, &p)
+                    .with_context(|| format!("planning {} with {}", input.display(), policy.display()))?;
+                print!("{}", kbcurate::balance::solve::render(&plan));
+                return Ok(());
+            }
+            let output = output.expect("clap requires --output without --dry-run");
+            let mut opts = kbcurate::balance::stage::BalanceOptions::new(&output);
+            opts.threads = threads;
+            let summary = kbcurate::balance::stage::balance(&input, &p, &opts)
+                .with_context(|| format!("balance {} into {}", input.display(), output.display()))?;
+            print!("{}", kbcurate::balance::solve::render(&summary.plan));
             eprint!("{}", summary.render());
             Ok(())
         }

@@ -40,10 +40,14 @@ pub enum Reason {
     ExactDuplicate,
     /// dedup: a near-duplicate (MinHash LSH, verified) of the copy that was kept.
     NearDuplicate,
+    /// balance: left out by the policy's selection (excluded values, minimum quality).
+    Excluded,
+    /// balance: down-sampled (repeated zero times) by the policy's weights.
+    BalancedOut,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 18] = [
         Reason::IoError,
         Reason::EmptyFile,
         Reason::EmptyText,
@@ -60,6 +64,8 @@ impl Reason {
         Reason::MalformedParquet,
         Reason::ExactDuplicate,
         Reason::NearDuplicate,
+        Reason::Excluded,
+        Reason::BalancedOut,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +86,8 @@ impl Reason {
             Reason::MalformedParquet => "malformed-parquet",
             Reason::ExactDuplicate => "exact-duplicate",
             Reason::NearDuplicate => "near-duplicate",
+            Reason::Excluded => "excluded",
+            Reason::BalancedOut => "balanced-out",
         }
     }
 }

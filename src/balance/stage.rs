@@ -1,0 +1,354 @@
+//! `kbcurate balance`: reads a dataset, writes the balanced dataset.
+//!
+//! Planning aggregates the strata (polars, metadata columns only) and solves the weights;
+//! sampling then streams each part: a document's repeat count is its stratum's weight `w`
+//! rounded down or up, up with probability `w - ⌊w⌋` decided by a seeded hash of its id — not
+//! its position — so the same policy and seed give the same corpus on any number of threads,
+//! parts or shards. Documents repeated zero times go to `rejected/` as `balanced-out`; those
+//! the policy's selection leaves out as `excluded`. Kept documents carry `repeats`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::builder::UInt32Builder;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, UInt32Type};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use rayon::prelude::*;
+
+use super::policy::Policy;
+use super::solve::{self, Plan};
+use super::strata::{self, exclusion, Strata, NONE};
+use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, ParquetPartWriter, PartRecord, RejectionSink};
+use crate::document::Rejection;
+use crate::reject::Reason;
+
+pub const STAGE: &str = "balance";
+pub const PLAN_FILE: &str = "plan.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BalanceError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error(transparent)]
+    Strata(#[from] strata::StrataError),
+    #[error(transparent)]
+    Solve(#[from] solve::SolveError),
+    #[error("{0}")]
+    Other(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct BalanceOptions {
+    pub output: PathBuf,
+    pub threads: Option<usize>,
+    pub zstd_level: i32,
+}
+
+impl BalanceOptions {
+    pub fn new(output: impl Into<PathBuf>) -> Self {
+        BalanceOptions { output: output.into(), threads: None, zstd_level: 1 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BalanceSummary {
+    pub plan: Plan,
+    pub counts: Counts,
+    /// Documents in the balanced corpus counting repeats.
+    pub documents_with_repeats: u64,
+    pub elapsed: Duration,
+}
+
+impl BalanceSummary {
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "balance: {} documents kept of {} ({} with repeats) in {:.2}s\n",
+            self.counts.kept,
+            self.counts.input,
+            self.documents_with_repeats,
+            self.elapsed.as_secs_f64()
+        );
+        for (r, n) in &self.counts.rejected {
+            s.push_str(&format!("  rejected {r}: {n}\n"));
+        }
+        s
+    }
+}
+
+/// Plans without touching the data (`--dry-run`): strata and weights.
+pub fn plan(input: &Path, policy: &Policy) -> Result<(Strata, Plan), BalanceError> {
+    let ds = Dataset::open(input)?;
+    let strata = strata::strata(&ds, policy)?;
+    let plan = solve::solve(policy, &strata)?;
+    Ok((strata, plan))
+}
+
+/// A document's repeat count: `⌊w⌋`, plus one with probability `w - ⌊w⌋` by a seeded hash
+/// of its id.
+pub fn repeats(weight: f64, seed: u64, id: &str) -> u32 {
+    let whole = weight.floor();
+    let mut h = xxhash_rust::xxh3::Xxh3::with_seed(seed);
+    h.update(id.as_bytes());
+    let u = (h.digest() >> 11) as f64 / (1u64 << 53) as f64;
+    whole as u32 + u32::from(u < weight - whole)
+}
+
+pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<BalanceSummary, BalanceError> {
+    let start = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| BalanceError::Other(format!("cannot start worker threads: {e}")))?;
+    let ds = Dataset::open(input)?;
+    let (strata, plan) = self::plan(input, policy)?;
+    let out = &opts.output;
+    std::fs::create_dir_all(out).map_err(|e| BalanceError::Other(format!("{}: {e}", out.display())))?;
+    if let Ok(m) = Manifest::read(out) {
+        if m.stage != STAGE {
+            return Err(BalanceError::Other(format!(
+                "{}: holds a `{}` dataset; choose another output folder",
+                out.display(),
+                m.stage
+            )));
+        }
+    }
+    let _ = std::fs::remove_file(out.join(dataset::MANIFEST));
+    let parts = &ds.manifest.parts;
+    dataset::clean_stale(out, parts.len() as u32)?;
+    let policy_json = serde_json::to_value(policy).expect("policy serializes");
+    let plan_hash = {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(policy_json.to_string().as_bytes());
+        for p in parts {
+            h.update(p.xxh3.as_bytes());
+        }
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        format!("{:032x}", h.digest128())
+    };
+    let weights: HashMap<Vec<String>, f64> = solve::weights_by_key(&plan).into_iter().collect();
+    let cols = strata::key_columns(policy);
+    let records: Vec<Result<(PartRecord, u64), BalanceError>> = pool.install(|| {
+        parts
+            .par_iter()
+            .enumerate()
+            .map(|(i, part)| {
+                if let Some(rec) = dataset::completed_part(out, i as u32, &plan_hash) {
+                    let n = repeats_in(out, &rec.documents)?;
+                    return Ok((rec, n));
+                }
+                let r = sample_part(&ds, part, i as u32, &plan_hash, out, opts.zstd_level, policy, &cols, &weights)?;
+                dataset::write_part_record(out, &r.0)?;
+                Ok(r)
+            })
+            .collect()
+    });
+    let mut counts = Counts::default();
+    let (mut manifest_parts, mut rejected_parts, mut text_bytes, mut with_repeats) = (Vec::new(), Vec::new(), 0, 0);
+    for r in records {
+        let (r, n) = r?;
+        counts.add(&r.counts);
+        text_bytes += r.text_bytes;
+        with_repeats += n;
+        manifest_parts.push(r.documents);
+        rejected_parts.push(r.rejected);
+    }
+    // Planning (polars) and sampling (arrow-rs) read the same documents the same way.
+    let excluded: u64 = strata.excluded.values().map(|s| s.docs).sum();
+    let got = counts.rejected.get(Reason::Excluded.as_str()).copied().unwrap_or(0);
+    if counts.input != strata.input.docs || got != excluded {
+        return Err(BalanceError::Other(format!(
+            "planning saw {} documents ({excluded} excluded), sampling {} ({got} excluded): the dataset changed \
+             while balancing?",
+            strata.input.docs, counts.input
+        )));
+    }
+    let plan_json = serde_json::to_vec_pretty(&serde_json::json!({
+        "policy": policy_json,
+        "plan": plan,
+        "excluded": strata.excluded.iter().map(|(k, v)| (k.clone(), v.docs)).collect::<std::collections::BTreeMap<_, _>>(),
+    }))
+    .expect("plan serializes");
+    dataset::write_atomic(&out.join(PLAN_FILE), &plan_json)?;
+    let manifest = Manifest {
+        stage: STAGE.into(),
+        kbcurate_version: env!("CARGO_PKG_VERSION").into(),
+        config: serde_json::json!({ "policy": policy_json, "budget": plan.budget, "unit": plan.unit_label }),
+        inputs: serde_json::json!({
+            "dataset": input.display().to_string(),
+            "stage": ds.manifest.stage,
+            "parts": ds.manifest.parts,
+        }),
+        counts: counts.clone(),
+        parts: manifest_parts,
+        rejected_parts,
+        text_bytes,
+    };
+    manifest.write(out)?;
+    Ok(BalanceSummary { plan, counts, documents_with_repeats: with_repeats, elapsed: start.elapsed() })
+}
+
+/// Σ repeats of a written part (for a resumed run's summary).
+fn repeats_in(out: &Path, part: &dataset::PartFile) -> Result<u64, BalanceError> {
+    let mut n = 0u64;
+    for b in dataset::read_parquet_batches(&out.join(&part.file), 8192)? {
+        let b = b?;
+        if let Some(c) = b.column_by_name("repeats") {
+            n += c.as_primitive::<UInt32Type>().iter().flatten().map(u64::from).sum::<u64>();
+        }
+    }
+    Ok(n)
+}
+
+/// A column's value as text, as in strata keys (integers in decimal, null as `(none)`).
+fn value_at(col: &ArrayRef, r: usize) -> String {
+    use arrow_array::types::*;
+    if col.is_null(r) {
+        return NONE.to_string();
+    }
+    macro_rules! int {
+        ($t:ty) => {
+            col.as_primitive::<$t>().value(r).to_string()
+        };
+    }
+    match col.data_type() {
+        DataType::Utf8 => col.as_string::<i32>().value(r).to_string(),
+        DataType::LargeUtf8 => col.as_string::<i64>().value(r).to_string(),
+        DataType::Int8 => int!(Int8Type),
+        DataType::Int16 => int!(Int16Type),
+        DataType::Int32 => int!(Int32Type),
+        DataType::Int64 => int!(Int64Type),
+        DataType::UInt8 => int!(UInt8Type),
+        DataType::UInt16 => int!(UInt16Type),
+        DataType::UInt32 => int!(UInt32Type),
+        DataType::UInt64 => int!(UInt64Type),
+        other => format!("({other})"),
+    }
+}
+
+fn output_schema(input: &Schema) -> SchemaRef {
+    let mut fields: Vec<Field> =
+        input.fields().iter().filter(|f| f.name() != "repeats").map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("repeats", DataType::UInt32, false));
+    Arc::new(Schema::new(fields))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sample_part(
+    ds: &Dataset,
+    part: &dataset::PartFile,
+    i: u32,
+    plan: &str,
+    out: &Path,
+    zstd_level: i32,
+    policy: &Policy,
+    cols: &[String],
+    weights: &HashMap<Vec<String>, f64>,
+) -> Result<(PartRecord, u64), BalanceError> {
+    let props = dataset::writer_properties(zstd_level);
+    let mut writer: Option<ParquetPartWriter> = None;
+    let mut rejected = RejectionSink::create(out, &dataset::rejected_part_name(i), props.clone(), 4096, 32 << 20)?;
+    let mut counts = Counts::default();
+    let (mut text_bytes, mut with_repeats) = (0u64, 0u64);
+    let dims: Vec<String> = policy.dimensions().into_iter().map(|(_, c, _)| c).collect();
+    for batch in ds.batches(part)? {
+        let batch = batch?;
+        let sch = output_schema(&batch.schema());
+        let w = match writer.as_mut() {
+            Some(w) => w,
+            None => writer.insert(ParquetPartWriter::create(out, &dataset::part_name(i), sch.clone(), props.clone())?),
+        };
+        let col = |name: &str| -> Result<ArrayRef, BalanceError> {
+            batch.column_by_name(name).cloned().ok_or_else(|| {
+                BalanceError::Other(format!("{}: no `{name}` column", ds.dir.join(&part.file).display()))
+            })
+        };
+        let key_cols: Vec<ArrayRef> = cols.iter().map(|c| col(c)).collect::<Result<_, _>>()?;
+        let (ids, text) = (col("id")?, col("text")?);
+        let (ids, text) = (ids.as_string::<i32>(), text.as_string::<i64>());
+        let conf = batch.column_by_name("ocr_confidence").map(|c| c.as_primitive::<Float32Type>().clone());
+        let chars = col("n_chars")?;
+        let chars = chars.as_primitive::<UInt32Type>();
+        let s = |name: &str| batch.column_by_name(name).map(|c| c.as_string::<i32>().clone());
+        let (colls, paths, locs, formats) = (s("collection"), s("path"), s("locator"), s("format"));
+        let get = |c: &Option<arrow_array::StringArray>, r: usize| {
+            c.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r).to_string())
+        };
+        let mut keep = Vec::with_capacity(batch.num_rows());
+        let mut reps = UInt32Builder::with_capacity(batch.num_rows());
+        for r in 0..batch.num_rows() {
+            counts.input += 1;
+            let value = |c: &str| value_at(&key_cols[cols.iter().position(|x| x == c).expect("key column")], r);
+            let ocr = conf.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r));
+            let id = ids.value(r);
+            let (n, reason, detail) = match exclusion(&policy.select, value, ocr, chars.value(r) as u64) {
+                Some(why) => (0, Reason::Excluded, why),
+                None => {
+                    let key: Vec<String> = dims.iter().map(|c| value(c)).collect();
+                    let wt = weights.get(&key).copied().unwrap_or(0.0);
+                    let n = repeats(wt, policy.seed, id);
+                    let stratum: Vec<String> = dims.iter().zip(&key).map(|(d, v)| format!("{d} = {v}")).collect();
+                    (
+                        n,
+                        Reason::BalancedOut,
+                        format!("weight {wt:.4} for {} (seed {})", stratum.join(", "), policy.seed),
+                    )
+                }
+            };
+            reps.append_value(n);
+            keep.push(n > 0);
+            if n > 0 {
+                counts.kept += 1;
+                with_repeats += n as u64;
+                text_bytes += text.value(r).len() as u64;
+                continue;
+            }
+            *counts.rejected.entry(reason.as_str().to_string()).or_default() += 1;
+            rejected.push(&Rejection {
+                id: id.to_string(),
+                collection: get(&colls, r).unwrap_or_default(),
+                path: get(&paths, r).unwrap_or_default(),
+                locator: get(&locs, r).unwrap_or_default(),
+                format: get(&formats, r),
+                stage: STAGE.into(),
+                reason: reason.as_str().into(),
+                detail,
+                text: Some(text.value(r).to_string()),
+            })?;
+        }
+        let mut columns: Vec<ArrayRef> = batch
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.name() != "repeats")
+            .map(|(k, _)| batch.column(k).clone())
+            .collect();
+        columns.push(Arc::new(reps.finish()));
+        let full = RecordBatch::try_new(sch, columns).map_err(|e| BalanceError::Other(e.to_string()))?;
+        let kept = arrow_select::filter::filter_record_batch(&full, &BooleanArray::from(keep))
+            .map_err(|e| BalanceError::Other(e.to_string()))?;
+        w.write_row_group(&kept)?;
+    }
+    let documents = match writer {
+        Some(w) => w.finish()?,
+        None => {
+            ParquetPartWriter::create(out, &dataset::part_name(i), output_schema(&crate::document::schema()), props)?
+                .finish()?
+        }
+    };
+    let rejected = rejected.finish()?;
+    let rec = PartRecord {
+        part: i,
+        plan: plan.to_string(),
+        counts,
+        documents,
+        rejected,
+        input_bytes: part.bytes,
+        text_bytes,
+    };
+    Ok((rec, with_repeats))
+}
