@@ -340,3 +340,52 @@ fn collections_md_example_and_flags() {
         assert!(help.contains(&format!("{f} ")) || help.contains(&format!("{f}\n")), "`{f}` is not a flag of ingest");
     }
 }
+
+/// The policy schema, its documentation and the parser agree; every shipped policy parses.
+#[test]
+fn balance_policy_schema_matches_the_parser() {
+    use kbcurate::balance::policy::Policy;
+    let s = read_json("schemas/balance-policy.schema.json");
+    let md = read_text("schemas/balance-policy.md");
+    let props = &s["properties"];
+    let sections = [
+        ("", props.clone()),
+        ("budget", props["budget"]["properties"].clone()),
+        ("select", props["select"]["properties"].clone()),
+        ("dimension", props["dimension"]["additionalProperties"]["properties"].clone()),
+    ];
+    for (section, p) in &sections {
+        for key in keys(p) {
+            let documented = md.contains(&format!("`{key}`")) || md.contains(&format!("`[{key}"));
+            assert!(documented, "balance-policy.md does not document `{key}`");
+            // A key the schema lists is one the parser knows (unknown keys are errors).
+            let value = match p[&key]["type"].as_str() {
+                Some("string") => "\"x\"".to_string(),
+                Some("integer") => "1".to_string(),
+                Some("number") => "0.5".to_string(),
+                Some("array") => "[]".to_string(),
+                Some("object") | None => continue,
+                Some(other) => panic!("{other}"),
+            };
+            let toml = match *section {
+                "" => format!("{key} = {value}\n"),
+                "dimension" => continue,
+                sec => format!("[{sec}]\n{key} = {value}\n"),
+            };
+            if let Err(e) = Policy::parse(&toml, "schema-check.toml") {
+                assert!(!e.to_string().contains("unknown field"), "`{key}`: {e}");
+            }
+        }
+    }
+    let e = Policy::parse("[budget]\ntotl = 5\n", "x.toml").unwrap_err().to_string();
+    assert!(e.contains("unknown field") && e.contains("line 2"), "{e}");
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("policies")).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Policy::read(&path).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 4, "policies/ ships democratic, proportional, uniform-decades, unimax");
+}
