@@ -35,6 +35,28 @@ fn readme_demo_ingest_then_inspect() {
     let o = kbcurate().args(["inspect", "-n", "2"]).arg(&deduped).output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("stage     dedup") && stdout.contains("near-duplicate"), "{stdout}");
+    // balance with the shipped democratic policy: the dry-run table, then the dataset.
+    let policy = std::path::Path::new(repo).join("policies/democratic.toml");
+    let o = kbcurate().arg("balance").arg(&deduped).arg("--policy").arg(&policy).arg("--dry-run").output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for want in ["genre (column `genre`, shares)", "decade (column `decade`, temperature)", "targets moved", "achieved"] {
+        assert!(stdout.contains(want), "{want}: {stdout}");
+    }
+    let balanced = out.path().join("balanced");
+    let o = kbcurate().arg("balance").arg(&deduped).arg("--policy").arg(&policy).arg("-o").arg(&balanced).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("rejected balanced-out"), "{stderr}");
+    let m = kbcurate::dataset::Manifest::read(&balanced).unwrap();
+    assert!(m.counts.reconciles() && m.stage == "balance");
+    // A policy with an error names the file, the line and the key.
+    let bad = out.path().join("bad.toml");
+    std::fs::write(&bad, "[dimension.genre]\nshares = { newspaper = 0.7, book = 0.2 }\n").unwrap();
+    let o = kbcurate().arg("balance").arg(&deduped).arg("--policy").arg(&bad).arg("--dry-run").output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(stderr.contains("bad.toml") && stderr.contains("line 1") && stderr.contains("sum to 0.9"), "{stderr}");
 }
 
 #[test]
