@@ -115,12 +115,17 @@ fn main() {
         kbcurate::balance::policy::Policy::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/democratic.toml"))
             .unwrap();
     let t = Instant::now();
-    let (strata, plan) = kbcurate::balance::stage::plan(&dir, &policy).unwrap();
+    let ds = kbcurate::dataset::Dataset::open(&dir).unwrap();
+    let strata = kbcurate::balance::strata::strata(&ds, &policy).unwrap();
+    let aggregate = t.elapsed().as_secs_f64();
+    let plan = kbcurate::balance::solve::solve(&policy, &strata).unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "| {n} documents | {} strata | plan {:.2} s | {:.0} k docs/s | peak RSS {:.0} MB (before: {:.0} MB) |",
+        "| {n} documents | {} strata | plan {:.2} s (aggregation {aggregate:.2} s, solver {:.2} s, {} raking rounds) | {:.0} k docs/s | peak RSS {:.0} MB (before: {:.0} MB) |",
         strata.cells.len(),
         secs,
+        secs - aggregate,
+        plan.iterations,
         n as f64 / secs / 1000.0,
         peak_kb() as f64 / 1024.0,
         before as f64 / 1024.0
