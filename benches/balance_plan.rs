@@ -17,7 +17,9 @@ use kbcurate::dataset::{self, Counts, Manifest, ParquetPartWriter};
 fn peak_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -64,7 +66,8 @@ fn main() {
                     Int16Builder::new(),
                     StringBuilder::new(),
                 );
-                let (mut conf, mut chars, mut words) = (Float32Builder::new(), UInt32Builder::new(), UInt32Builder::new());
+                let (mut conf, mut chars, mut words) =
+                    (Float32Builder::new(), UInt32Builder::new(), UInt32Builder::new());
                 for _ in 0..b {
                     let r = next();
                     id.append_value(format!("{:032x}", r as u128 * 0x1_0000_0001));
@@ -111,9 +114,10 @@ fn main() {
     // Reset the peak resident size, so that it measures planning alone.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = peak_kb();
-    let policy =
-        kbcurate::balance::policy::Policy::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/democratic.toml"))
-            .unwrap();
+    let policy = kbcurate::balance::policy::Policy::read(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/democratic.toml"),
+    )
+    .unwrap();
     let t = Instant::now();
     let ds = kbcurate::dataset::Dataset::open(&dir).unwrap();
     let strata = kbcurate::balance::strata::strata(&ds, &policy).unwrap();

@@ -100,6 +100,19 @@ enum Command {
         #[arg(short = 'j', long)]
         threads: Option<usize>,
     },
+    /// Write an audit report of a dataset or run folder: report.html (charts), report.json,
+    /// report.md (a datasheet); or compare two datasets with --compare.
+    Audit {
+        /// A dataset folder, or a run folder holding stage folders (the last stage is audited,
+        /// with every stage before it).
+        input: PathBuf,
+        /// Folder for report.html, report.json and report.md (default: INPUT/audit).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Compare INPUT with this dataset: shares side by side, largest differences first.
+        #[arg(long)]
+        compare: Option<PathBuf>,
+    },
     /// Measure a stage against planted ground truth.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -302,6 +315,22 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("balance {} into {}", input.display(), output.display()))?;
             print!("{}", kbcurate::balance::solve::render(&summary.plan));
             eprint!("{}", summary.render());
+            Ok(())
+        }
+        Command::Audit { input, output, compare } => {
+            if let Some(other) = compare {
+                print!("{}", kbcurate::audit::compare(&input, &other)?);
+                return Ok(());
+            }
+            let out = output.unwrap_or_else(|| input.join("audit"));
+            let r = kbcurate::audit::audit(&input, &out)
+                .with_context(|| format!("audit of {} into {}", input.display(), out.display()))?;
+            eprintln!(
+                "audit: {} stages, {} documents; wrote {}",
+                r.stages.len(),
+                r.composition.total.docs_repeated,
+                out.join("report.html").display()
+            );
             Ok(())
         }
         Command::Eval(EvalCommand::Dedup { texts, originals, max_copies, noise, seed, profile, work }) => {

@@ -461,6 +461,27 @@ impl Dataset {
     }
 }
 
+/// One string column of a Parquet file, read alone (projected).
+pub fn read_parquet_column(path: &Path, name: &str) -> Result<Vec<String>, DatasetError> {
+    use arrow_array::cast::AsArray;
+    let file = File::open(path).map_err(io_err(path))?;
+    let perr = |source: parquet::errors::ParquetError| DatasetError::Parquet { path: path.to_path_buf(), source };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
+    let Some(idx) = builder.schema().fields().iter().position(|f| f.name() == name) else { return Ok(Vec::new()) };
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [idx]);
+    let reader = builder.with_projection(mask).with_batch_size(65_536).build().map_err(perr)?;
+    let mut out = Vec::new();
+    for b in reader {
+        let b = b.map_err(|e| perr(e.into()))?;
+        let c = b.column(0);
+        match c.as_string_opt::<i32>() {
+            Some(s) => out.extend(s.iter().map(|v| v.unwrap_or_default().to_string())),
+            None => out.extend(c.as_string::<i64>().iter().map(|v| v.unwrap_or_default().to_string())),
+        }
+    }
+    Ok(out)
+}
+
 pub fn read_parquet_batches(
     path: &Path,
     batch_size: usize,

@@ -2,6 +2,7 @@
 //! pretraining corpora. The library holds every command as a function; `bin/kbcurate.rs` is a
 //! thin CLI over it.
 
+pub mod audit;
 pub mod balance;
 pub mod dataset;
 pub mod date;

@@ -1,0 +1,152 @@
+//! `kbcurate audit` on the demo pipeline (ingest → dedup → balance), and the report in a
+//! real browser (Debian's chromium, headless) where one is installed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+fn demo_run() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo();
+    let cfg = kbcurate::ingest::config::IngestConfig::from_file(&repo.join("data-samples/collections.toml")).unwrap();
+    let ingested = dir.path().join("ingested");
+    run(&cfg, &repo.join("data-samples"), &ingested, |_| {});
+    let deduped = dir.path().join("deduped");
+    kbcurate::dedup::stage::dedup(&ingested, &kbcurate::dedup::stage::DedupOptions::new(&deduped)).unwrap();
+    let balanced = dir.path().join("balanced");
+    let policy = kbcurate::balance::policy::Policy::read(&repo.join("policies/democratic.toml")).unwrap();
+    kbcurate::balance::stage::balance(&deduped, &policy, &kbcurate::balance::stage::BalanceOptions::new(&balanced))
+        .unwrap();
+    (dir, balanced)
+}
+
+#[test]
+fn report_numbers_follow_the_manifests_and_the_data() {
+    let (dir, balanced) = demo_run();
+    let out = dir.path().join("audit");
+    // The run folder is accepted too: its most downstream stage is audited.
+    let r = kbcurate::audit::audit(dir.path(), &out).unwrap();
+    assert_eq!(r.stage, "balance");
+    let stages: Vec<&str> = r.stages.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(stages, ["ingest", "dedup", "balance"]);
+    for (s, name) in r.stages.iter().zip(["ingested", "deduped", "balanced"]) {
+        let m = kbcurate::dataset::Manifest::read(&dir.path().join(name)).unwrap();
+        assert_eq!(s.counts, m.counts, "{name}");
+    }
+    // Composition counts the balanced documents with their repeats.
+    let docs = documents(&balanced);
+    let ds = kbcurate::dataset::Dataset::open(&balanced).unwrap();
+    let mut repeats = 0u64;
+    for p in &ds.manifest.parts {
+        for b in ds.batches(p).unwrap() {
+            let b = b.unwrap();
+            let c = b.column_by_name("repeats").unwrap();
+            repeats += arrow_array::cast::AsArray::as_primitive::<arrow_array::types::UInt32Type>(c)
+                .values()
+                .iter()
+                .map(|v| *v as u64)
+                .sum::<u64>();
+        }
+    }
+    let c = &r.composition;
+    assert!(c.repeats);
+    assert_eq!(c.total.docs, docs.len() as u64);
+    assert_eq!(c.total.docs_repeated, repeats);
+    assert_eq!(c.total.chars, docs.iter().map(|d| d.n_chars as u64).sum::<u64>());
+    let by_genre: u64 = c.by["genre"].values().map(|t| t.docs).sum();
+    assert_eq!(by_genre, docs.len() as u64);
+    assert!(c.by["ocr_confidence"].contains_key("(none)"), "born-digital documents have no confidence");
+    assert!(!r.dup_examples.is_empty(), "the demo has near-duplicates");
+    assert!(r.rejected_examples.contains_key("balanced-out") && r.rejected_examples.contains_key("near-duplicate"));
+    // Files: JSON parses back; HTML is self-contained; the datasheet has its sections.
+    let json: kbcurate::audit::Report =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json.composition.total, c.total);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.matches("<svg").count() >= 8, "charts are inline SVG");
+    assert!(!html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for section in ["## Motivation", "## Composition", "## Collection and preprocessing", "## Uses", "## Provenance"] {
+        assert!(md.contains(section), "{section}");
+    }
+    // Compare: the deduped dataset against the balanced one.
+    let cmp = kbcurate::audit::compare(&dir.path().join("deduped"), &balanced).unwrap();
+    assert!(cmp.contains("genre (share of characters)") && cmp.contains(" pp"), "{cmp}");
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).find(|p| p.exists()).or_else(|| {
+        eprintln!("skipping: chromium is not installed (.ci/run installs Debian's chromium package)");
+        None
+    })
+}
+
+fn headless(chromium: &Path, profile: &Path, args: &[String]) -> std::process::Output {
+    Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--enable-logging=stderr", "--v=0", "--window-size=1200,2400", "--hide-scrollbars"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn report_renders_in_a_real_browser() {
+    let Some(chromium) = chromium() else { return };
+    let (dir, balanced) = demo_run();
+    let out = dir.path().join("audit");
+    kbcurate::audit::audit(&balanced, &out).unwrap();
+    let url = format!("file://{}", out.join("report.html").display());
+    let shot = dir.path().join("report.png");
+    let o =
+        headless(&chromium, &dir.path().join("profile-1"), &[format!("--screenshot={}", shot.display()), url.clone()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(!stderr.contains("CONSOLE"), "console messages: {stderr}");
+    // The same size of screenshot of a blank page, for scale.
+    let blank_page = dir.path().join("blank.html");
+    std::fs::write(&blank_page, "<!DOCTYPE html><html><body></body></html>").unwrap();
+    let blank = dir.path().join("blank.png");
+    let o2 = headless(
+        &chromium,
+        &dir.path().join("profile-2"),
+        &[format!("--screenshot={}", blank.display()), format!("file://{}", blank_page.display())],
+    );
+    assert!(o2.status.success());
+    let (png, blank_png) = (std::fs::read(&shot).unwrap(), std::fs::read(&blank).unwrap());
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(png.len() > 8 * blank_png.len(), "the report is not blank: {} vs {} bytes", png.len(), blank_png.len());
+    // The rendered DOM: charts with bars, the sections, text laid out.
+    let o = headless(&chromium, &dir.path().join("profile-3"), &["--dump-dom".to_string(), url]);
+    let dom = String::from_utf8_lossy(&o.stdout);
+    assert!(dom.matches("<svg").count() >= 8 && dom.matches("<rect").count() >= 30, "{}", &dom[..dom.len().min(500)]);
+    for id in ["funnel", "composition", "dedup", "balance", "examples", "provenance"] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "section {id}");
+    }
+}
+
+/// `schemas/report.schema.json` lists exactly the keys `report.json` has, at every level.
+#[test]
+fn report_schema_matches_what_is_written() {
+    let (dir, balanced) = demo_run();
+    let r = kbcurate::audit::audit(&balanced, &dir.path().join("a")).unwrap();
+    let v = serde_json::to_value(&r).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("schemas/report.schema.json")).unwrap()).unwrap();
+    let keys = |o: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = o.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let props = &schema["properties"];
+    assert_eq!(keys(&v), keys(props));
+    assert_eq!(keys(&v["stages"][0]), keys(&props["stages"]["items"]["properties"]));
+    assert_eq!(keys(&v["composition"]), keys(&props["composition"]["properties"]));
+    assert_eq!(keys(&v["composition"]["total"]), keys(&schema["$defs"]["tally"]["properties"]));
+    assert_eq!(keys(&v["kept_examples"][0]), keys(&schema["$defs"]["example"]["properties"]));
+    assert_eq!(keys(&v["dup_examples"][0]), keys(&props["dup_examples"]["items"]["properties"]));
+}
