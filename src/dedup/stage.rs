@@ -398,6 +398,7 @@ fn run(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
         parts: manifest_parts,
         rejected_parts,
         text_bytes,
+        stats: None,
     };
     manifest.write(out)?;
     let _ = std::fs::remove_dir_all(&work);
