@@ -7,7 +7,7 @@ fn kbcurate() -> Command {
 }
 
 #[test]
-fn readme_demo_ingest_then_inspect() {
+fn readme_demo_ingest_dedup_filter_inspect() {
     let out = tempfile::tempdir().unwrap();
     let ds = out.path().join("ingested");
     let repo = env!("CARGO_MANIFEST_DIR");
@@ -35,6 +35,23 @@ fn readme_demo_ingest_then_inspect() {
     let o = kbcurate().args(["inspect", "-n", "2"]).arg(&deduped).output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("stage     dedup") && stdout.contains("near-duplicate"), "{stdout}");
+    // The README's filter step.
+    let filtered = out.path().join("filtered");
+    let o = kbcurate()
+        .current_dir(repo)
+        .args(["filter"])
+        .arg(&deduped)
+        .arg("-o")
+        .arg(&filtered)
+        .args(["--config", "data-samples/filter.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("filter: ") && stderr.contains("kept by language: swe"), "{stderr}");
+    let o = kbcurate().args(["inspect", "-n", "2"]).arg(&filtered).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("stage     filter"), "{stdout}");
 }
 
 #[test]

@@ -197,7 +197,8 @@ impl FilterConfig {
     }
 
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let bad = |key: &str, why: &str| ConfigError::Invalid { origin: origin.into(), message: format!("`{key}` {why}") };
+        let bad =
+            |key: &str, why: &str| ConfigError::Invalid { origin: origin.into(), message: format!("`{key}` {why}") };
         let shares = [
             ("language.min_confidence", self.language.min_confidence),
             ("language.min_score", self.language.min_score),

@@ -18,8 +18,8 @@ pub fn read_sentences(dir: &Path) -> std::io::Result<Vec<(String, String)>> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", f.display())))?;
+        let text =
+            std::fs::read_to_string(&f).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", f.display())))?;
         for line in text.lines() {
             let Some((label, s)) = line.split_once('\t') else { continue };
             let Some(code) = crate::language::normalize(label) else { continue };
@@ -117,7 +117,10 @@ pub fn detectors(cfg: &LanguageConfig) -> Vec<(String, Box<dyn LanguageDetector>
 pub fn pages_report(pages: &[(String, String)], cfg: &LanguageConfig) -> String {
     let det = langid::detector(cfg);
     let all = LanguageConfig { sample_windows: 0, ..cfg.clone() };
-    let mut sampled = Confusion { name: format!("pages, {} windows of ~{} bytes", cfg.sample_windows, cfg.window_bytes), ..Default::default() };
+    let mut sampled = Confusion {
+        name: format!("pages, {} windows of ~{} bytes", cfg.sample_windows, cfg.window_bytes),
+        ..Default::default()
+    };
     let mut full = Confusion { name: "pages, every window".into(), ..Default::default() };
     let mut agree = 0u64;
     for (truth, text) in pages {
@@ -142,8 +145,8 @@ pub fn pages_report(pages: &[(String, String)], cfg: &LanguageConfig) -> String 
 
 /// Reads pages from a JSONL file with `language` and `text` fields.
 pub fn read_pages(path: &Path) -> std::io::Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     Ok(text
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

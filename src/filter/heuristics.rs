@@ -17,7 +17,7 @@ pub struct LineMeasures {
     /// Blank-line separated paragraphs.
     pub paragraphs: u32,
     pub dup_paragraphs: u32,
-    /// `#`, `…`, `...`, `|`, `■` and similar.
+    /// Runs of `#`, `…`, `|`, `■` and similar, and `...`.
     pub symbols: u32,
     pub timestamps: u32,
     /// Lines whose first token is a time stamp.
@@ -44,7 +44,8 @@ impl LineMeasures {
 
 const BULLETS: &[char] = &['•', '·', '▪', '‣', '◦', '●', '○', '■', '□', '►', '▶', '-', '–', '*', '>'];
 const END_PUNCT: &[char] = &['.', '!', '?', ':', ';', '"', '\'', '”', '’', '»', ')', '…'];
-const SYMBOLS: &[char] = &['#', '…', '|', '¦', '■', '□', '▪', '●', '◆', '★', '☆', '^', '~', '{', '}', '\\', '_', '<', '>'];
+const SYMBOLS: &[char] =
+    &['#', '…', '|', '¦', '■', '□', '▪', '●', '◆', '★', '☆', '^', '~', '{', '}', '\\', '_', '<', '>'];
 
 /// Whether `token` is a time of day (`20.00`, `7.30`, `19:05`) or a range of two
 /// (`19.05-24.00`, `6.00–9.30`), trailing punctuation allowed.
@@ -95,7 +96,15 @@ pub fn measure(text: &str) -> LineMeasures {
             }
             first = false;
         }
-        m.symbols += l.chars().filter(|c| SYMBOLS.contains(c)).count() as u32;
+        // A run of symbols (`■■■`, `###`) counts once, like a word.
+        let mut prev_sym = false;
+        for c in l.chars() {
+            let sym = SYMBOLS.contains(&c);
+            if sym && !prev_sym {
+                m.symbols += 1;
+            }
+            prev_sym = sym;
+        }
         m.symbols += l.matches("...").count() as u32;
     }
     let mut paras: HashSet<u64> = HashSet::new();
@@ -182,7 +191,7 @@ mod tests {
         assert_eq!(m.bullet_lines, 2);
         assert_eq!(m.paragraphs, 3);
         assert_eq!(m.dup_paragraphs, 0);
-        assert_eq!(m.symbols, 7);
+        assert_eq!(m.symbols, 3);
         let p = "Samma stycke.\n\nSamma stycke.\n\nAnnat.";
         assert_eq!(measure(p).dup_paragraphs, 1);
     }

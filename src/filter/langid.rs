@@ -44,7 +44,7 @@ impl Whatlang {
     /// `candidates`: ISO 639-3 codes; codes whatlang does not know (`nno`, `isl`, `fao`) are
     /// skipped. Empty: every language whatlang knows.
     pub fn new(candidates: &[String]) -> Self {
-        let allow: Vec<whatlang::Lang> = candidates.iter().filter_map(|c| whatlang::Lang::from_code(c)).collect();
+        let allow: Vec<whatlang::Lang> = candidates.iter().filter_map(whatlang::Lang::from_code).collect();
         let detector =
             if allow.is_empty() { whatlang::Detector::new() } else { whatlang::Detector::with_allowlist(allow) };
         Self { detector }
@@ -84,7 +84,7 @@ impl<D: LanguageDetector> Nordic<D> {
             .copied()
             .filter(|l| candidates.is_empty() || candidates.iter().any(|c| c == l))
             .collect();
-        Self { inner, allowed, min_hits: 2, min_hit_share: 0.2 }
+        Self { inner, allowed, min_hits: 2, min_hit_share: 0.15 }
     }
 }
 
@@ -96,7 +96,7 @@ impl<D: LanguageDetector> LanguageDetector for Nordic<D> {
         }
         let s = nordic::score(text);
         let inner_nordic = inner.as_ref().is_some_and(|g| nordic::LANGS.contains(&g.lang.as_str()));
-        let clearly_nordic = s.hits >= self.min_hits && s.hit_share() >= self.min_hit_share;
+        let clearly_nordic = s.strong_hits >= self.min_hits && s.strong_share() >= self.min_hit_share;
         if !(inner_nordic || clearly_nordic) || s.hits == 0 {
             return inner;
         }
@@ -262,7 +262,10 @@ pub fn identify(
     let mut flag = None;
     let language = match (declared, &detected) {
         (Some(d), Some(l)) if cfg.use_declared => {
-            if l == d || !trusted {
+            if refines(d, l) && trusted {
+                // `nor` declared, bokmål or nynorsk detected: the detector is more precise.
+                Some(l.clone())
+            } else if l == d || !trusted {
                 Some(d.to_string())
             } else if score >= cfg.contradiction_score {
                 flag = Some(format!("declared {d}, detected {l} ({score:.2})"));
@@ -278,6 +281,11 @@ pub fn identify(
         (_, None) => None,
     };
     LanguageResult { language, score, shares, flag, trusted, sampled_bytes: total }
+}
+
+/// Whether `detected` is a more precise code within the declared macrolanguage.
+fn refines(declared: &str, detected: &str) -> bool {
+    matches!((declared, detected), ("nor", "nob" | "nno"))
 }
 
 #[cfg(test)]

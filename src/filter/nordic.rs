@@ -34,7 +34,7 @@ blefvo blifvit hafva haft gifva lefva öfver efter hemma ännu kanske därför e
 stor stora stort liten små mera mest sista utom sådant ser se gå går gick kom tog blefve vore kvinna kvinnor \
 veckan dagen landet staden tiden sättet talet året barnen folket svenskt skola lärare gamla goda";
 
-const NOB: &str = "og i å det som en på er av for med til den har de ikke om et han men var jeg seg fra vi så \
+const NOB: &str = "og i å at det som en på er av for med til den har de ikke om et han men var jeg seg fra vi så \
 kan man når år sier hun under også etter eller nå sin der ved mot skal bare blir hva mye hadde kommer to andre \
 siden får må her mange enn finnes skulle gjennom uten sine mer alle over noe noen ham henne dem oss meg deg min \
 din vårt våre vår hans hennes deres denne dette disse hvilket hvilken hvilke hvordan hvorfor også blant både \
@@ -42,9 +42,11 @@ ingen intet allerede aldri alltid mellom selv samme første ble vært være gjø
 helt ifølge kunne ville likevel dag ei et nye ut opp fram igjen hvis fordi mens før etter slik sånn bli blitt \
 gikk fikk kom tok stor store stort liten små mer mest siste kroner norge norske norsk oslo dessuten derfor \
 kanskje ennå tidligere senere nesten noe heller hos egen eget egne nei ja godt landet byen tiden året barna \
-folk skolen lærer gamle gode hvert hver";
+folk skolen lærer gamle gode hvert hver annen annet flere hjem hjemme sammen vei dere hun kjent kjøpe spørsmål \
+fortsatt sier tror synes heter dessverre altså egentlig selvfølgelig hverandre mann kvinne barn uke sted \
+verden hus ting gjennom uten kommer hvem hvorfor hvordan hvor når noen noe mye nå";
 
-const NNO: &str = "og i å det som ein eit ei på er av for med til den har dei ikkje om han men var eg seg frå \
+const NNO: &str = "og i å at det som ein eit ei på er av for med til den har dei ikkje om han men var eg seg frå \
 vi me så kan ein når år seier ho under òg også etter eller no sin der ved mot skal berre blir vert vart kva \
 mykje hadde kjem to andre sidan får må her mange enn finst skulle gjennom utan sine meir alle over noko nokon \
 han henne dei oss meg deg min din vårt våre vår hans hennar deira denne dette desse kva kven kvar korleis \
@@ -52,7 +54,10 @@ kvifor blant både ingen allereie aldri alltid mellom sjølv same første vorte 
 sa jo vel heile heilt kunne ville likevel dag nye ut opp fram igjen viss fordi medan før slik bli blitt gjekk \
 fekk kom tok stor store stort liten små meir mest siste kroner noreg norske norsk difor kanskje enno tidlegare \
 seinare nesten noko heller hjå eigen eige eigne nei ja godt landet byen tida året borna folk skulen lærar \
-gamle gode kvart kvar dykk oss sjå gå eitt mellom ikkje";
+gamle gode kvart kvar dykk oss sjå gå eitt mellom ikkje anna annan fleire heim heime saman veg \
+dykkar ho dei kjent kjøpe spørsmål framleis seier trur synest heiter dessverre altså eigentleg sjølvsagt \
+kvarandre mann kvinne born barn veke stad verda hus ting gjennom utan kjem korleis kvifor når nokre mykje no \
+då dersom berre";
 
 const DAN: &str = "og i at det som en på er af for med til den har de ikke om et han men var jeg sig fra vi så \
 kan man når år siger hun under også efter eller nu sin der ved mod skal bare bliver hvad meget havde kommer to \
@@ -62,7 +67,10 @@ ingen intet allerede aldrig altid mellem selv samme første blev været være g�
 helt ifølge kunne ville alligevel dag nye ud op frem igen hvis fordi mens før sådan blive blevet gik fik kom \
 tog stor store stort lille små mest sidste kroner danmark danske dansk københavn desuden derfor måske endnu \
 tidligere senere næsten heller hos egen eget egne nej ja godt landet byen tiden året børnene folk skolen lærer \
-gamle gode hvert hver lige kun dog thi eller sammen mellem spørgsmål siger giver tager";
+gamle gode hvert hver lige kun dog thi eller sammen mellem spørgsmål siger giver tager jer anden andet flere mere hjem hjemme vej \
+hvornår hvem samt således desværre altså ganske efterhånden stadig nemlig egentlig selvfølgelig hinanden mand \
+kvinde børn barn uge gang sted verden hus ting gøre sige tage give komme vide tror synes hedder købe hjælp \
+sagde kende kender kære mange også";
 
 const ISL: &str = "og í á að það sem er um til við en hann hún var ég ekki með fyrir af eru þessi þetta þess \
 þeir þær þau sig mig þig honum henni okkur þeim hafa hefur hafði verið vera verður var voru einn ein eitt \
@@ -86,6 +94,41 @@ const LETTERS: &[(char, &[&str])] = &[
 ];
 const LETTER_WEIGHT: f32 = 0.25;
 
+/// Spelling patterns of whole words: (ending, languages, weight). `-sjon` against `-tion`,
+/// nynorsk `-leg`/`-heit`/`-ane`, Danish `-hed`; `kj`/`gj`/`øy` (bokmål, nynorsk) against
+/// `øj`/`ej` (Danish) anywhere in the word.
+const ENDINGS: &[(&str, &[&str], f32)] = &[
+    ("sjon", &["nob", "nno"], 0.5),
+    ("sjonen", &["nob", "nno"], 0.5),
+    ("tion", &["swe", "dan"], 0.4),
+    ("tionen", &["swe", "dan"], 0.4),
+    ("leg", &["nno"], 0.5),
+    ("lege", &["nno"], 0.5),
+    ("legt", &["nno"], 0.5),
+    ("heit", &["nno"], 0.5),
+    ("ane", &["nno"], 0.3),
+    ("hed", &["dan"], 0.5),
+    ("heden", &["dan"], 0.5),
+    ("het", &["swe", "nob"], 0.2),
+    ("ede", &["dan"], 0.3),
+];
+const INFIXES: &[(&str, &[&str], f32)] = &[
+    ("kj", &["nob", "nno"], 0.3),
+    ("gj", &["nob", "nno"], 0.2),
+    ("øy", &["nob", "nno", "fao"], 0.4),
+    ("øj", &["dan"], 0.5),
+    ("ej", &["dan"], 0.2),
+];
+
+/// Words frequent in English, German or Finnish too (`i`, `to`, `for`, `over`, `ja`, `se`,
+/// `kun`, `ei`): they count for the languages, but not as evidence that a text is Nordic at all.
+const FOREIGN: &[&str] = &[
+    "i", "to", "for", "over", "under", "man", "den", "der", "die", "alle", "er", "at", "her", "hat", "so", "vil",
+    "ser", "en", "et", "de", "dem", "min", "sin", "hans", "bare", "var", "kan", "om", "hele", "kom", "dag", "nu", "da",
+    "ja", "se", "kun", "ei", "ne", "vi", "ut", "hus", "mann", "barn", "land", "by", "ting", "gang", "tid", "stor",
+    "ny", "bli", "a", "med", "men", "sig", "in", "hun", "mange", "god", "gut", "gode", "sa", "and",
+];
+
 fn lexicon() -> &'static HashMap<&'static str, u8> {
     static LEX: OnceLock<HashMap<&'static str, u8>> = OnceLock::new();
     LEX.get_or_init(|| {
@@ -108,6 +151,8 @@ pub struct NordicScore {
     pub hits: u32,
     /// Tokens looked at.
     pub tokens: u32,
+    /// Hits on words that are not also common English, German or Finnish words.
+    pub strong_hits: u32,
 }
 
 impl NordicScore {
@@ -128,20 +173,51 @@ impl NordicScore {
             self.hits as f32 / self.tokens as f32
         }
     }
+
+    /// Share of tokens that are Nordic function words found in no other language's common words.
+    pub fn strong_share(&self) -> f32 {
+        if self.tokens == 0 {
+            0.0
+        } else {
+            self.strong_hits as f32 / self.tokens as f32
+        }
+    }
 }
 
 /// Scores `text` (any case; `ſ` is read as `s`).
 pub fn score(text: &str) -> NordicScore {
     let lex = lexicon();
-    let mut s = NordicScore { scores: [0.0; 6], hits: 0, tokens: 0 };
+    let mut s = NordicScore { scores: [0.0; 6], hits: 0, tokens: 0, strong_hits: 0 };
     let mut word = String::with_capacity(32);
     let flush = |word: &mut String, s: &mut NordicScore| {
         if word.is_empty() {
             return;
         }
         s.tokens += 1;
+        let add = |s: &mut NordicScore, langs: &[&str], w: f32| {
+            let w = w / langs.len() as f32;
+            for l in langs {
+                let k = LANGS.iter().position(|x| x == l).expect("feature languages are in LANGS");
+                s.scores[k] += w;
+            }
+        };
+        if word.chars().count() >= 4 {
+            for (end, langs, w) in ENDINGS {
+                if word.ends_with(end) {
+                    add(s, langs, *w);
+                }
+            }
+        }
+        for (inf, langs, w) in INFIXES {
+            if word.contains(inf) {
+                add(s, langs, *w);
+            }
+        }
         if let Some(&mask) = lex.get(word.as_str()) {
             s.hits += 1;
+            if !FOREIGN.contains(&word.as_str()) {
+                s.strong_hits += 1;
+            }
             let w = 1.0 / mask.count_ones() as f32;
             for (k, sc) in s.scores.iter_mut().enumerate() {
                 if mask & (1 << k) != 0 {

@@ -103,7 +103,9 @@ impl Masker {
         }
         let has_digits = text.bytes().any(|b| b.is_ascii_digit());
         if self.cfg.personnummer && has_digits {
-            spans.extend(self.pnr.find_iter(text).filter(|m| is_personnummer(m.as_str())).map(|m| (m.start(), m.end(), 1)));
+            spans.extend(
+                self.pnr.find_iter(text).filter(|m| is_personnummer(m.as_str())).map(|m| (m.start(), m.end(), 1)),
+            );
         }
         if self.cfg.phones && has_digits {
             for m in self.phone.find_iter(text) {
@@ -191,10 +193,7 @@ mod tests {
         let (t, c) = m()
             .mask("Skriv till anna.svensson@example.se eller ring 08-123 45 67. Pnr 19811218-9876, samnr 811278-9873.")
             .unwrap();
-        assert_eq!(
-            t,
-            "Skriv till <EMAIL> eller ring <PHONE>. Pnr <PERSONNUMMER>, samnr <PERSONNUMMER>."
-        );
+        assert_eq!(t, "Skriv till <EMAIL> eller ring <PHONE>. Pnr <PERSONNUMMER>, samnr <PERSONNUMMER>.");
         assert_eq!(c, PiiCounts { emails: 1, phones: 1, personnummer: 2 });
         // A number with a bad check digit is not a personnummer; nor is a year or a price.
         assert!(m().mask("Nummer 811218-9875 år 1898 kostar 12.50 kr.").is_none());

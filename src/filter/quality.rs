@@ -21,8 +21,8 @@ pub enum TokenClass {
 }
 
 const EDGE: &[char] = &[
-    '.', ',', ';', ':', '!', '?', '"', '\'', '(', ')', '[', ']', '{', '}', '«', '»', '„', '“', '”', '‘', '’', '‚',
-    '-', '–', '—', '…', '*', '/',
+    '.', ',', ';', ':', '!', '?', '"', '\'', '(', ')', '[', ']', '{', '}', '«', '»', '„', '“', '”', '‘', '’', '‚', '-',
+    '–', '—', '…', '*', '/',
 ];
 
 fn is_vowel(c: char) -> bool {
@@ -168,8 +168,7 @@ fn is_ordinal(t: &str) -> bool {
 
 /// `McDonald`, `MacArthur`, `DeGeer`: one inner capital after a short prefix.
 fn is_camel_name(t: &str) -> bool {
-    let uppers: Vec<usize> =
-        t.char_indices().filter(|(_, c)| c.is_uppercase()).map(|(i, _)| i).collect::<Vec<_>>();
+    let uppers: Vec<usize> = t.char_indices().filter(|(_, c)| c.is_uppercase()).map(|(i, _)| i).collect::<Vec<_>>();
     uppers.len() == 2 && uppers[0] == 0 && uppers[1] <= 3 && uppers[1] > 0
 }
 

@@ -168,7 +168,7 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
     let start = Instant::now();
     let ds = Dataset::open(input)?;
     let out = &opts.output;
-    std::fs::create_dir_all(out)
+    std::fs::create_dir_all(out.join(dataset::PARTS_DIR))
         .map_err(|e| FilterError::Other(format!("{}: cannot create the output folder: {e}", out.display())))?;
     if let Ok(m) = Manifest::read(out) {
         if m.stage != STAGE {
@@ -369,7 +369,10 @@ fn filter_part(
             .as_string::<i64>()
             .clone();
         let s = |name: &str| {
-            batch.column_by_name(name).filter(|c| c.data_type() == &DataType::Utf8).map(|c| c.as_string::<i32>().clone())
+            batch
+                .column_by_name(name)
+                .filter(|c| c.data_type() == &DataType::Utf8)
+                .map(|c| c.as_string::<i32>().clone())
         };
         let (ids, colls, paths, locs, formats, langs) =
             (s("id"), s("collection"), s("path"), s("locator"), s("format"), s("language"));
@@ -497,7 +500,14 @@ fn filter_part(
     };
     debug_assert_eq!(rows_out, counts.kept);
     let rejected = rejected.finish()?;
-    let rec =
-        PartRecord { part: i, plan: plan.to_string(), counts, documents, rejected, input_bytes: part.bytes, text_bytes };
+    let rec = PartRecord {
+        part: i,
+        plan: plan.to_string(),
+        counts,
+        documents,
+        rejected,
+        input_bytes: part.bytes,
+        text_bytes,
+    };
     Ok((rec, stats))
 }
