@@ -44,12 +44,22 @@ impl LineMeasures {
 
 const BULLETS: &[char] = &['•', '·', '▪', '‣', '◦', '●', '○', '■', '□', '►', '▶', '-', '–', '*', '>'];
 const END_PUNCT: &[char] = &['.', '!', '?', ':', ';', '"', '\'', '”', '’', '»', ')', '…'];
-const SYMBOLS: &[char] =
-    &['#', '…', '|', '¦', '■', '□', '▪', '●', '◆', '★', '☆', '^', '~', '{', '}', '\\', '_', '<', '>'];
+/// `#`, `…`, `|`, `¦`, `■`, `□`, `▪`, `●`, `◆`, `★`, `☆`, `^`, `~`, `{`, `}`, `\`, `_`, `<`, `>`.
+fn is_symbol(c: char) -> bool {
+    if c.is_ascii() {
+        matches!(c, '#' | '|' | '^' | '~' | '{' | '}' | '\\' | '_' | '<' | '>')
+    } else {
+        matches!(c, '…' | '¦' | '■' | '□' | '▪' | '●' | '◆' | '★' | '☆')
+    }
+}
 
 /// Whether `token` is a time of day (`20.00`, `7.30`, `19:05`) or a range of two
 /// (`19.05-24.00`, `6.00–9.30`), trailing punctuation allowed.
 pub fn is_timestamp(token: &str) -> bool {
+    let b = token.as_bytes();
+    if b.len() < 4 || !(b[0].is_ascii_digit() || b[0] == b'(') {
+        return false;
+    }
     let t = token.trim_end_matches([',', '.', ';', ':', ')']).trim_start_matches('(');
     let one = |s: &str| -> bool {
         let Some((h, m)) = s.split_once(['.', ':']) else { return false };
@@ -96,16 +106,25 @@ pub fn measure(text: &str) -> LineMeasures {
             }
             first = false;
         }
-        // A run of symbols (`■■■`, `###`) counts once, like a word.
+        // A run of symbols (`■■■`, `###`) counts once, like a word; so does `...`.
         let mut prev_sym = false;
+        let mut dots = 0;
         for c in l.chars() {
-            let sym = SYMBOLS.contains(&c);
+            let sym = is_symbol(c);
             if sym && !prev_sym {
                 m.symbols += 1;
             }
             prev_sym = sym;
+            if c == '.' {
+                dots += 1;
+                if dots == 3 {
+                    m.symbols += 1;
+                    dots = 0;
+                }
+            } else {
+                dots = 0;
+            }
         }
-        m.symbols += l.matches("...").count() as u32;
     }
     let mut paras: HashSet<u64> = HashSet::new();
     for p in split_paragraphs(text) {

@@ -88,37 +88,50 @@ impl<D: LanguageDetector> Nordic<D> {
     }
 }
 
-impl<D: LanguageDetector> LanguageDetector for Nordic<D> {
-    fn detect(&self, text: &str) -> Option<Guess> {
-        let inner = self.inner.detect(text);
-        if self.allowed.len() < 2 {
-            return inner;
-        }
-        let s = nordic::score(text);
-        let inner_nordic = inner.as_ref().is_some_and(|g| nordic::LANGS.contains(&g.lang.as_str()));
-        let clearly_nordic = s.strong_hits >= self.min_hits && s.strong_share() >= self.min_hit_share;
-        if !(inner_nordic || clearly_nordic) || s.hits == 0 {
-            return inner;
-        }
-        // The best allowed language by the scorer; ties keep the inner detector's choice.
+impl<D: LanguageDetector> Nordic<D> {
+    /// The scorer's choice among the allowed languages; ties go to `inner_lang`.
+    fn decide(&self, s: &nordic::NordicScore, inner_lang: &str) -> Option<Guess> {
         let mut ranked: Vec<(&str, f32)> = nordic::LANGS
             .iter()
             .zip(s.scores)
             .filter(|(l, _)| self.allowed.contains(l))
             .map(|(l, v)| (*l, v))
             .collect();
-        let inner_lang = inner.as_ref().map(|g| g.lang.as_str()).unwrap_or("");
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then((b.0 == inner_lang).cmp(&(a.0 == inner_lang))));
         let (lang, s1) = ranked[0];
         let s2 = ranked.get(1).map_or(0.0, |r| r.1);
         if s1 <= 0.0 {
-            return inner;
+            return None;
         }
         // Margin of the winner over the runner-up, relative, and damped for little evidence.
         let margin = (s1 - s2) / s1;
         let evidence = (s1 / 3.0).min(1.0);
         let confidence = (margin * 2.0).min(1.0) * evidence;
         Some(Guess { lang: lang.to_string(), confidence })
+    }
+}
+
+impl<D: LanguageDetector> LanguageDetector for Nordic<D> {
+    fn detect(&self, text: &str) -> Option<Guess> {
+        if self.allowed.len() < 2 {
+            return self.inner.detect(text);
+        }
+        let s = nordic::score(text);
+        let clearly_nordic = s.strong_hits >= self.min_hits && s.strong_share() >= self.min_hit_share;
+        // Plenty of Nordic function words and a clear winner: no need to ask the (slower)
+        // trigram detector. This is the common case for Swedish text.
+        if clearly_nordic && s.strong_hits >= 3 {
+            if let Some(g) = self.decide(&s, "").filter(|g| g.confidence >= 0.5) {
+                return Some(g);
+            }
+        }
+        let inner = self.inner.detect(text);
+        let inner_nordic = inner.as_ref().is_some_and(|g| nordic::LANGS.contains(&g.lang.as_str()));
+        if !(inner_nordic || clearly_nordic) || s.hits == 0 {
+            return inner;
+        }
+        let inner_lang = inner.as_ref().map(|g| g.lang.as_str()).unwrap_or("");
+        self.decide(&s, inner_lang).or(inner)
     }
 
     fn name(&self) -> String {

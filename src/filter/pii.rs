@@ -83,9 +83,11 @@ impl Masker {
         Self {
             cfg: cfg.clone(),
             email: Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}").expect("regex"),
-            pnr: Regex::new(r"\b(?:\d{2})?\d{6}[-+]?\d{4}\b").expect("regex"),
+            // ASCII word boundaries and digits: Unicode `\b` keeps the regex off its fast DFA on
+            // non-ASCII text.
+            pnr: Regex::new(r"(?-u:\b)(?:[0-9]{2})?[0-9]{6}[-+]?[0-9]{4}(?-u:\b)").expect("regex"),
             phone: Regex::new(
-                r"(?:(?:\+|\b00)\d{2,3}[ -]?(?:\(0\)[ -]?)?\d{1,4}|\b0\d{1,3})(?:[- /]?\d{2,4}){2,4}\b|(?i:\b(?:tel|telefon|tfn|rikstelefon)\.?:?) ?\d{2,4}(?:[ -]\d{2,4}){0,3}\b",
+                r"(?-u)(?:(?:\+|\b00)[0-9]{2,3}[ -]?(?:\(0\)[ -]?)?[0-9]{1,4}|\b0[0-9]{1,3})(?:[- /]?[0-9]{2,4}){2,4}\b|(?i:\b(?:tel|telefon|tfn|rikstelefon)\.?:?) ?[0-9]{2,4}(?:[ -][0-9]{2,4}){0,3}\b",
             )
             .expect("regex"),
         }

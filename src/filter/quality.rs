@@ -61,16 +61,74 @@ fn is_vowel(c: char) -> bool {
     )
 }
 
+/// Lower-case form and case of a letter; Latin-1 letters without a Unicode table lookup.
+#[inline]
+fn lower_upper(c: char) -> (char, bool) {
+    match c {
+        'a'..='z' => (c, false),
+        'A'..='Z' => (c.to_ascii_lowercase(), true),
+        'à'..='þ' if c != '÷' => (c, false),
+        'À'..='Þ' if c != '×' => (char::from_u32(c as u32 + 32).unwrap_or(c), true),
+        'ß' | 'ÿ' => (c, false),
+        _ => (c.to_lowercase().next().unwrap_or(c), c.is_uppercase()),
+    }
+}
+
+/// Letter, digit or other, without a Unicode table lookup for ASCII and Latin-1.
+#[inline]
+fn kind_of(c: char) -> u8 {
+    match c {
+        'a'..='z' | 'A'..='Z' => 1,
+        '0'..='9' => 2,
+        c if c.is_ascii() => 3,
+        'À'..='ÿ' if c != '×' && c != '÷' => 1,
+        c if c.is_alphabetic() => 1,
+        c if c.is_numeric() => 2,
+        _ => 3,
+    }
+}
+
 /// Latin letters (Basic Latin to Latin Extended-B, IPA, Latin Extended Additional).
 fn is_latin(c: char) -> bool {
     (c as u32) < 0x0370 || ('\u{1E00}'..='\u{1EFF}').contains(&c)
 }
 
+#[inline]
+fn is_edge(c: char) -> bool {
+    if c.is_ascii() {
+        matches!(
+            c,
+            '.' | ',' | ';' | ':' | '!' | '?' | '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}' | '-' | '*' | '/'
+        )
+    } else {
+        EDGE.contains(&c)
+    }
+}
+
+/// `token` without edge punctuation.
+fn trim_edge(token: &str) -> &str {
+    let start = token.char_indices().find(|(_, c)| !is_edge(*c)).map_or(token.len(), |(i, _)| i);
+    let rest = &token[start..];
+    let end = rest.char_indices().rev().find(|(_, c)| !is_edge(*c)).map_or(0, |(i, c)| i + c.len_utf8());
+    &rest[..end]
+}
+
 /// Classifies one whitespace-separated token.
 pub fn classify(token: &str) -> TokenClass {
-    let t = token.trim_matches(EDGE);
-    if !t.chars().any(char::is_alphabetic) {
-        return TokenClass::NonAlpha;
+    classify_counting(token).0
+}
+
+/// The class and the number of letters of a token.
+fn classify_counting(token: &str) -> (TokenClass, usize) {
+    let t = trim_edge(token);
+    let (class, letters) = classify_trimmed(t);
+    (class, letters)
+}
+
+fn classify_trimmed(t: &str) -> (TokenClass, usize) {
+    // Most tokens without a letter are numbers: decide those without the full pass.
+    if t.bytes().all(|b| b.is_ascii() && !b.is_ascii_alphabetic()) {
+        return (TokenClass::NonAlpha, 0);
     }
     let (mut letters, mut digits, mut other) = (0usize, 0usize, 0usize);
     let (mut latin, mut non_latin) = (false, false);
@@ -81,13 +139,7 @@ pub fn classify(token: &str) -> TokenClass {
     let mut transitions = 0; // letter ↔ digit switches
     let mut prev_kind = 0u8;
     for (i, c) in t.chars().enumerate() {
-        let kind = if c.is_alphabetic() {
-            1
-        } else if c.is_numeric() {
-            2
-        } else {
-            3
-        };
+        let kind = kind_of(c);
         let prev_kind_before = prev_kind;
         if kind != 3 && prev_kind != 0 && prev_kind != 3 && kind != prev_kind {
             transitions += 1;
@@ -101,7 +153,8 @@ pub fn classify(token: &str) -> TokenClass {
                 } else {
                     non_latin = true;
                 }
-                if c.is_uppercase() {
+                let (lc, upper) = lower_upper(c);
+                if upper {
                     // After a hyphen or apostrophe a capital starts a new part (`Hälsinge-Posten`).
                     if i > 0 && lower_seen && prev_kind_before == 1 {
                         inner_upper = true;
@@ -109,7 +162,6 @@ pub fn classify(token: &str) -> TokenClass {
                 } else {
                     lower_seen = true;
                 }
-                let lc = c.to_lowercase().next().unwrap_or(c);
                 let lc = if lc == 'ſ' { 's' } else { lc };
                 if is_vowel(lc) {
                     vowels += 1;
@@ -122,7 +174,7 @@ pub fn classify(token: &str) -> TokenClass {
                 same_run = if prev == Some(lc) { same_run + 1 } else { 1 };
                 prev = Some(lc);
                 if same_run >= 3 || cons_run >= 6 || vowel_run >= 5 {
-                    return TokenClass::NonWord;
+                    return (TokenClass::NonWord, letters);
                 }
             }
             2 => {
@@ -143,6 +195,9 @@ pub fn classify(token: &str) -> TokenClass {
             }
         }
     }
+    if letters == 0 {
+        return (TokenClass::NonAlpha, 0);
+    }
     // `1:a` and `10-talet` have a separator; `2dra`, `3dje`, `1st` are ordinals. Any other
     // mix of digits and letters (`1ndia`, `tl1e`) is OCR noise.
     let mixed = digits > 0 && transitions > 0 && !is_ordinal(t);
@@ -153,9 +208,9 @@ pub fn classify(token: &str) -> TokenClass {
         || (vowels == 0 && letters > 3)
         || letters > 30
     {
-        TokenClass::NonWord
+        (TokenClass::NonWord, letters)
     } else {
-        TokenClass::Word
+        (TokenClass::Word, letters)
     }
 }
 
@@ -220,18 +275,18 @@ pub fn measure(text: &str) -> QualityMeasures {
     let mut m = QualityMeasures::default();
     for tok in text.split_whitespace() {
         m.tokens += 1;
-        match classify(tok) {
-            TokenClass::NonAlpha => m.non_alpha += 1,
-            TokenClass::NonWord => m.non_word += 1,
-            TokenClass::Word => {
+        match classify_counting(tok) {
+            (TokenClass::NonAlpha, _) => m.non_alpha += 1,
+            (TokenClass::NonWord, _) => m.non_word += 1,
+            (TokenClass::Word, letters) => {
                 m.words += 1;
-                m.word_letters += tok.chars().filter(|c| c.is_alphabetic()).count() as u64;
+                m.word_letters += letters as u64;
             }
         }
     }
     let (mut prev, mut run) = (None, 0u64);
     for c in text.chars() {
-        if c.is_alphanumeric() {
+        if kind_of(c) != 3 {
             m.alnum_chars += 1;
             if prev == Some(c) {
                 run += 1;

@@ -436,7 +436,11 @@ fn filter_part(
                     reason: first.reason.as_str().into(),
                     detail: first.detail,
                     // The text as it was, PII masked.
-                    text: Some(masker.mask(original).map_or_else(|| original.to_string(), |(m, _)| m)),
+                    text: Some(match (&cleaned, &masked) {
+                        (None, Some((m, _))) => m.clone(),
+                        (None, None) => original.to_string(),
+                        (Some(_), _) => masker.mask(original).map_or_else(|| original.to_string(), |(m, _)| m),
+                    }),
                 })?;
                 // Placeholders: the row is filtered out below.
                 new_text.append_value("");
@@ -455,7 +459,12 @@ fn filter_part(
             text_bytes += final_text.len() as u64;
             new_text.append_value(final_text);
             new_chars.append_value(final_text.chars().count() as u32);
-            new_words.append_value(crate::document::count_words(final_text));
+            // The signals counted the words of `t`; masking may merge some.
+            new_words.append_value(if masked.is_some() {
+                crate::document::count_words(final_text)
+            } else {
+                signals.words
+            });
             new_lang.append_option(lang.language.as_deref());
             new_score.append_value(lang.score);
             if let Some(l) = &lang.language {
