@@ -110,6 +110,9 @@ enum EvalCommand {
         /// Filter config whose `[language]` table is used.
         #[arg(short, long)]
         config: Option<PathBuf>,
+        /// Also score groups of this many consecutive sentences (a short article's worth).
+        #[arg(long, default_value_t = 8)]
+        group: usize,
     },
     /// Plant noisy duplicates in real text, run ingest + dedup, and report precision, recall,
     /// F1 over duplicate pairs, adjusted Rand index and how often the cleanest copy is kept.
@@ -307,7 +310,7 @@ fn run(cli: Cli) -> Result<()> {
             eprint!("{}", summary.render());
             Ok(())
         }
-        Command::Eval(EvalCommand::Langid { sentences, pages, config }) => {
+        Command::Eval(EvalCommand::Langid { sentences, pages, config, group }) => {
             let cfg = match &config {
                 Some(c) => kbcurate::filter::config::FilterConfig::from_file(c)?,
                 None => Default::default(),
@@ -318,6 +321,11 @@ fn run(cli: Cli) -> Result<()> {
                 println!("## Sentences ({}, {} sentences)\n", sentences.display(), data.len());
                 for (name, det) in kbcurate::filter::eval::detectors(&cfg.language) {
                     println!("{}", kbcurate::filter::eval::confusion(&name, det.as_ref(), &data).render());
+                }
+                let groups = kbcurate::filter::eval::group_sentences(&data, group);
+                println!("## Groups of {group} consecutive sentences ({} groups)\n", groups.len());
+                for (name, det) in kbcurate::filter::eval::detectors(&cfg.language) {
+                    println!("{}", kbcurate::filter::eval::confusion(&name, det.as_ref(), &groups).render());
                 }
                 any = true;
             } else {

@@ -31,6 +31,26 @@ pub fn read_sentences(dir: &Path) -> std::io::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// Consecutive sentences of one language joined `n` at a time (a short article's worth of text,
+/// closer to a document than one sentence is); a last group shorter than `n` is dropped.
+pub fn group_sentences(data: &[(String, String)], n: usize) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        let lang = &data[i].0;
+        let mut j = i;
+        while j < data.len() && &data[j].0 == lang && j - i < n {
+            j += 1;
+        }
+        if j - i == n {
+            let text = data[i..j].iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join(" ");
+            out.push((lang.clone(), text));
+        }
+        i = j;
+    }
+    out
+}
+
 /// Accuracy and confusion of one detector.
 #[derive(Debug, Clone, Default)]
 pub struct Confusion {

@@ -196,6 +196,18 @@ mod tests {
         assert!(reasons(&sym, "swe", None, &cfg).contains(&Reason::SymbolRatio));
         let dup = format!("{NEWS}\n{}", "Annons: köp Sunlight tvål i dag hos er handlare\n".repeat(10));
         assert!(reasons(&dup, "swe", None, &cfg).contains(&Reason::DuplicateLines));
+        let paras = format!("{NEWS}\n\nLäs mer i morgondagens nummer.\n\nLäs mer i morgondagens nummer.\n\nLäs mer i morgondagens nummer.");
+        let h = check(&Signals::measure(&paras), &lang("swe"), None, &cfg);
+        let d = h.iter().find(|h| h.reason == Reason::DuplicateParagraphs).expect("duplicate paragraphs");
+        assert_eq!(d.detail, "duplicate paragraph share 0.50 > 0.30");
+        let short_words = "Ja, nu är vi i en by på en ö och vi är nu i en ö by. ".repeat(4);
+        let h = check(&Signals::measure(&short_words), &lang("swe"), None, &cfg);
+        let w = h.iter().find(|h| h.reason == Reason::WordLength).expect("word length");
+        assert!(
+            w.detail.starts_with("mean word length 1.") && w.detail.ends_with("outside 3.00..12.00"),
+            "{}",
+            w.detail
+        );
         let bullets = (0..30).map(|i| format!("• punkt nummer {i} i listan")).collect::<Vec<_>>().join("\n");
         assert!(reasons(&bullets, "swe", None, &cfg).contains(&Reason::BulletLines));
         let tv = "SVT 1\n17.00 Barnprogram för de minsta\n18.00 Rapport med nyheter\n18.15 Lördagskväll med musik\n\
