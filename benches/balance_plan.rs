@@ -107,6 +107,7 @@ fn main() {
             parts,
             rejected_parts: Vec::new(),
             text_bytes: 3 * n,
+            stats: None,
         };
         m.write(&dir).unwrap();
         eprintln!("wrote {n} synthetic documents in {:.1}s", t.elapsed().as_secs_f64());

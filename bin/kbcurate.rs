@@ -78,6 +78,21 @@ enum Command {
         #[arg(short = 'j', long)]
         threads: Option<usize>,
     },
+    /// Language identification and quality filtering for OCR'd and spoken material; every
+    /// removed document goes to rejected/ with the rule and the value that removed it.
+    Filter {
+        /// The input dataset (e.g. the output of dedup).
+        input: PathBuf,
+        /// Output dataset folder.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Filter config (TOML; see schemas/filter.md). Without it, the defaults.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Worker threads (default: one per core). Output does not depend on it.
+        #[arg(short = 'j', long)]
+        threads: Option<usize>,
+    },
     /// Reweight the corpus by genre, decade, source (any metadata column) under a TOML policy:
     /// down-sample what dominates, up-sample with capped repeats.
     Balance {
@@ -130,6 +145,23 @@ enum Command {
 
 #[derive(Subcommand)]
 enum EvalCommand {
+    /// Language identification: accuracy per language and confusion matrix on labelled sentences
+    /// (`label<TAB>sentence` .tsv files), and accuracy on whole pages (JSONL with `language` and
+    /// `text`), sampled and unsampled.
+    Langid {
+        /// Folder of `*.tsv` files.
+        #[arg(long, default_value = "../shared/data/langid")]
+        sentences: PathBuf,
+        /// JSONL pages with `language` and `text` fields.
+        #[arg(long, default_value = "../shared/data/newspaper_text/newseye_sv_fi_pages.train_dev.jsonl")]
+        pages: PathBuf,
+        /// Filter config whose `[language]` table is used.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Also score groups of this many consecutive sentences (a short article's worth).
+        #[arg(long, default_value_t = 8)]
+        group: usize,
+    },
     /// Plant noisy duplicates in real text, run ingest + dedup, and report precision, recall,
     /// F1 over duplicate pairs, adjusted Rand index and how often the cleanest copy is kept.
     Dedup {
@@ -360,6 +392,51 @@ fn run(cli: Cli) -> Result<()> {
             for p in profiles {
                 let r = kbcurate::dedup::eval::evaluate(&base, &params, &p, &work)?;
                 println!("{}", r.render());
+            }
+            Ok(())
+        }
+        Command::Filter { input, output, config, threads } => {
+            let mut opts = kbcurate::filter::stage::FilterOptions::new(&output);
+            if let Some(c) = &config {
+                opts.config = kbcurate::filter::config::FilterConfig::from_file(c)?;
+            }
+            opts.threads = threads;
+            let summary = kbcurate::filter::stage::filter(&input, &opts)
+                .with_context(|| format!("filter {} into {}", input.display(), output.display()))?;
+            eprint!("{}", summary.render());
+            Ok(())
+        }
+        Command::Eval(EvalCommand::Langid { sentences, pages, config, group }) => {
+            let cfg = match &config {
+                Some(c) => kbcurate::filter::config::FilterConfig::from_file(c)?,
+                None => Default::default(),
+            };
+            let mut any = false;
+            if sentences.exists() {
+                let data = kbcurate::filter::eval::read_sentences(&sentences)?;
+                println!("## Sentences ({}, {} sentences)\n", sentences.display(), data.len());
+                for (name, det) in kbcurate::filter::eval::detectors(&cfg.language) {
+                    println!("{}", kbcurate::filter::eval::confusion(&name, det.as_ref(), &data).render());
+                }
+                let groups = kbcurate::filter::eval::group_sentences(&data, group);
+                println!("## Groups of {group} consecutive sentences ({} groups)\n", groups.len());
+                for (name, det) in kbcurate::filter::eval::detectors(&cfg.language) {
+                    println!("{}", kbcurate::filter::eval::confusion(&name, det.as_ref(), &groups).render());
+                }
+                any = true;
+            } else {
+                eprintln!("{}: not found; skipping sentences", sentences.display());
+            }
+            if pages.exists() {
+                let data = kbcurate::filter::eval::read_pages(&pages)?;
+                println!("## Pages ({}, {} pages)\n", pages.display(), data.len());
+                println!("{}", kbcurate::filter::eval::pages_report(&data, &cfg.language));
+                any = true;
+            } else {
+                eprintln!("{}: not found; skipping pages", pages.display());
+            }
+            if !any {
+                bail!("nothing to evaluate: give --sentences and/or --pages");
             }
             Ok(())
         }

@@ -127,6 +127,10 @@ pub struct Manifest {
     pub rejected_parts: Vec<PartFile>,
     /// Bytes of text in the kept documents.
     pub text_bytes: u64,
+    /// Stage-specific tables (filter: each rule's sequential and marginal counts, PII masked,
+    /// languages). Left out when a stage has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<serde_json::Value>,
 }
 
 impl Manifest {

@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod date;
 pub mod dedup;
 pub mod document;
+pub mod filter;
 pub mod ingest;
 pub mod inspect;
 pub mod language;

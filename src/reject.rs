@@ -40,6 +40,34 @@ pub enum Reason {
     ExactDuplicate,
     /// dedup: a near-duplicate (MinHash LSH, verified) of the copy that was kept.
     NearDuplicate,
+    /// filter: fewer words than `heuristics.min_words`.
+    TooShort,
+    /// filter: more words than `heuristics.max_words`.
+    TooLong,
+    /// filter: the document's language is not one of `language.keep`.
+    Language,
+    /// filter: mean OCR word confidence below `quality.min_ocr_confidence`.
+    LowOcrConfidence,
+    /// filter: too many tokens without a letter.
+    NonAlpha,
+    /// filter: too many tokens that do not look like words (OCR garbage).
+    Gibberish,
+    /// filter: mean word length outside the configured bounds.
+    WordLength,
+    /// filter: too much text in runs of one repeated character.
+    RepeatedChars,
+    /// filter: too many symbols (`#`, `…`, `|`, `■`) per word.
+    SymbolRatio,
+    /// filter: too few lines end in punctuation.
+    Punctuation,
+    /// filter: too many lines repeat an earlier line.
+    DuplicateLines,
+    /// filter: too many paragraphs repeat an earlier paragraph.
+    DuplicateParagraphs,
+    /// filter: too many lines start with a bullet.
+    BulletLines,
+    /// filter: a TV/radio listing (many time stamps such as `20.00`, `19.05-24.00`).
+    Listing,
     /// balance: left out by the policy's selection (excluded values, minimum quality).
     Excluded,
     /// balance: down-sampled (repeated zero times) by the policy's weights.
@@ -47,7 +75,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 32] = [
         Reason::IoError,
         Reason::EmptyFile,
         Reason::EmptyText,
@@ -64,6 +92,20 @@ impl Reason {
         Reason::MalformedParquet,
         Reason::ExactDuplicate,
         Reason::NearDuplicate,
+        Reason::TooShort,
+        Reason::TooLong,
+        Reason::Language,
+        Reason::LowOcrConfidence,
+        Reason::NonAlpha,
+        Reason::Gibberish,
+        Reason::WordLength,
+        Reason::RepeatedChars,
+        Reason::SymbolRatio,
+        Reason::Punctuation,
+        Reason::DuplicateLines,
+        Reason::DuplicateParagraphs,
+        Reason::BulletLines,
+        Reason::Listing,
         Reason::Excluded,
         Reason::BalancedOut,
     ];
@@ -86,6 +128,20 @@ impl Reason {
             Reason::MalformedParquet => "malformed-parquet",
             Reason::ExactDuplicate => "exact-duplicate",
             Reason::NearDuplicate => "near-duplicate",
+            Reason::TooShort => "too-short",
+            Reason::TooLong => "too-long",
+            Reason::Language => "language",
+            Reason::LowOcrConfidence => "low-ocr-confidence",
+            Reason::NonAlpha => "non-alpha",
+            Reason::Gibberish => "gibberish",
+            Reason::WordLength => "word-length",
+            Reason::RepeatedChars => "repeated-chars",
+            Reason::SymbolRatio => "symbol-ratio",
+            Reason::Punctuation => "punctuation",
+            Reason::DuplicateLines => "duplicate-lines",
+            Reason::DuplicateParagraphs => "duplicate-paragraphs",
+            Reason::BulletLines => "bullet-lines",
+            Reason::Listing => "listing",
             Reason::Excluded => "excluded",
             Reason::BalancedOut => "balanced-out",
         }

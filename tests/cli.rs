@@ -7,7 +7,7 @@ fn kbcurate() -> Command {
 }
 
 #[test]
-fn readme_demo_ingest_then_inspect() {
+fn readme_demo_ingest_dedup_filter_inspect() {
     let out = tempfile::tempdir().unwrap();
     let ds = out.path().join("ingested");
     let repo = env!("CARGO_MANIFEST_DIR");
@@ -35,9 +35,26 @@ fn readme_demo_ingest_then_inspect() {
     let o = kbcurate().args(["inspect", "-n", "2"]).arg(&deduped).output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("stage     dedup") && stdout.contains("near-duplicate"), "{stdout}");
+    // The README's filter step.
+    let filtered = out.path().join("filtered");
+    let o = kbcurate()
+        .current_dir(repo)
+        .args(["filter"])
+        .arg(&deduped)
+        .arg("-o")
+        .arg(&filtered)
+        .args(["--config", "data-samples/filter.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("filter: ") && stderr.contains("kept by language: swe"), "{stderr}");
+    let o = kbcurate().args(["inspect", "-n", "2"]).arg(&filtered).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("stage     filter"), "{stdout}");
     // balance with the shipped democratic policy: the dry-run table, then the dataset.
     let policy = std::path::Path::new(repo).join("policies/democratic.toml");
-    let o = kbcurate().arg("balance").arg(&deduped).arg("--policy").arg(&policy).arg("--dry-run").output().unwrap();
+    let o = kbcurate().arg("balance").arg(&filtered).arg("--policy").arg(&policy).arg("--dry-run").output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for want in ["genre (column `genre`, shares)", "decade (column `decade`, temperature)", "targets moved", "achieved"]
@@ -45,8 +62,15 @@ fn readme_demo_ingest_then_inspect() {
         assert!(stdout.contains(want), "{want}: {stdout}");
     }
     let balanced = out.path().join("balanced");
-    let o =
-        kbcurate().arg("balance").arg(&deduped).arg("--policy").arg(&policy).arg("-o").arg(&balanced).output().unwrap();
+    let o = kbcurate()
+        .arg("balance")
+        .arg(&filtered)
+        .arg("--policy")
+        .arg(&policy)
+        .arg("-o")
+        .arg(&balanced)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("rejected balanced-out"), "{stderr}");
@@ -55,7 +79,7 @@ fn readme_demo_ingest_then_inspect() {
     // A policy with an error names the file, the line and the key.
     let bad = out.path().join("bad.toml");
     std::fs::write(&bad, "[dimension.genre]\nshares = { newspaper = 0.7, book = 0.2 }\n").unwrap();
-    let o = kbcurate().arg("balance").arg(&deduped).arg("--policy").arg(&bad).arg("--dry-run").output().unwrap();
+    let o = kbcurate().arg("balance").arg(&filtered).arg("--policy").arg(&bad).arg("--dry-run").output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(stderr.contains("bad.toml") && stderr.contains("line 1") && stderr.contains("sum to 0.9"), "{stderr}");

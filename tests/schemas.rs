@@ -192,10 +192,14 @@ fn manifest_schema_matches_what_is_written() {
         parts: vec![part.clone()],
         rejected_parts: vec![],
         text_bytes: 0,
+        stats: Some(serde_json::json!({"rules": []})),
     };
     let v = serde_json::to_value(&m).unwrap();
     assert_eq!(keys(&v), keys(&s["properties"]), "manifest.json keys");
-    assert_eq!(strings(&s["required"]), keys(&v), "every manifest key is always written");
+    let always: Vec<String> = keys(&v).into_iter().filter(|k| k != "stats").collect();
+    assert_eq!(strings(&s["required"]), always, "every manifest key but `stats` is always written");
+    let no_stats = serde_json::to_value(Manifest { stats: None, ..m.clone() }).unwrap();
+    assert_eq!(keys(&no_stats), always, "`stats` is left out when a stage has none");
     let counts_def = &s["$defs"]["Counts"];
     assert_eq!(keys(&v["counts"]), keys(&counts_def["properties"]), "Counts keys (with warnings)");
     let no_warnings = serde_json::to_value(Counts::default()).unwrap();
@@ -210,7 +214,8 @@ fn manifest_schema_matches_what_is_written() {
         assert!(m.counts.reconciles());
         let cfg: IngestConfig = serde_json::from_value(m.config.clone()).expect("example config deserializes");
         cfg.validate("manifest example").unwrap();
-        assert_eq!(keys(ex), keys(&s["properties"]));
+        let props: Vec<String> = keys(&s["properties"]).into_iter().filter(|k| k != "stats").collect();
+        assert_eq!(keys(ex), props);
     }
 
     let p = read_json("schemas/part-record.schema.json");
@@ -388,4 +393,57 @@ fn balance_policy_schema_matches_the_parser() {
         }
     }
     assert!(n >= 4, "policies/ ships democratic, proportional, uniform-decades, unimax");
+}
+
+/// `schemas/filter.md` lists every key of the filter config with its default, its example
+/// parses, the sample config is the defaults written out, every `--flag` it names is a flag of
+/// `filter`, and the columns the stage adds are documented in document.md.
+#[test]
+fn filter_md_documents_the_config() {
+    use kbcurate::filter::config::FilterConfig;
+    let md = read_text("schemas/filter.md");
+    let render = |v: &Value| -> String {
+        match v {
+            Value::Number(n) if n.is_f64() => format!("{}", n.as_f64().unwrap() as f32),
+            Value::Array(a) => format!("[{}]", a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")),
+            other => other.to_string(),
+        }
+    };
+    let defaults = serde_json::to_value(FilterConfig::default()).unwrap();
+    let keys_md = md.split("<!-- keys -->").nth(1).expect("filter.md has a <!-- keys --> marker");
+    let mut n = 0;
+    for (table, t) in defaults.as_object().unwrap() {
+        for (key, v) in t.as_object().unwrap() {
+            let row = format!("| `{table}.{key}` | `{}` |", render(v));
+            assert!(keys_md.contains(&row), "schemas/filter.md lacks the row starting {row}");
+            n += 1;
+        }
+        // Unknown keys in every table are refused, naming the key.
+        let e = FilterConfig::from_toml(&format!("[{table}]\nno_such_key = 1\n"), "f.toml").unwrap_err().to_string();
+        assert!(e.contains("no_such_key") && e.contains("f.toml"), "{e}");
+    }
+    let rows = keys_md.lines().filter(|l| l.starts_with("| `")).count();
+    assert_eq!(rows, n, "filter.md documents a key the config does not have");
+
+    let after = md.split("<!-- example-config -->").nth(1).expect("filter.md has an <!-- example-config --> marker");
+    let block = after.split("```toml").nth(1).and_then(|b| b.split("```").next()).expect("a ```toml block");
+    let ex = FilterConfig::from_toml(block, "filter.md").unwrap_or_else(|e| panic!("filter.md example: {e}"));
+    assert!(ex.quality.drop_garbage_lines);
+    let sample = FilterConfig::from_toml(&read_text("data-samples/filter.toml"), "data-samples/filter.toml").unwrap();
+    assert_eq!(sample, FilterConfig::default(), "data-samples/filter.toml writes out the defaults");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kbcurate")).args(["filter", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let flag = regex::Regex::new(r"(--[a-z][a-z-]*)").unwrap();
+    let flags: BTreeSet<String> = flag.captures_iter(&md).map(|c| c[1].to_string()).collect();
+    assert!(flags.contains("--config") && flags.contains("--threads"), "{flags:?}");
+    for f in flags {
+        assert!(help.contains(&format!("{f} ")) || help.contains(&format!("{f}\n")), "`{f}` is not a flag of filter");
+    }
+
+    let doc = read_text("schemas/document.md");
+    for (col, ty, nullable) in kbcurate::filter::stage::ADDED_COLUMNS {
+        let row = format!("| filter | `{col}` | `{ty:?}`{} |", if nullable { ", nullable" } else { "" });
+        assert!(doc.contains(&row), "schemas/document.md lacks {row}");
+    }
 }

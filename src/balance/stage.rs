@@ -186,6 +186,7 @@ pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<B
         parts: manifest_parts,
         rejected_parts,
         text_bytes,
+        stats: None,
     };
     manifest.write(out)?;
     Ok(BalanceSummary { plan, counts, documents_with_repeats: with_repeats, elapsed: start.elapsed() })

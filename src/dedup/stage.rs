@@ -390,7 +390,7 @@ impl SavedIndex {
 /// An earlier release given to `--against`: its documents' signatures come from its saved
 /// index when it has one for this profile, else from its text.
 enum Earlier {
-    Dataset(Dataset),
+    Dataset(Box<Dataset>),
     Index(SavedIndex),
 }
 
@@ -416,7 +416,7 @@ impl Earlier {
             }
             tracing::info!("{}: saved with another profile; signatures computed from the text", own.display());
         }
-        Ok(Earlier::Dataset(Dataset::open(path)?))
+        Ok(Earlier::Dataset(Box::new(Dataset::open(path)?)))
     }
 }
 
@@ -942,6 +942,7 @@ impl<'a> Ctx<'a> {
             parts,
             rejected_parts,
             text_bytes,
+            stats: None,
         };
         manifest.write(out)?;
         let _ = std::fs::remove_dir_all(&self.work);

@@ -259,6 +259,7 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
         parts: manifest_parts,
         rejected_parts,
         text_bytes,
+        stats: None,
     };
     manifest.write(out)?;
     Ok(IngestSummary {

@@ -1,0 +1,178 @@
+//! `kbcurate eval langid`: accuracy per language and the confusion matrix of a detector on
+//! labelled sentences (Universal Dependencies `*.tsv`: `label<TAB>sentence`), and accuracy on
+//! whole OCR'd newspaper pages (JSONL with `language` and `text`), sampled and unsampled.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use super::config::LanguageConfig;
+use super::langid::{self, LanguageDetector, Nordic, Whatlang};
+
+/// Labelled examples: (ISO 639-3 label, text).
+pub fn read_sentences(dir: &Path) -> std::io::Result<Vec<(String, String)>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "tsv"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(&f).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", f.display())))?;
+        for line in text.lines() {
+            let Some((label, s)) = line.split_once('\t') else { continue };
+            let Some(code) = crate::language::normalize(label) else { continue };
+            if !s.trim().is_empty() {
+                out.push((code, s.trim().to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Consecutive sentences of one language joined `n` at a time (a short article's worth of text,
+/// closer to a document than one sentence is); a last group shorter than `n` is dropped.
+pub fn group_sentences(data: &[(String, String)], n: usize) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        let lang = &data[i].0;
+        let mut j = i;
+        while j < data.len() && &data[j].0 == lang && j - i < n {
+            j += 1;
+        }
+        if j - i == n {
+            let text = data[i..j].iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join(" ");
+            out.push((lang.clone(), text));
+        }
+        i = j;
+    }
+    out
+}
+
+/// Accuracy and confusion of one detector.
+#[derive(Debug, Clone, Default)]
+pub struct Confusion {
+    pub name: String,
+    /// true label → predicted → count.
+    pub matrix: BTreeMap<String, BTreeMap<String, u64>>,
+    pub seconds: f64,
+    pub bytes: u64,
+}
+
+impl Confusion {
+    pub fn add(&mut self, truth: &str, predicted: &str) {
+        *self.matrix.entry(truth.to_string()).or_default().entry(predicted.to_string()).or_default() += 1;
+    }
+
+    pub fn accuracy(&self, truth: &str) -> f64 {
+        let row = &self.matrix[truth];
+        let n: u64 = row.values().sum();
+        row.get(truth).copied().unwrap_or(0) as f64 / n.max(1) as f64
+    }
+
+    /// A markdown table: accuracy per language, then the confusion matrix (columns: the labels,
+    /// then `other`).
+    pub fn render(&self) -> String {
+        let labels: Vec<&String> = self.matrix.keys().collect();
+        let mut s = format!(
+            "### {} ({:.1} MB/s on one core)\n\n| true \\ detected | n | accuracy |",
+            self.name,
+            self.bytes as f64 / 1e6 / self.seconds.max(1e-9)
+        );
+        for l in &labels {
+            s.push_str(&format!(" {l} |"));
+        }
+        s.push_str(" other |\n|---|---|---|");
+        s.push_str(&"---|".repeat(labels.len() + 1));
+        s.push('\n');
+        for t in &labels {
+            let row = &self.matrix[*t];
+            let n: u64 = row.values().sum();
+            s.push_str(&format!("| {t} | {n} | {:.3} |", self.accuracy(t)));
+            for p in &labels {
+                s.push_str(&format!(" {} |", row.get(*p).copied().unwrap_or(0)));
+            }
+            let other: u64 = row.iter().filter(|(p, _)| !self.matrix.contains_key(*p)).map(|(_, v)| v).sum();
+            s.push_str(&format!(" {other} |\n"));
+        }
+        s
+    }
+}
+
+/// Runs `det` over the sentences.
+pub fn confusion(name: &str, det: &dyn LanguageDetector, data: &[(String, String)]) -> Confusion {
+    let mut c = Confusion { name: name.to_string(), ..Default::default() };
+    let start = Instant::now();
+    // KBCURATE_EVAL_ERRORS=sv-nob prints the sentences of one confusion (true-detected) to stderr.
+    let show = std::env::var("KBCURATE_EVAL_ERRORS").ok();
+    for (truth, text) in data {
+        let p = det.detect(text).map_or_else(|| "none".to_string(), |g| g.lang);
+        if show.as_deref() == Some(&format!("{truth}-{p}")) {
+            eprintln!("{name}: {truth} → {p}: {text}");
+        }
+        c.add(truth, &p);
+        c.bytes += text.len() as u64;
+    }
+    c.seconds = start.elapsed().as_secs_f64();
+    c
+}
+
+/// The detectors compared: raw whatlang (all its languages), whatlang on the configured
+/// candidates, and the configured candidates with the Nordic scorer (what `filter` uses).
+pub fn detectors(cfg: &LanguageConfig) -> Vec<(String, Box<dyn LanguageDetector>)> {
+    vec![
+        ("whatlang (all languages)".into(), Box::new(Whatlang::new(&[])) as Box<dyn LanguageDetector>),
+        ("whatlang (candidates)".into(), Box::new(Whatlang::new(&cfg.candidates))),
+        ("whatlang + nordic (candidates; the filter's detector)".into(), {
+            let d: Box<dyn LanguageDetector> = Box::new(Nordic::new(Whatlang::new(&cfg.candidates), &cfg.candidates));
+            d
+        }),
+    ]
+}
+
+/// Whole pages: the document-level decision (no declared language), sampled as configured and
+/// with every window, and how often the two agree.
+pub fn pages_report(pages: &[(String, String)], cfg: &LanguageConfig) -> String {
+    let det = langid::detector(cfg);
+    let all = LanguageConfig { sample_windows: 0, ..cfg.clone() };
+    let mut sampled = Confusion {
+        name: format!("pages, {} windows of ~{} bytes", cfg.sample_windows, cfg.window_bytes),
+        ..Default::default()
+    };
+    let mut full = Confusion { name: "pages, every window".into(), ..Default::default() };
+    let mut agree = 0u64;
+    for (truth, text) in pages {
+        for (c, conf) in [(&mut sampled, cfg), (&mut full, &all)] {
+            let start = Instant::now();
+            let r = langid::identify(text, None, det.as_ref(), conf);
+            c.seconds += start.elapsed().as_secs_f64();
+            c.bytes += text.len() as u64;
+            c.add(truth, r.language.as_deref().unwrap_or("none"));
+        }
+        let a = langid::identify(text, None, det.as_ref(), cfg).language;
+        let b = langid::identify(text, None, det.as_ref(), &all).language;
+        agree += (a == b) as u64;
+    }
+    format!(
+        "{}\n{}\nsampled and unsampled decisions agree on {agree} of {} pages\n",
+        sampled.render(),
+        full.render(),
+        pages.len()
+    )
+}
+
+/// Reads pages from a JSONL file with `language` and `text` fields.
+pub fn read_pages(path: &Path) -> std::io::Result<Vec<(String, String)>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            let lang = crate::language::normalize(v["language"].as_str()?)?;
+            Some((lang, v["text"].as_str()?.to_string()))
+        })
+        .collect())
+}

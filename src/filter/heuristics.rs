@@ -1,0 +1,217 @@
+//! Line- and paragraph-level heuristics in the spirit of Gopher and C4 (language-independent):
+//! symbols per word, lines ending in punctuation, duplicate lines and paragraphs, bullet lines;
+//! and the TV/radio listing detector (time stamps such as `20.00` or `19.05-24.00`, many of
+//! them at the start of a line).
+
+use std::collections::HashSet;
+
+/// Line-level measures of a text.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LineMeasures {
+    /// Non-blank lines.
+    pub lines: u32,
+    pub punct_lines: u32,
+    /// Lines equal (after trimming) to an earlier line.
+    pub dup_lines: u32,
+    pub bullet_lines: u32,
+    /// Blank-line separated paragraphs.
+    pub paragraphs: u32,
+    pub dup_paragraphs: u32,
+    /// Runs of `#`, `…`, `|`, `■` and similar, and `...`.
+    pub symbols: u32,
+    pub timestamps: u32,
+    /// Lines whose first token is a time stamp.
+    pub timestamp_lines: u32,
+}
+
+impl LineMeasures {
+    pub fn punct_line_share(&self) -> f32 {
+        super::quality::ratio(self.punct_lines as f64, self.lines as f64)
+    }
+    pub fn dup_line_share(&self) -> f32 {
+        super::quality::ratio(self.dup_lines as f64, self.lines as f64)
+    }
+    pub fn dup_paragraph_share(&self) -> f32 {
+        super::quality::ratio(self.dup_paragraphs as f64, self.paragraphs as f64)
+    }
+    pub fn bullet_line_share(&self) -> f32 {
+        super::quality::ratio(self.bullet_lines as f64, self.lines as f64)
+    }
+    pub fn timestamp_line_share(&self) -> f32 {
+        super::quality::ratio(self.timestamp_lines as f64, self.lines as f64)
+    }
+}
+
+const BULLETS: &[char] = &['•', '·', '▪', '‣', '◦', '●', '○', '■', '□', '►', '▶', '-', '–', '*', '>'];
+const END_PUNCT: &[char] = &['.', '!', '?', ':', ';', '"', '\'', '”', '’', '»', ')', '…'];
+/// `#`, `…`, `|`, `¦`, `■`, `□`, `▪`, `●`, `◆`, `★`, `☆`, `^`, `~`, `{`, `}`, `\`, `_`, `<`, `>`.
+fn is_symbol(c: char) -> bool {
+    if c.is_ascii() {
+        matches!(c, '#' | '|' | '^' | '~' | '{' | '}' | '\\' | '_' | '<' | '>')
+    } else {
+        matches!(c, '…' | '¦' | '■' | '□' | '▪' | '●' | '◆' | '★' | '☆')
+    }
+}
+
+/// Whether `token` is a time of day (`20.00`, `7.30`, `19:05`) or a range of two
+/// (`19.05-24.00`, `6.00–9.30`), trailing punctuation allowed.
+pub fn is_timestamp(token: &str) -> bool {
+    let b = token.as_bytes();
+    if b.len() < 4 || !(b[0].is_ascii_digit() || b[0] == b'(') {
+        return false;
+    }
+    let t = token.trim_end_matches([',', '.', ';', ':', ')']).trim_start_matches('(');
+    let one = |s: &str| -> bool {
+        let Some((h, m)) = s.split_once(['.', ':']) else { return false };
+        h.len() <= 2
+            && !h.is_empty()
+            && m.len() == 2
+            && h.bytes().all(|b| b.is_ascii_digit())
+            && m.bytes().all(|b| b.is_ascii_digit())
+            && h.parse::<u32>().is_ok_and(|h| h <= 24)
+            && m.parse::<u32>().is_ok_and(|m| m <= 59)
+    };
+    match t.split_once(['-', '–']) {
+        Some((a, b)) => one(a) && one(b),
+        None => one(t),
+    }
+}
+
+/// Measures `text` line by line.
+pub fn measure(text: &str) -> LineMeasures {
+    let mut m = LineMeasures::default();
+    let mut seen: HashSet<u64> = HashSet::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() {
+            continue;
+        }
+        m.lines += 1;
+        if !seen.insert(xxhash_rust::xxh3::xxh3_64(l.as_bytes())) {
+            m.dup_lines += 1;
+        }
+        if l.ends_with(END_PUNCT) {
+            m.punct_lines += 1;
+        }
+        if l.starts_with(BULLETS) {
+            m.bullet_lines += 1;
+        }
+        let mut first = true;
+        for tok in l.split_whitespace() {
+            if is_timestamp(tok) {
+                m.timestamps += 1;
+                if first {
+                    m.timestamp_lines += 1;
+                }
+            }
+            first = false;
+        }
+        // A run of symbols (`■■■`, `###`) counts once, like a word; so does `...`.
+        let mut prev_sym = false;
+        let mut dots = 0;
+        for c in l.chars() {
+            let sym = is_symbol(c);
+            if sym && !prev_sym {
+                m.symbols += 1;
+            }
+            prev_sym = sym;
+            if c == '.' {
+                dots += 1;
+                if dots == 3 {
+                    m.symbols += 1;
+                    dots = 0;
+                }
+            } else {
+                dots = 0;
+            }
+        }
+    }
+    let mut paras: HashSet<u64> = HashSet::new();
+    for p in split_paragraphs(text) {
+        m.paragraphs += 1;
+        if !paras.insert(xxhash_rust::xxh3::xxh3_64(p.as_bytes())) {
+            m.dup_paragraphs += 1;
+        }
+    }
+    m
+}
+
+/// Blank-line separated paragraphs, trimmed, non-empty.
+pub fn split_paragraphs(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let (p, r) = match find_blank_line(rest) {
+            Some((a, b)) => (&rest[..a], &rest[b..]),
+            None => (rest, ""),
+        };
+        rest = r;
+        let p = p.trim();
+        if !p.is_empty() {
+            return Some(p);
+        }
+    })
+}
+
+/// The span of the first blank line (`\n` followed by optional spaces and another `\n`).
+fn find_blank_line(s: &str) -> Option<(usize, usize)> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while let Some(k) = memchr::memchr(b'\n', &b[i..]) {
+        let nl = i + k;
+        let mut j = nl + 1;
+        while j < b.len() && matches!(b[j], b' ' | b'\t' | b'\r') {
+            j += 1;
+        }
+        if j < b.len() && b[j] == b'\n' {
+            return Some((nl, j + 1));
+        }
+        i = nl + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        for t in ["20.00", "7.30", "19:05", "19.05-24.00", "6.00–9.30", "(20.00)", "21.15,"] {
+            assert!(is_timestamp(t), "{t}");
+        }
+        for t in ["1898", "20.000", "25.00", "12.75", "2.5", "a.bc", "1.2.3"] {
+            assert!(!is_timestamp(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn a_tv_listing_and_a_news_text() {
+        let tv = "SVT 1\n19.00 Rapport\n19.30 Sportnytt\n20.00 Hylands hörna\n21.00 Dokumentär: Norrland\n\
+                  22.15 Aktuellt\n22.45-24.00 Nattfilm";
+        let m = measure(tv);
+        assert_eq!(m.timestamps, 6);
+        assert_eq!(m.timestamp_lines, 6);
+        assert!(m.timestamp_line_share() > 0.8);
+        let news = "Tåget avgick kl. 20.00 från Centralen.\nDet var försenat i två timmar.";
+        let m = measure(news);
+        assert_eq!((m.timestamps, m.timestamp_lines), (1, 0));
+        assert_eq!(m.punct_line_share(), 1.0);
+    }
+
+    #[test]
+    fn duplicates_bullets_symbols() {
+        let t = "Annons\nKöp nu!\nAnnons\nKöp nu!\n\n- ett\n- två\n\n# ### |||";
+        let m = measure(t);
+        assert_eq!(m.lines, 7);
+        assert_eq!(m.dup_lines, 2);
+        assert_eq!(m.bullet_lines, 2);
+        assert_eq!(m.paragraphs, 3);
+        assert_eq!(m.dup_paragraphs, 0);
+        assert_eq!(m.symbols, 3);
+        let p = "Samma stycke.\n\nSamma stycke.\n\nAnnat.";
+        assert_eq!(measure(p).dup_paragraphs, 1);
+    }
+}

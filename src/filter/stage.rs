@@ -1,0 +1,522 @@
+//! The filter stage driver: reads a dataset, writes a dataset.
+//!
+//! Parts are processed in parallel, each on its own (documents in input order), so the output
+//! does not depend on the thread count. Per document: language identification (on the
+//! original text), optional removal of garbage lines, the signals (computed once), the rules
+//! in order (the first rule broken removes the document; every rule broken counts in the
+//! marginal table), and PII masking of what is written (kept text and rejected text alike).
+//! A part's rule tables go to `_parts/filter-NNNNN.json` before its part record, so a resumed
+//! run can sum them without redoing the part.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::builder::{Float32Builder, LargeStringBuilder, StringBuilder, UInt32Builder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float32Type;
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::config::FilterConfig;
+use super::langid::{self, LanguageDetector};
+use super::pii::Masker;
+use super::rules::{self, Signals, RULES};
+use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, ParquetPartWriter, PartRecord, RejectionSink};
+use crate::document::Rejection;
+use crate::reject::Reason;
+
+pub const STAGE: &str = "filter";
+
+/// Columns the stage adds (after the input's columns), with their types. Documented in
+/// `schemas/document.md`.
+pub const ADDED_COLUMNS: [(&str, DataType, bool); 13] = [
+    ("language_shares", DataType::Utf8, false),
+    ("language_flag", DataType::Utf8, true),
+    ("non_alpha_share", DataType::Float32, false),
+    ("non_word_share", DataType::Float32, false),
+    ("mean_word_length", DataType::Float32, false),
+    ("repeat_char_share", DataType::Float32, false),
+    ("symbol_ratio", DataType::Float32, false),
+    ("punct_line_share", DataType::Float32, false),
+    ("dup_line_share", DataType::Float32, false),
+    ("dup_paragraph_share", DataType::Float32, false),
+    ("bullet_line_share", DataType::Float32, false),
+    ("timestamps", DataType::UInt32, false),
+    ("pii_masked", DataType::UInt32, false),
+];
+
+#[derive(Debug, Clone)]
+pub struct FilterOptions {
+    pub output: PathBuf,
+    pub config: FilterConfig,
+    pub threads: Option<usize>,
+    pub zstd_level: i32,
+}
+
+impl FilterOptions {
+    pub fn new(output: impl Into<PathBuf>) -> Self {
+        Self { output: output.into(), config: FilterConfig::default(), threads: None, zstd_level: 1 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Per-part (and summed) tables beyond `Counts`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartStats {
+    pub part: u32,
+    pub plan: String,
+    /// Documents breaking each rule, whatever the rules before it said.
+    pub marginal: BTreeMap<String, u64>,
+    /// PII masked, by kind.
+    pub pii_masked: BTreeMap<String, u64>,
+    /// Kept documents by language.
+    pub kept_languages: BTreeMap<String, u64>,
+    /// Documents (kept or not) whose declared language the detector contradicted.
+    pub language_flags: u64,
+    /// Bytes given to the language detector.
+    pub sampled_bytes: u64,
+    /// Bytes of text read (for throughput).
+    pub text_bytes_in: u64,
+}
+
+impl PartStats {
+    fn add(&mut self, o: &PartStats) {
+        for (k, v) in &o.marginal {
+            *self.marginal.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.pii_masked {
+            *self.pii_masked.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.kept_languages {
+            *self.kept_languages.entry(k.clone()).or_default() += v;
+        }
+        self.language_flags += o.language_flags;
+        self.sampled_bytes += o.sampled_bytes;
+        self.text_bytes_in += o.text_bytes_in;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FilterSummary {
+    pub counts: Counts,
+    pub stats: PartStats,
+    pub elapsed: Duration,
+}
+
+impl FilterSummary {
+    pub fn render(&self) -> String {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let mut s = format!(
+            "filter: {} documents kept of {} in {:.2}s ({:.0} docs/s, {:.1} MB/s of text)\n",
+            self.counts.kept,
+            self.counts.input,
+            secs,
+            self.counts.input as f64 / secs,
+            self.stats.text_bytes_in as f64 / 1e6 / secs,
+        );
+        s.push_str("  rule                  sequential   marginal\n");
+        for r in RULES {
+            let seq = self.counts.rejected.get(r.as_str()).copied().unwrap_or(0);
+            let mar = self.stats.marginal.get(r.as_str()).copied().unwrap_or(0);
+            if seq > 0 || mar > 0 {
+                s.push_str(&format!("  {:<20} {seq:>10} {mar:>10}\n", r.as_str()));
+            }
+        }
+        for (why, n) in &self.counts.lines_removed {
+            s.push_str(&format!("  lines removed ({why}): {n}\n"));
+        }
+        for (k, n) in &self.stats.pii_masked {
+            s.push_str(&format!("  pii masked ({k}): {n}\n"));
+        }
+        if self.stats.language_flags > 0 {
+            s.push_str(&format!("  declared language contradicted: {}\n", self.stats.language_flags));
+        }
+        let langs: Vec<String> = self.stats.kept_languages.iter().map(|(l, n)| format!("{l} {n}")).collect();
+        if !langs.is_empty() {
+            s.push_str(&format!("  kept by language: {}\n", langs.join(", ")));
+        }
+        s
+    }
+}
+
+fn stats_name(i: u32) -> String {
+    format!("{}/filter-{i:05}.json", dataset::PARTS_DIR)
+}
+
+/// Runs the filter stage on the dataset at `input`.
+pub fn filter(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError> {
+    opts.config.validate("filter config").map_err(|e| FilterError::Other(e.to_string()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| FilterError::Other(format!("cannot start worker threads: {e}")))?;
+    pool.install(|| run(input, opts))
+}
+
+fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError> {
+    let start = Instant::now();
+    let ds = Dataset::open(input)?;
+    let out = &opts.output;
+    std::fs::create_dir_all(out.join(dataset::PARTS_DIR))
+        .map_err(|e| FilterError::Other(format!("{}: cannot create the output folder: {e}", out.display())))?;
+    if let Ok(m) = Manifest::read(out) {
+        if m.stage != STAGE {
+            return Err(FilterError::Other(format!(
+                "{}: holds a `{}` dataset; choose another output folder",
+                out.display(),
+                m.stage
+            )));
+        }
+    }
+    let _ = std::fs::remove_file(out.join(dataset::MANIFEST));
+    let parts = &ds.manifest.parts;
+    dataset::clean_stale(out, parts.len() as u32)?;
+    let config_json = serde_json::to_value(&opts.config).expect("config serializes");
+    let plan = {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(config_json.to_string().as_bytes());
+        for p in parts {
+            h.update(p.xxh3.as_bytes());
+        }
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        format!("{:032x}", h.digest128())
+    };
+    let detector = langid::detector(&opts.config.language);
+    let masker = Masker::new(&opts.config.pii);
+    let results: Vec<Result<(PartRecord, PartStats), FilterError>> = parts
+        .par_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let i = i as u32;
+            if let Some(rec) = dataset::completed_part(out, i, &plan) {
+                let stats = std::fs::read(out.join(stats_name(i)))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<PartStats>(&b).ok())
+                    .filter(|s| s.plan == plan && s.part == i);
+                if let Some(stats) = stats {
+                    return Ok((rec, stats));
+                }
+            }
+            let (rec, stats) = filter_part(&ds, part, i, &plan, out, opts, detector.as_ref(), &masker)?;
+            dataset::write_atomic(
+                &out.join(stats_name(i)),
+                &serde_json::to_vec_pretty(&stats).expect("stats serialize"),
+            )?;
+            dataset::write_part_record(out, &rec)?;
+            Ok((rec, stats))
+        })
+        .collect();
+    let mut counts = Counts::default();
+    let mut stats = PartStats::default();
+    let (mut manifest_parts, mut rejected_parts, mut text_bytes) = (Vec::new(), Vec::new(), 0);
+    for r in results {
+        let (rec, st) = r?;
+        counts.add(&rec.counts);
+        stats.add(&st);
+        text_bytes += rec.text_bytes;
+        manifest_parts.push(rec.documents);
+        rejected_parts.push(rec.rejected);
+    }
+    let rules_table: Vec<serde_json::Value> = RULES
+        .iter()
+        .map(|r| {
+            let seq = counts.rejected.get(r.as_str()).copied().unwrap_or(0);
+            let mar = stats.marginal.get(r.as_str()).copied().unwrap_or(0);
+            serde_json::json!({
+                "rule": r.as_str(),
+                "sequential": seq,
+                "marginal": mar,
+                "marginal_share": if counts.input == 0 { 0.0 } else { mar as f64 / counts.input as f64 },
+            })
+        })
+        .collect();
+    let manifest = Manifest {
+        stage: STAGE.into(),
+        kbcurate_version: env!("CARGO_PKG_VERSION").into(),
+        config: config_json,
+        inputs: serde_json::json!({
+            "dataset": input.display().to_string(),
+            "stage": ds.manifest.stage,
+            "parts": ds.manifest.parts,
+        }),
+        counts: counts.clone(),
+        parts: manifest_parts,
+        rejected_parts,
+        text_bytes,
+        stats: Some(serde_json::json!({
+            "rules": rules_table,
+            "pii_masked": stats.pii_masked,
+            "kept_languages": stats.kept_languages,
+            "language_flags": stats.language_flags,
+            "detector": detector.name(),
+            "sampled_bytes": stats.sampled_bytes,
+        })),
+    };
+    manifest.write(out)?;
+    Ok(FilterSummary { counts, stats, elapsed: start.elapsed() })
+}
+
+/// The output schema: the input's columns (filter columns of an earlier run left out) plus
+/// [`ADDED_COLUMNS`].
+pub fn output_schema(input: &Schema) -> SchemaRef {
+    let mut fields: Vec<Field> = input
+        .fields()
+        .iter()
+        .filter(|f| !ADDED_COLUMNS.iter().any(|(n, _, _)| n == f.name()))
+        .map(|f| f.as_ref().clone())
+        .collect();
+    for (name, ty, nullable) in ADDED_COLUMNS {
+        fields.push(Field::new(name, ty, nullable));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// Builders of the added columns.
+struct Added {
+    shares: StringBuilder,
+    flag: StringBuilder,
+    f: [Float32Builder; 9],
+    timestamps: UInt32Builder,
+    pii: UInt32Builder,
+}
+
+impl Added {
+    fn new() -> Self {
+        Self {
+            shares: StringBuilder::new(),
+            flag: StringBuilder::new(),
+            f: std::array::from_fn(|_| Float32Builder::new()),
+            timestamps: UInt32Builder::new(),
+            pii: UInt32Builder::new(),
+        }
+    }
+
+    fn push(&mut self, lang: &langid::LanguageResult, s: &Signals, pii: u32) {
+        self.shares.append_value(lang.shares_string());
+        self.flag.append_option(lang.flag.as_deref());
+        let v = [
+            s.quality.non_alpha_share(),
+            s.quality.non_word_share(),
+            s.quality.mean_word_length(),
+            s.quality.repeat_char_share(),
+            s.symbol_ratio(),
+            s.lines.punct_line_share(),
+            s.lines.dup_line_share(),
+            s.lines.dup_paragraph_share(),
+            s.lines.bullet_line_share(),
+        ];
+        for (b, x) in self.f.iter_mut().zip(v) {
+            b.append_value(x);
+        }
+        self.timestamps.append_value(s.lines.timestamps);
+        self.pii.append_value(pii);
+    }
+
+    fn finish(mut self) -> Vec<ArrayRef> {
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(self.shares.finish()), Arc::new(self.flag.finish())];
+        for b in self.f.iter_mut() {
+            cols.push(Arc::new(b.finish()));
+        }
+        cols.push(Arc::new(self.timestamps.finish()));
+        cols.push(Arc::new(self.pii.finish()));
+        cols
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn filter_part(
+    ds: &Dataset,
+    part: &dataset::PartFile,
+    i: u32,
+    plan: &str,
+    out: &Path,
+    opts: &FilterOptions,
+    detector: &dyn LanguageDetector,
+    masker: &Masker,
+) -> Result<(PartRecord, PartStats), FilterError> {
+    let cfg = &opts.config;
+    let path = ds.dir.join(&part.file);
+    let bad = |what: String| FilterError::Other(format!("{}: {what}", path.display()));
+    let props = dataset::writer_properties(opts.zstd_level);
+    let mut writer: Option<ParquetPartWriter> = None;
+    let mut rejected = RejectionSink::create(out, &dataset::rejected_part_name(i), props.clone(), 4096, 32 << 20)?;
+    let mut counts = Counts::default();
+    let mut stats = PartStats { part: i, plan: plan.to_string(), ..Default::default() };
+    let (mut text_bytes, mut rows_out) = (0u64, 0u64);
+    let mut schema: Option<SchemaRef> = None;
+    for batch in ds.batches(part)? {
+        let batch = batch?;
+        let sch = schema.get_or_insert_with(|| output_schema(&batch.schema())).clone();
+        let w = match writer.as_mut() {
+            Some(w) => w,
+            None => writer.insert(ParquetPartWriter::create(out, &dataset::part_name(i), sch.clone(), props.clone())?),
+        };
+        let text = batch
+            .column_by_name("text")
+            .filter(|c| c.data_type() == &DataType::LargeUtf8)
+            .ok_or_else(|| bad("no `text` column of type LargeUtf8; is this a kbcurate dataset?".into()))?
+            .as_string::<i64>()
+            .clone();
+        let s = |name: &str| {
+            batch
+                .column_by_name(name)
+                .filter(|c| c.data_type() == &DataType::Utf8)
+                .map(|c| c.as_string::<i32>().clone())
+        };
+        let (ids, colls, paths, locs, formats, langs) =
+            (s("id"), s("collection"), s("path"), s("locator"), s("format"), s("language"));
+        let conf = batch
+            .column_by_name("ocr_confidence")
+            .filter(|c| c.data_type() == &DataType::Float32)
+            .map(|c| c.as_primitive::<Float32Type>().clone());
+        let get = |c: &Option<arrow_array::StringArray>, r: usize| {
+            c.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r).to_string())
+        };
+        let mut keep = Vec::with_capacity(batch.num_rows());
+        let mut new_text = LargeStringBuilder::new();
+        let mut new_chars = UInt32Builder::new();
+        let mut new_words = UInt32Builder::new();
+        let mut new_lang = StringBuilder::new();
+        let mut new_score = Float32Builder::new();
+        let mut added = Added::new();
+        for r in 0..batch.num_rows() {
+            counts.input += 1;
+            let original = text.value(r);
+            stats.text_bytes_in += original.len() as u64;
+            let declared = get(&langs, r).and_then(|l| crate::language::normalize(&l));
+            let lang = langid::identify(original, declared.as_deref(), detector, &cfg.language);
+            stats.sampled_bytes += lang.sampled_bytes as u64;
+            if lang.flag.as_deref().is_some_and(|f| f.starts_with("declared ") && !f.contains(" kept;")) {
+                stats.language_flags += 1;
+            }
+            let cleaned = if cfg.quality.drop_garbage_lines {
+                super::quality::drop_garbage_lines(original, cfg.quality.garbage_line_share)
+            } else {
+                None
+            };
+            let t = cleaned.as_ref().map_or(original, |(t, _)| t.as_str());
+            let signals = Signals::measure(t);
+            let ocr = conf.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r));
+            let mut hits = rules::check(&signals, &lang, ocr, cfg);
+            if t.trim().is_empty() {
+                hits.insert(0, rules::Hit { reason: Reason::EmptyText, detail: "every line was garbage".into() });
+            }
+            for h in &hits {
+                *stats.marginal.entry(h.reason.as_str().to_string()).or_default() += 1;
+            }
+            let masked = masker.mask(t);
+            if let Some((_, c)) = &masked {
+                for (k, n) in [("email", c.emails), ("phone", c.phones), ("personnummer", c.personnummer)] {
+                    if n > 0 {
+                        *stats.pii_masked.entry(k.to_string()).or_default() += n as u64;
+                    }
+                }
+            }
+            let final_text = masked.as_ref().map_or(t, |(m, _)| m.as_str());
+            if let Some(first) = hits.into_iter().next() {
+                *counts.rejected.entry(first.reason.as_str().to_string()).or_default() += 1;
+                rejected.push(&Rejection {
+                    id: get(&ids, r).unwrap_or_default(),
+                    collection: get(&colls, r).unwrap_or_default(),
+                    path: get(&paths, r).unwrap_or_default(),
+                    locator: get(&locs, r).unwrap_or_default(),
+                    format: get(&formats, r),
+                    stage: STAGE.into(),
+                    reason: first.reason.as_str().into(),
+                    detail: first.detail,
+                    // The text as it was, PII masked.
+                    text: Some(match (&cleaned, &masked) {
+                        (None, Some((m, _))) => m.clone(),
+                        (None, None) => original.to_string(),
+                        (Some(_), _) => masker.mask(original).map_or_else(|| original.to_string(), |(m, _)| m),
+                    }),
+                })?;
+                // Placeholders: the row is filtered out below.
+                new_text.append_value("");
+                new_chars.append_value(0);
+                new_words.append_value(0);
+                new_lang.append_null();
+                new_score.append_null();
+                added.push(&lang, &signals, 0);
+                keep.push(false);
+                continue;
+            }
+            if let Some((_, n)) = &cleaned {
+                *counts.lines_removed.entry("garbage".into()).or_default() += n;
+            }
+            counts.kept += 1;
+            text_bytes += final_text.len() as u64;
+            new_text.append_value(final_text);
+            new_chars.append_value(final_text.chars().count() as u32);
+            // The signals counted the words of `t`; masking may merge some.
+            new_words.append_value(if masked.is_some() {
+                crate::document::count_words(final_text)
+            } else {
+                signals.words
+            });
+            new_lang.append_option(lang.language.as_deref());
+            new_score.append_value(lang.score);
+            if let Some(l) = &lang.language {
+                *stats.kept_languages.entry(l.clone()).or_default() += 1;
+            }
+            added.push(&lang, &signals, masked.as_ref().map_or(0, |(_, c)| c.total()));
+            keep.push(true);
+        }
+        let replaced: [(&str, DataType, ArrayRef); 5] = [
+            ("text", DataType::LargeUtf8, Arc::new(new_text.finish())),
+            ("n_chars", DataType::UInt32, Arc::new(new_chars.finish())),
+            ("n_words", DataType::UInt32, Arc::new(new_words.finish())),
+            ("language", DataType::Utf8, Arc::new(new_lang.finish())),
+            ("language_score", DataType::Float32, Arc::new(new_score.finish())),
+        ];
+        let mut columns: Vec<ArrayRef> = batch
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !ADDED_COLUMNS.iter().any(|(n, _, _)| n == f.name()))
+            .map(|(k, f)| {
+                replaced
+                    .iter()
+                    .find(|(n, ty, _)| n == f.name() && ty == f.data_type())
+                    .map_or_else(|| batch.column(k).clone(), |(_, _, a)| a.clone())
+            })
+            .collect();
+        columns.extend(added.finish());
+        let full = RecordBatch::try_new(sch, columns).map_err(|e| bad(e.to_string()))?;
+        let kept = arrow_select::filter::filter_record_batch(&full, &BooleanArray::from(keep))
+            .map_err(|e| bad(e.to_string()))?;
+        rows_out += kept.num_rows() as u64;
+        w.write_row_group(&kept)?;
+    }
+    let documents = match writer {
+        Some(w) => w.finish()?,
+        None => {
+            ParquetPartWriter::create(out, &dataset::part_name(i), output_schema(&crate::document::schema()), props)?
+                .finish()?
+        }
+    };
+    debug_assert_eq!(rows_out, counts.kept);
+    let rejected = rejected.finish()?;
+    let rec = PartRecord {
+        part: i,
+        plan: plan.to_string(),
+        counts,
+        documents,
+        rejected,
+        input_bytes: part.bytes,
+        text_bytes,
+    };
+    Ok((rec, stats))
+}
