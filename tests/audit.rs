@@ -120,6 +120,19 @@ fn report_renders_in_a_real_browser() {
     let (png, blank_png) = (std::fs::read(&shot).unwrap(), std::fs::read(&blank).unwrap());
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     assert!(png.len() > 8 * blank_png.len(), "the report is not blank: {} vs {} bytes", png.len(), blank_png.len());
+    // It prints: a PDF of several pages.
+    let pdf = dir.path().join("report.pdf");
+    let o =
+        headless(&chromium, &dir.path().join("profile-4"), &[format!("--print-to-pdf={}", pdf.display()), url.clone()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pdf = std::fs::read(&pdf).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    // Page objects: `/Type /Page` (or `/Type/Page`) not followed by `s` (`/Pages` is the tree).
+    let pages = [&b"/Type /Page"[..], &b"/Type/Page"[..]]
+        .iter()
+        .map(|pat| pdf.windows(pat.len() + 1).filter(|w| w.starts_with(pat) && w[pat.len()] != b's').count())
+        .sum::<usize>();
+    assert!(pages >= 2, "{pages} pages");
     // The rendered DOM: charts with bars, the sections, text laid out.
     let o = headless(&chromium, &dir.path().join("profile-3"), &["--dump-dom".to_string(), url]);
     let dom = String::from_utf8_lossy(&o.stdout);
