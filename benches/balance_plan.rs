@@ -4,6 +4,8 @@
 //! `balance::stage::plan` with `policies/democratic.toml` and reports wall time and the peak
 //! resident memory of planning alone (the peak is reset after the data is written).
 //!
+//! It then times the audit's composition (`audit::composition`) over the same dataset.
+//!
 //!     cargo bench --bench balance_plan -- 10000000 /var/tmp/kbcurate-balance-bench
 
 use std::sync::Arc;
@@ -136,4 +138,15 @@ fn main() {
         before as f64 / 1024.0
     );
     println!("{}", kbcurate::balance::solve::render(&plan).lines().take(14).collect::<Vec<_>>().join("\n"));
+    // The audit's composition over the same metadata (six breakdowns and the heat map).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let t = Instant::now();
+    let c = kbcurate::audit::composition::composition(&ds).unwrap();
+    println!(
+        "| audit composition | {} documents | {:.2} s | {:.0} k docs/s | peak RSS {:.0} MB |",
+        c.total.docs,
+        t.elapsed().as_secs_f64(),
+        c.total.docs as f64 / t.elapsed().as_secs_f64() / 1000.0,
+        peak_kb() as f64 / 1024.0
+    );
 }
