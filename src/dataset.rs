@@ -43,6 +43,63 @@ pub enum DatasetError {
     NotADataset { path: PathBuf, why: String },
     #[error("{path}: {source}")]
     Schema { path: PathBuf, source: document::SchemaMismatch },
+    #[error("{path}: holds a `{stage}` dataset; choose another output folder")]
+    OtherStage { path: PathBuf, stage: String },
+}
+
+/// Prepares a stage's output folder: creates it, refuses one that holds another stage's
+/// dataset, and removes the manifest (the dataset is complete again only when the stage
+/// rewrites it; the parts already written stay for resuming).
+pub fn prepare_output(out: &Path, stage: &str) -> Result<(), DatasetError> {
+    fs::create_dir_all(out.join(PARTS_DIR)).map_err(io_err(out))?;
+    if let Ok(m) = Manifest::read(out) {
+        if m.stage != stage {
+            return Err(DatasetError::OtherStage { path: out.to_path_buf(), stage: m.stage });
+        }
+    }
+    match fs::remove_file(out.join(MANIFEST)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(DatasetError::Io { path: out.join(MANIFEST), source: e }),
+        _ => Ok(()),
+    }
+}
+
+/// Where the rows of a batch came from (id, collection, path, locator, format), for the
+/// rejections a stage writes about them.
+pub struct RowOrigin {
+    columns: [Option<arrow_array::StringArray>; 5],
+}
+
+impl RowOrigin {
+    pub fn of(batch: &RecordBatch) -> RowOrigin {
+        use arrow_array::cast::AsArray;
+        let col = |name: &str| {
+            batch
+                .column_by_name(name)
+                .filter(|c| c.data_type() == &arrow_schema::DataType::Utf8)
+                .map(|c| c.as_string::<i32>().clone())
+        };
+        RowOrigin { columns: [col("id"), col("collection"), col("path"), col("locator"), col("format")] }
+    }
+
+    fn get(&self, k: usize, r: usize) -> Option<String> {
+        use arrow_array::Array;
+        self.columns[k].as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r).to_string())
+    }
+
+    /// The rejection of row `r`.
+    pub fn rejection(&self, r: usize, stage: &str, reason: &str, detail: String, text: Option<String>) -> Rejection {
+        Rejection {
+            id: self.get(0, r).unwrap_or_default(),
+            collection: self.get(1, r).unwrap_or_default(),
+            path: self.get(2, r).unwrap_or_default(),
+            locator: self.get(3, r).unwrap_or_default(),
+            format: self.get(4, r),
+            stage: stage.to_string(),
+            reason: reason.to_string(),
+            detail,
+            text,
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DatasetError + '_ {

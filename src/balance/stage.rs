@@ -23,7 +23,6 @@ use super::policy::Policy;
 use super::solve::{self, Plan};
 use super::strata::{self, exclusion, Strata, NONE};
 use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, ParquetPartWriter, PartRecord, RejectionSink};
-use crate::document::Rejection;
 use crate::reject::Reason;
 
 pub const STAGE: &str = "balance";
@@ -106,17 +105,7 @@ pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<B
     let ds = Dataset::open(input)?;
     let (strata, plan) = self::plan(input, policy)?;
     let out = &opts.output;
-    std::fs::create_dir_all(out).map_err(|e| BalanceError::Other(format!("{}: {e}", out.display())))?;
-    if let Ok(m) = Manifest::read(out) {
-        if m.stage != STAGE {
-            return Err(BalanceError::Other(format!(
-                "{}: holds a `{}` dataset; choose another output folder",
-                out.display(),
-                m.stage
-            )));
-        }
-    }
-    let _ = std::fs::remove_file(out.join(dataset::MANIFEST));
+    dataset::prepare_output(out, STAGE)?;
     let parts = &ds.manifest.parts;
     dataset::clean_stale(out, parts.len() as u32)?;
     let policy_json = serde_json::to_value(policy).expect("policy serializes");
@@ -273,11 +262,7 @@ fn sample_part(
         let conf = batch.column_by_name("ocr_confidence").map(|c| c.as_primitive::<Float32Type>().clone());
         let chars = col("n_chars")?;
         let chars = chars.as_primitive::<UInt32Type>();
-        let s = |name: &str| batch.column_by_name(name).map(|c| c.as_string::<i32>().clone());
-        let (colls, paths, locs, formats) = (s("collection"), s("path"), s("locator"), s("format"));
-        let get = |c: &Option<arrow_array::StringArray>, r: usize| {
-            c.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r).to_string())
-        };
+        let origin = dataset::RowOrigin::of(&batch);
         let mut keep = Vec::with_capacity(batch.num_rows());
         let mut reps = UInt32Builder::with_capacity(batch.num_rows());
         for r in 0..batch.num_rows() {
@@ -308,17 +293,7 @@ fn sample_part(
                 continue;
             }
             *counts.rejected.entry(reason.as_str().to_string()).or_default() += 1;
-            rejected.push(&Rejection {
-                id: id.to_string(),
-                collection: get(&colls, r).unwrap_or_default(),
-                path: get(&paths, r).unwrap_or_default(),
-                locator: get(&locs, r).unwrap_or_default(),
-                format: get(&formats, r),
-                stage: STAGE.into(),
-                reason: reason.as_str().into(),
-                detail,
-                text: Some(text.value(r).to_string()),
-            })?;
+            rejected.push(&origin.rejection(r, STAGE, reason.as_str(), detail, Some(text.value(r).to_string())))?;
         }
         let mut columns: Vec<ArrayRef> = batch
             .schema()

@@ -39,7 +39,6 @@ use super::minhash::estimated_jaccard;
 use super::profile::Profile;
 use super::runs::{self, Entry};
 use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, ParquetPartWriter, PartRecord, RejectionSink};
-use crate::document::Rejection;
 use crate::reject::Reason;
 
 pub const STAGE: &str = "dedup";
@@ -467,17 +466,8 @@ impl<'a> Ctx<'a> {
         let ds = Dataset::open(input)?;
         let out = &opts.output;
         let work = out.join("_work");
+        dataset::prepare_output(out, STAGE)?;
         std::fs::create_dir_all(&work).map_err(io_err(&work))?;
-        if let Ok(m) = Manifest::read(out) {
-            if m.stage != STAGE {
-                return Err(DedupError::Other(format!(
-                    "{}: holds a `{}` dataset; choose another output folder",
-                    out.display(),
-                    m.stage
-                )));
-            }
-        }
-        let _ = std::fs::remove_file(out.join(dataset::MANIFEST));
         let layout = Layout { perms: opts.profile.banding.perms() };
         let earlier: Vec<Earlier> =
             opts.against.iter().map(|p| Earlier::open(p, &opts.profile, &layout)).collect::<Result<_, _>>()?;
@@ -1149,11 +1139,11 @@ fn filter_part(
             .as_string::<i64>()
             .clone();
         let s = |name: &str| batch.column_by_name(name).map(|c| c.as_string::<i32>().clone());
-        let (ids, colls, paths, locs, formats) = (s("id"), s("collection"), s("path"), s("locator"), s("format"));
+        let (ids, sources) = (s("id"), s("source"));
         let get = |c: &Option<arrow_array::StringArray>, r: usize| {
             c.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r).to_string())
         };
-        let sources = s("source");
+        let origin = dataset::RowOrigin::of(&batch);
         let mut keep = Vec::with_capacity(batch.num_rows());
         let mut cluster = StringBuilder::new();
         let mut size = UInt32Builder::new();
@@ -1197,17 +1187,7 @@ fn filter_part(
                 (d.reason(), format!("kept {kept} (cluster of {})", d.size))
             };
             *counts.rejected.entry(reason.as_str().to_string()).or_default() += 1;
-            rejected.push(&Rejection {
-                id,
-                collection: get(&colls, r).unwrap_or_default(),
-                path: get(&paths, r).unwrap_or_default(),
-                locator: get(&locs, r).unwrap_or_default(),
-                format: get(&formats, r),
-                stage: STAGE.into(),
-                reason: reason.as_str().into(),
-                detail,
-                text: Some(text.value(r).to_string()),
-            })?;
+            rejected.push(&origin.rejection(r, STAGE, reason.as_str(), detail, Some(text.value(r).to_string())))?;
             // Placeholders: the row is filtered out below.
             new_text.append_value("");
             new_chars.append_value(0);

@@ -26,7 +26,6 @@ use super::langid::{self, LanguageDetector};
 use super::pii::Masker;
 use super::rules::{self, Signals, RULES};
 use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, ParquetPartWriter, PartRecord, RejectionSink};
-use crate::document::Rejection;
 use crate::reject::Reason;
 
 pub const STAGE: &str = "filter";
@@ -168,18 +167,7 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
     let start = Instant::now();
     let ds = Dataset::open(input)?;
     let out = &opts.output;
-    std::fs::create_dir_all(out.join(dataset::PARTS_DIR))
-        .map_err(|e| FilterError::Other(format!("{}: cannot create the output folder: {e}", out.display())))?;
-    if let Ok(m) = Manifest::read(out) {
-        if m.stage != STAGE {
-            return Err(FilterError::Other(format!(
-                "{}: holds a `{}` dataset; choose another output folder",
-                out.display(),
-                m.stage
-            )));
-        }
-    }
-    let _ = std::fs::remove_file(out.join(dataset::MANIFEST));
+    dataset::prepare_output(out, STAGE)?;
     let parts = &ds.manifest.parts;
     dataset::clean_stale(out, parts.len() as u32)?;
     let config_json = serde_json::to_value(&opts.config).expect("config serializes");
@@ -374,8 +362,8 @@ fn filter_part(
                 .filter(|c| c.data_type() == &DataType::Utf8)
                 .map(|c| c.as_string::<i32>().clone())
         };
-        let (ids, colls, paths, locs, formats, langs) =
-            (s("id"), s("collection"), s("path"), s("locator"), s("format"), s("language"));
+        let langs = s("language");
+        let origin = dataset::RowOrigin::of(&batch);
         let conf = batch
             .column_by_name("ocr_confidence")
             .filter(|c| c.data_type() == &DataType::Float32)
@@ -426,22 +414,13 @@ fn filter_part(
             let final_text = masked.as_ref().map_or(t, |(m, _)| m.as_str());
             if let Some(first) = hits.into_iter().next() {
                 *counts.rejected.entry(first.reason.as_str().to_string()).or_default() += 1;
-                rejected.push(&Rejection {
-                    id: get(&ids, r).unwrap_or_default(),
-                    collection: get(&colls, r).unwrap_or_default(),
-                    path: get(&paths, r).unwrap_or_default(),
-                    locator: get(&locs, r).unwrap_or_default(),
-                    format: get(&formats, r),
-                    stage: STAGE.into(),
-                    reason: first.reason.as_str().into(),
-                    detail: first.detail,
-                    // The text as it was, PII masked.
-                    text: Some(match (&cleaned, &masked) {
-                        (None, Some((m, _))) => m.clone(),
-                        (None, None) => original.to_string(),
-                        (Some(_), _) => masker.mask(original).map_or_else(|| original.to_string(), |(m, _)| m),
-                    }),
-                })?;
+                // The text as it was, PII masked.
+                let text = match (&cleaned, &masked) {
+                    (None, Some((m, _))) => m.clone(),
+                    (None, None) => original.to_string(),
+                    (Some(_), _) => masker.mask(original).map_or_else(|| original.to_string(), |(m, _)| m),
+                };
+                rejected.push(&origin.rejection(r, STAGE, first.reason.as_str(), first.detail, Some(text)))?;
                 // Placeholders: the row is filtered out below.
                 new_text.append_value("");
                 new_chars.append_value(0);
