@@ -40,11 +40,13 @@ fn readme_demo_ingest_then_inspect() {
     let o = kbcurate().arg("balance").arg(&deduped).arg("--policy").arg(&policy).arg("--dry-run").output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for want in ["genre (column `genre`, shares)", "decade (column `decade`, temperature)", "targets moved", "achieved"] {
+    for want in ["genre (column `genre`, shares)", "decade (column `decade`, temperature)", "targets moved", "achieved"]
+    {
         assert!(stdout.contains(want), "{want}: {stdout}");
     }
     let balanced = out.path().join("balanced");
-    let o = kbcurate().arg("balance").arg(&deduped).arg("--policy").arg(&policy).arg("-o").arg(&balanced).output().unwrap();
+    let o =
+        kbcurate().arg("balance").arg(&deduped).arg("--policy").arg(&policy).arg("-o").arg(&balanced).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("rejected balanced-out"), "{stderr}");
