@@ -11,6 +11,15 @@ use serde_json::json;
 /// cl100k_base's split pattern in `tokenizers`' dialect.
 pub const CL100K_HF_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+/// cl100k_base's special tokens.
+pub const CL100K_SPECIALS: [(&str, u32); 5] = [
+    ("<|endoftext|>", 100257),
+    ("<|fim_prefix|>", 100258),
+    ("<|fim_middle|>", 100259),
+    ("<|fim_suffix|>", 100260),
+    ("<|endofprompt|>", 100276),
+];
+
 /// GPT-2's byte → printable character map used by byte-level BPE.
 pub fn bytes_to_unicode() -> [char; 256] {
     let mut out = ['\0'; 256];
@@ -101,6 +110,6 @@ fn offset(parts: &[&[u8]], i: usize, t: &[u8]) -> usize {
 pub fn cl100k_base_json() -> String {
     let t = bpe_openai::cl100k_base();
     let tokens: Vec<Vec<u8>> = (0..t.bpe.num_tokens() as u32).map(|i| t.bpe.token_bytes(i).to_vec()).collect();
-    let specials: Vec<(String, u32)> = super::encoder::TiktokenEncoder::cl100k_base().special_tokens_list();
+    let specials: Vec<(String, u32)> = CL100K_SPECIALS.iter().map(|(n, i)| (n.to_string(), *i)).collect();
     ranks_to_hf_json(&tokens, CL100K_HF_PATTERN, &specials).expect("cl100k_base converts")
 }

@@ -174,10 +174,6 @@ impl TiktokenEncoder {
         TiktokenEncoder { name: name.to_string(), bpe, specials, by_name, hash: hex128(h.digest128()) }
     }
 
-    pub fn special_tokens_list(&self) -> Vec<(String, u32)> {
-        self.specials.clone()
-    }
-
     fn tok(&self) -> &bpe_openai::Tokenizer {
         match &self.bpe {
             Bpe::Static(t) => t,
@@ -189,13 +185,7 @@ impl TiktokenEncoder {
         Self::new(
             "cl100k_base",
             Bpe::Static(bpe_openai::cl100k_base()),
-            &[
-                ("<|endoftext|>", 100257),
-                ("<|fim_prefix|>", 100258),
-                ("<|fim_middle|>", 100259),
-                ("<|fim_suffix|>", 100260),
-                ("<|endofprompt|>", 100276),
-            ],
+            &super::convert::CL100K_SPECIALS,
             "cl100k_base",
         )
     }
