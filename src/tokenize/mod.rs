@@ -9,7 +9,6 @@
 //! megatron.rs  Megatron-LM `.bin/.idx` writer and reader
 //! stage.rs     the stage: read, encode, spill, pack, write shards and `manifest.json`
 //! verify.rs    `kbcurate verify`: headers, counts, boundaries, checksums; sequence → documents
-//! train.rs     `kbcurate tokenizer train`: a byte-level BPE on a dataset
 //! ```
 
 pub mod convert;
@@ -19,7 +18,6 @@ pub mod pack;
 pub mod shuffle;
 pub mod special;
 pub mod stage;
-pub mod train;
 pub mod verify;
 
 use std::path::PathBuf;
