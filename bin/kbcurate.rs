@@ -128,6 +128,18 @@ enum Command {
         #[arg(long)]
         compare: Option<PathBuf>,
     },
+    /// Encode a (balanced) dataset with a tokenizer and pack it into trainer-ready shards
+    /// (Megatron .bin/.idx or Parquet input_ids), applying repeats, a seeded global shuffle and a
+    /// train/validation split.
+    Tokenize(Box<TokenizeArgs>),
+    /// Check a shards folder (headers, counts, boundaries, checksums); with --sequence, show the
+    /// documents in one window.
+    Verify {
+        shards: PathBuf,
+        /// SPLIT:N or SHARD:N (e.g. train:0, train/shard-00003:17): print window N's documents.
+        #[arg(long)]
+        sequence: Option<String>,
+    },
     /// Measure a stage against planted ground truth.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -186,6 +198,47 @@ enum EvalCommand {
         #[arg(long, default_value = "out/eval-dedup")]
         work: PathBuf,
     },
+}
+
+#[derive(Args)]
+struct TokenizeArgs {
+    /// The input dataset (e.g. the output of balance; its `repeats` column is applied).
+    input: PathBuf,
+    /// Output shards folder.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// A tokenizer.json, a *.tiktoken rank file, or a built-in name (cl100k_base, o200k_base).
+    #[arg(long)]
+    tokenizer: String,
+    /// Tokens per window.
+    #[arg(long)]
+    seq_len: u32,
+    /// concat (join with EOS, cut into windows) or best-fit (whole documents, padded).
+    #[arg(long, value_enum, default_value = "concat")]
+    packing: kbcurate::tokenize::pack::Strategy,
+    /// Token put before each document: a token's text or an id. None unless given.
+    #[arg(long)]
+    bos: Option<kbcurate::tokenize::special::TokenRef>,
+    /// Token put after each document (required by concat). None unless given.
+    #[arg(long)]
+    eos: Option<kbcurate::tokenize::special::TokenRef>,
+    /// Padding token (required by best-fit; with concat, pads the last window).
+    #[arg(long)]
+    pad: Option<kbcurate::tokenize::special::TokenRef>,
+    /// Share of documents (by id hash) for the validation split.
+    #[arg(long, default_value_t = 0.0)]
+    val_fraction: f64,
+    /// Seed of the shuffle and the split.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value = "megatron")]
+    format: kbcurate::tokenize::stage::Format,
+    /// Memory budget of one shuffle bucket, MiB (one bucket per worker is in memory at a time).
+    #[arg(long, default_value_t = 256)]
+    bucket_mb: u64,
+    /// Worker threads (default: one per core). Output does not depend on it.
+    #[arg(short = 'j', long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -437,6 +490,48 @@ fn run(cli: Cli) -> Result<()> {
             }
             if !any {
                 bail!("nothing to evaluate: give --sentences and/or --pages");
+            }
+            Ok(())
+        }
+        Command::Tokenize(a) => {
+            let a = *a;
+            let mut o = kbcurate::tokenize::stage::TokenizeOptions::new(&a.output, &a.tokenizer, a.seq_len);
+            o.packing = a.packing;
+            o.bos = a.bos;
+            o.eos = a.eos;
+            o.pad = a.pad;
+            o.val_fraction = a.val_fraction;
+            o.seed = a.seed;
+            o.format = a.format;
+            o.bucket_bytes = a.bucket_mb.max(1) << 20;
+            o.threads = a.threads;
+            let summary = kbcurate::tokenize::stage::tokenize(&a.input, &o)
+                .with_context(|| format!("tokenize {} into {}", a.input.display(), a.output.display()))?;
+            eprint!("{}", summary.render());
+            Ok(())
+        }
+        Command::Verify { shards, sequence } => {
+            if let Some(seq) = sequence {
+                let (what, n) = seq
+                    .rsplit_once(':')
+                    .and_then(|(w, n)| Some((w, n.parse::<u64>().ok()?)))
+                    .with_context(|| format!("--sequence `{seq}`: expected SPLIT:N or SHARD:N, e.g. train:0"))?;
+                let (shard, k, w) = kbcurate::tokenize::verify::locate(&shards, what, n)?;
+                println!("{shard} window {k}: {} tokens", w.tokens.len());
+                for (i, id) in w.doc_ids.iter().enumerate() {
+                    println!(
+                        "  tokens {}..{}: document {id} from its token {}",
+                        w.cu_seqlens[i],
+                        w.cu_seqlens[i + 1],
+                        w.doc_starts[i]
+                    );
+                }
+                return Ok(());
+            }
+            let report = kbcurate::tokenize::verify::verify(&shards)?;
+            print!("{}", report.render());
+            if !report.ok() {
+                bail!("{}: {} problems", shards.display(), report.problems.len());
             }
             Ok(())
         }

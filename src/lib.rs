@@ -13,3 +13,4 @@ pub mod ingest;
 pub mod inspect;
 pub mod language;
 pub mod reject;
+pub mod tokenize;

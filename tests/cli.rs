@@ -76,6 +76,37 @@ fn readme_demo_ingest_dedup_filter_inspect() {
     assert!(stderr.contains("rejected balanced-out"), "{stderr}");
     let m = kbcurate::dataset::Manifest::read(&balanced).unwrap();
     assert!(m.counts.reconciles() && m.stage == "balance");
+    // tokenize with a built-in vocabulary (offline), then verify, as in the README demo.
+    let shards = out.path().join("shards");
+    let o = kbcurate()
+        .arg("tokenize")
+        .arg(&balanced)
+        .arg("-o")
+        .arg(&shards)
+        .args(["--tokenizer", "cl100k_base", "--seq-len", "512", "--packing", "best-fit"])
+        .args(["--eos", "<|endoftext|>", "--pad", "<|endoftext|>"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("train:") && stderr.contains("padding"), "{stderr}");
+    let o = kbcurate().arg("verify").arg(&shards).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && stdout.contains(": ok"), "{stdout}");
+    let o = kbcurate().arg("verify").arg(&shards).args(["--sequence", "train:0"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && stdout.contains("document "), "{stdout}");
+    // A special token the tokenizer lacks is an error naming it.
+    let o = kbcurate()
+        .arg("tokenize")
+        .arg(&balanced)
+        .arg("-o")
+        .arg(out.path().join("bad-shards"))
+        .args(["--tokenizer", "cl100k_base", "--seq-len", "512", "--eos", "</s>"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && stderr.contains("--eos `</s>`"), "{stderr}");
     // A policy with an error names the file, the line and the key.
     let bad = out.path().join("bad.toml");
     std::fs::write(&bad, "[dimension.genre]\nshares = { newspaper = 0.7, book = 0.2 }\n").unwrap();

@@ -447,3 +447,55 @@ fn filter_md_documents_the_config() {
         assert!(doc.contains(&row), "schemas/document.md lacks {row}");
     }
 }
+
+#[test]
+fn shards_md_documents_the_manifest_and_columns() {
+    use kbcurate::tokenize::megatron::DType;
+    use kbcurate::tokenize::pack::{PackStats, Strategy};
+    use kbcurate::tokenize::special::Specials;
+    use kbcurate::tokenize::stage::{shard_schema, Format, Shard, ShardsManifest, SplitSummary, TokenizerInfo};
+    let md = read_text("schemas/shards.md");
+    let sp = SplitSummary {
+        shards: vec![Shard {
+            name: "train/shard-00000".into(),
+            windows: 0,
+            tokens: 0,
+            pad_tokens: 0,
+            documents: 0,
+            files: vec![],
+        }],
+        ..Default::default()
+    };
+    let m = ShardsManifest {
+        stage: "tokenize".into(),
+        kbcurate_version: "0".into(),
+        input: Value::Null,
+        tokenizer: TokenizerInfo { spec: "x".into(), backend: "y".into(), fingerprint: "z".into(), vocab_size: 1 },
+        special_tokens: Specials::default(),
+        seq_len: 2,
+        packing: Strategy::BestFit,
+        format: Format::Megatron,
+        dtype: DType::Uint16,
+        seed: 0,
+        val_fraction: 0.0,
+        shuffle: String::new(),
+        buckets: 1,
+        splits: [("train".to_string(), sp)].into_iter().collect(),
+    };
+    let v = serde_json::to_value(&m).unwrap();
+    for k in keys(&v) {
+        assert!(md.contains(&format!("| `{k}` |")), "schemas/shards.md: manifest key `{k}` undocumented");
+    }
+    for k in keys(&v["splits"]["train"]).iter().chain(&keys(&serde_json::to_value(PackStats::default()).unwrap())) {
+        assert!(md.contains(&format!("`{k}`")), "schemas/shards.md: split key `{k}` undocumented");
+    }
+    for k in keys(&v["splits"]["train"]["shards"][0]) {
+        assert!(md.contains(&format!("`{k}`")), "schemas/shards.md: shard key `{k}` undocumented");
+    }
+    for f in shard_schema(true).fields() {
+        assert!(md.contains(&format!("| `{}` |", f.name())), "schemas/shards.md: column `{}` undocumented", f.name());
+    }
+    for (code, name) in [(DType::Uint16.code(), "uint16"), (DType::Int32.code(), "int32")] {
+        assert!(md.contains(&format!("{code} = {name}")), "schemas/shards.md: dtype code {code}");
+    }
+}

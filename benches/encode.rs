@@ -1,0 +1,57 @@
+//! Encoding throughput, one thread: the fast encoder (bpe-openai, cl100k_base) against the
+//! `tokenizers` crate on the same vocabulary (tokenizer.json converted from the ranks), on the
+//! text of ../shared/data (JSONL `text` fields and files), repeated to ~20 MB. Checks the ids
+//! are identical while measuring.
+//!
+//! ```sh
+//! cargo bench --bench encode
+//! ```
+
+use std::time::Instant;
+
+fn texts() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let mut out = Vec::new();
+    for p in glob::glob(&format!("{}/**/*.jsonl", dir.display())).unwrap().flatten() {
+        for l in std::fs::read_to_string(&p).unwrap_or_default().lines() {
+            if let Some(t) =
+                serde_json::from_str::<serde_json::Value>(l).ok().and_then(|v| v["text"].as_str().map(String::from))
+            {
+                out.push(t);
+            }
+        }
+    }
+    if out.is_empty() {
+        eprintln!("../shared/data not found: generated text");
+        out = (0..2000)
+            .map(|i| format!("Stockholm den {i} mars. Ångaren Freja anlände i går till Skeppsbron. ").repeat(30))
+            .collect();
+    }
+    let base = out.clone();
+    while out.iter().map(String::len).sum::<usize>() < 20_000_000 {
+        out.extend(base.iter().cloned());
+    }
+    out
+}
+
+fn main() {
+    let texts = texts();
+    let bytes: usize = texts.iter().map(String::len).sum();
+    let json = kbcurate::tokenize::convert::cl100k_base_json();
+    let hf = tokenizers::Tokenizer::from_bytes(json.as_bytes()).unwrap();
+    let fast = bpe_openai::cl100k_base();
+    let _ = fast.encode("warm up");
+    let t = Instant::now();
+    let a: Vec<Vec<u32>> = texts.iter().map(|s| fast.encode(s.as_str())).collect();
+    let fast_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let b: Vec<Vec<u32>> =
+        texts.iter().map(|s| hf.encode_fast(s.as_str(), false).unwrap().get_ids().to_vec()).collect();
+    let hf_s = t.elapsed().as_secs_f64();
+    let tokens: usize = a.iter().map(Vec::len).sum();
+    assert!(a == b, "ids differ");
+    println!("{} texts, {:.1} MB, {tokens} tokens (cl100k_base), ids identical", texts.len(), bytes as f64 / 1e6);
+    for (name, s) in [("bpe-openai (kbcurate)", fast_s), ("tokenizers crate", hf_s)] {
+        println!("{name:<22} {:>7.2} MB/s  {:>9.0} tokens/s  (one thread)", bytes as f64 / 1e6 / s, tokens as f64 / s);
+    }
+}

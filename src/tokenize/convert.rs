@@ -1,0 +1,115 @@
+//! A tiktoken-style vocabulary (ranks) as a Hugging Face `tokenizer.json`: byte-level BPE whose
+//! merges are recovered from the ranks, with tiktoken's pre-tokenization regex rewritten for
+//! the `tokenizers` regex engine (`\p{N}{1,3}+` → `\p{N}{1,3}`). The `tokenizers` crate then
+//! gives the same ids as tiktoken: this is how the fast encoder is checked against the reference,
+//! and how Python's `tokenizers` is benchmarked on the same vocabulary.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+/// cl100k_base's split pattern in `tokenizers`' dialect.
+pub const CL100K_HF_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// cl100k_base's special tokens.
+pub const CL100K_SPECIALS: [(&str, u32); 5] = [
+    ("<|endoftext|>", 100257),
+    ("<|fim_prefix|>", 100258),
+    ("<|fim_middle|>", 100259),
+    ("<|fim_suffix|>", 100260),
+    ("<|endofprompt|>", 100276),
+];
+
+/// GPT-2's byte → printable character map used by byte-level BPE.
+pub fn bytes_to_unicode() -> [char; 256] {
+    let mut out = ['\0'; 256];
+    let mut n = 0u32;
+    for b in 0..256u32 {
+        let printable = (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+        out[b as usize] = if printable {
+            char::from_u32(b).unwrap()
+        } else {
+            n += 1;
+            char::from_u32(255 + n).unwrap()
+        };
+    }
+    out
+}
+
+/// `tokens[i]` is the token of rank (id) `i`. Returns the tokenizer.json text.
+pub fn ranks_to_hf_json(tokens: &[Vec<u8>], pattern: &str, specials: &[(String, u32)]) -> Result<String, String> {
+    let map = bytes_to_unicode();
+    let show = |b: &[u8]| b.iter().map(|&x| map[x as usize]).collect::<String>();
+    let rank: HashMap<&[u8], u32> = tokens.iter().enumerate().map(|(i, t)| (t.as_slice(), i as u32)).collect();
+    let mut vocab = serde_json::Map::new();
+    let mut merges = Vec::new();
+    for (id, t) in tokens.iter().enumerate() {
+        vocab.insert(show(t), json!(id));
+        if t.len() < 2 {
+            continue;
+        }
+        // BPE on the token's bytes with the merges ranked below it: must end in exactly two parts.
+        let mut parts: Vec<&[u8]> = (0..t.len()).map(|i| &t[i..i + 1]).collect();
+        loop {
+            let mut best: Option<(usize, u32)> = None;
+            for i in 0..parts.len() - 1 {
+                let joined = &t[offset(&parts, i, t)..offset(&parts, i, t) + parts[i].len() + parts[i + 1].len()];
+                if let Some(&r) = rank.get(joined) {
+                    if r < id as u32 && best.is_none_or(|(_, b)| r < b) {
+                        best = Some((i, r));
+                    }
+                }
+            }
+            let Some((i, _)) = best else { break };
+            let start = offset(&parts, i, t);
+            parts[i] = &t[start..start + parts[i].len() + parts[i + 1].len()];
+            parts.remove(i + 1);
+        }
+        if parts.len() != 2 {
+            return Err(format!("token {id} is not reachable by one merge ({} parts)", parts.len()));
+        }
+        merges.push(json!([show(parts[0]), show(parts[1])]));
+    }
+    // Special tokens also in the model's vocabulary: `tokenizers` keeps an added token's id only
+    // when the model knows it (otherwise it renumbers from the vocabulary's size).
+    for (n, id) in specials {
+        vocab.insert(n.clone(), json!(id));
+    }
+    let added: Vec<_> = specials
+        .iter()
+        .map(|(n, id)| {
+            json!({"id": id, "content": n, "single_word": false, "lstrip": false, "rstrip": false,
+                   "normalized": false, "special": true})
+        })
+        .collect();
+    let doc = json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": added,
+        "normalizer": null,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
+        ]},
+        "post_processor": null,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+        "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": "",
+                  "end_of_word_suffix": "", "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+                  "vocab": vocab, "merges": merges}
+    });
+    Ok(serde_json::to_string(&doc).expect("json"))
+}
+
+/// Byte offset of `parts[i]` within `t` (parts are consecutive sub-slices of `t`).
+fn offset(parts: &[&[u8]], i: usize, t: &[u8]) -> usize {
+    parts[i].as_ptr() as usize - t.as_ptr() as usize
+}
+
+/// cl100k_base (from bpe-openai's embedded vocabulary) as a tokenizer.json.
+pub fn cl100k_base_json() -> String {
+    let t = bpe_openai::cl100k_base();
+    let tokens: Vec<Vec<u8>> = (0..t.bpe.num_tokens() as u32).map(|i| t.bpe.token_bytes(i).to_vec()).collect();
+    let specials: Vec<(String, u32)> = CL100K_SPECIALS.iter().map(|(n, i)| (n.to_string(), *i)).collect();
+    ranks_to_hf_json(&tokens, CL100K_HF_PATTERN, &specials).expect("cl100k_base converts")
+}

@@ -1,0 +1,41 @@
+//! `kbcurate tokenize`: turn a (balanced) dataset into trainer-ready token shards.
+//!
+//! ```text
+//! convert.rs   tiktoken ranks → HF tokenizer.json (for exactness tests and benchmarks)
+//! encoder.rs   the `Encoder` trait and its backends (HF tokenizer.json, tiktoken ranks, built-ins)
+//! special.rs   BOS/EOS/PAD looked up by name or id, never defaulted
+//! pack.rs      concat and best-fit packing, pure functions over document lengths
+//! shuffle.rs   repeats, the seeded global shuffle (hash keys + bucketed external sort), the split
+//! megatron.rs  Megatron-LM `.bin/.idx` writer and reader
+//! stage.rs     the stage: read, encode, spill, pack, write shards and `manifest.json`
+//! verify.rs    `kbcurate verify`: headers, counts, boundaries, checksums; sequence → documents
+//! ```
+
+pub mod convert;
+pub mod encoder;
+pub mod megatron;
+pub mod pack;
+pub mod shuffle;
+pub mod special;
+pub mod stage;
+pub mod verify;
+
+use std::path::PathBuf;
+
+use crate::dataset::DatasetError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizeError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("tokenizer {spec}: {why}")]
+    Tokenizer { spec: String, why: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TokenizeError + '_ {
+    move |source| TokenizeError::Io { path: path.to_path_buf(), source }
+}

@@ -1,0 +1,602 @@
+//! The `tokenize` stage: a dataset in, trainer-ready shards out.
+//!
+//! ```text
+//! <shards>/
+//!   manifest.json                      tokenizer, special tokens, packing, counts, checksums
+//!   train/shard-00000.bin .idx         Megatron (--format megatron), one window per sequence
+//!   train/shard-00000.docs.parquet     per window: cu_seqlens, doc_ids, doc_starts
+//!   train/shard-00000.parquet          (--format parquet) input_ids + the same columns
+//!   validation/...
+//! ```
+//! Pass one (rayon over parts, and over documents inside a batch) encodes each document once and
+//! spills one record per repeat into its bucket (see `shuffle.rs`). Pass two (rayon over
+//! buckets) sorts each bucket by key, packs it and writes one shard per non-empty bucket. Same
+//! input, options and seed ⇒ byte-identical shards on any number of threads.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::builder::{Int32Builder, ListBuilder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int16Type, UInt32Type};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::encoder::{self, Encoder};
+use super::megatron::{DType, FileSum, MegatronWriter};
+use super::pack::{self, PackStats, Packing, Strategy};
+use super::shuffle::{self, Record, Spiller, SPLITS};
+use super::special::{self, Specials, TokenRef};
+use super::{io_err, TokenizeError};
+use crate::dataset::{self, Dataset, ParquetPartWriter};
+
+pub const STAGE: &str = "tokenize";
+pub const SPILL_DIR: &str = ".spill";
+const NONE: &str = "(none)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Megatron,
+    Parquet,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenizeOptions {
+    pub output: PathBuf,
+    /// A built-in name, a tokenizer.json or a *.tiktoken rank file.
+    pub tokenizer: String,
+    pub seq_len: u32,
+    pub packing: Strategy,
+    pub bos: Option<TokenRef>,
+    pub eos: Option<TokenRef>,
+    pub pad: Option<TokenRef>,
+    pub val_fraction: f64,
+    pub seed: u64,
+    pub format: Format,
+    pub threads: Option<usize>,
+    /// Memory budget of one shuffle bucket (bytes of tokens and fields): sets the bucket count.
+    pub bucket_bytes: u64,
+}
+
+impl TokenizeOptions {
+    pub fn new(output: impl Into<PathBuf>, tokenizer: &str, seq_len: u32) -> Self {
+        TokenizeOptions {
+            output: output.into(),
+            tokenizer: tokenizer.to_string(),
+            seq_len,
+            packing: Strategy::Concat,
+            bos: None,
+            eos: None,
+            pad: None,
+            val_fraction: 0.0,
+            seed: 0,
+            format: Format::Megatron,
+            threads: None,
+            bucket_bytes: 256 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenizerInfo {
+    pub spec: String,
+    pub backend: String,
+    /// xxh3-128 of the tokenizer's definition.
+    pub fingerprint: String,
+    pub vocab_size: usize,
+}
+
+/// One shard: a bucket's windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shard {
+    /// Path stem relative to the shards folder, e.g. `train/shard-00003`.
+    pub name: String,
+    pub windows: u64,
+    /// Document tokens (BOS/EOS included), padding excluded.
+    pub tokens: u64,
+    pub pad_tokens: u64,
+    /// Documents in it, counting repeats (pieces of one document count once).
+    pub documents: u64,
+    pub files: Vec<FileSum>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SplitSummary {
+    /// Distinct documents.
+    pub documents: u64,
+    /// Documents counting repeats.
+    pub documents_with_repeats: u64,
+    pub packing: PackStats,
+    pub padding_share: f64,
+    /// Tokens (with repeats, BOS/EOS included) by genre, decade and source.
+    pub tokens_by: BTreeMap<String, BTreeMap<String, u64>>,
+    pub shards: Vec<Shard>,
+}
+
+/// `<shards>/manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardsManifest {
+    pub stage: String,
+    pub kbcurate_version: String,
+    pub input: serde_json::Value,
+    pub tokenizer: TokenizerInfo,
+    pub special_tokens: Specials,
+    pub seq_len: u32,
+    pub packing: Strategy,
+    pub format: Format,
+    /// Token dtype of the Megatron `.bin` (uint16 below 65,500 ids, else int32).
+    pub dtype: DType,
+    pub seed: u64,
+    pub val_fraction: f64,
+    pub shuffle: String,
+    pub buckets: u32,
+    pub splits: BTreeMap<String, SplitSummary>,
+}
+
+impl ShardsManifest {
+    pub fn read(dir: &Path) -> Result<Self, TokenizeError> {
+        let path = dir.join(dataset::MANIFEST);
+        let b = fs::read(&path).map_err(io_err(&path))?;
+        let m: ShardsManifest = serde_json::from_slice(&b)
+            .map_err(|e| TokenizeError::Invalid(format!("{}: not a shards manifest: {e}", path.display())))?;
+        if m.stage != STAGE {
+            return Err(TokenizeError::Invalid(format!("{}: stage `{}`, not `{STAGE}`", path.display(), m.stage)));
+        }
+        Ok(m)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenizeSummary {
+    pub manifest: ShardsManifest,
+    pub text_bytes: u64,
+    pub elapsed: Duration,
+    pub encode_elapsed: Duration,
+}
+
+impl TokenizeSummary {
+    pub fn render(&self) -> String {
+        let m = &self.manifest;
+        let mut s = format!(
+            "tokenize: {} ({}), seq_len {}, {} packing, {} format, in {:.2}s ({:.1} MB/s of text in pass one)\n",
+            m.tokenizer.spec,
+            m.tokenizer.backend,
+            m.seq_len,
+            m.packing.as_str(),
+            match m.format {
+                Format::Megatron => "megatron",
+                Format::Parquet => "parquet",
+            },
+            self.elapsed.as_secs_f64(),
+            self.text_bytes as f64 / 1e6 / self.encode_elapsed.as_secs_f64().max(1e-9),
+        );
+        for (name, sp) in &m.splits {
+            let p = &sp.packing;
+            s.push_str(&format!(
+                "  {name}: {} documents ({} with repeats), {} tokens in {} windows of {} shards; padding {:.2}%, {} \
+                 documents truncated\n",
+                sp.documents,
+                sp.documents_with_repeats,
+                p.tokens,
+                p.windows,
+                sp.shards.len(),
+                100.0 * sp.padding_share,
+                p.truncated_documents
+            ));
+        }
+        s
+    }
+}
+
+fn invalid(s: String) -> TokenizeError {
+    TokenizeError::Invalid(s)
+}
+
+/// Σ n_chars × repeats over the dataset, reading those two columns only.
+fn weighted_chars(ds: &Dataset) -> Result<u64, TokenizeError> {
+    let mut total = 0u64;
+    for part in &ds.manifest.parts {
+        let path = ds.dir.join(&part.file);
+        let file = File::open(&path).map_err(io_err(&path))?;
+        let pq = |e: parquet::errors::ParquetError| invalid(format!("{}: {e}", path.display()));
+        let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+        let cols: Vec<usize> = b
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.name() == "n_chars" || f.name() == "repeats")
+            .map(|(i, _)| i)
+            .collect();
+        let mask = ProjectionMask::roots(b.parquet_schema(), cols);
+        for batch in b.with_projection(mask).with_batch_size(8192).build().map_err(pq)? {
+            let batch = batch.map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+            let chars = batch.column_by_name("n_chars").map(|c| c.as_primitive::<UInt32Type>().clone());
+            let reps = batch.column_by_name("repeats").map(|c| c.as_primitive::<UInt32Type>().clone());
+            for r in 0..batch.num_rows() {
+                let c = chars.as_ref().map_or(0, |c| c.value(r) as u64);
+                let n = reps.as_ref().map_or(1, |c| c.value(r) as u64);
+                total += c * n;
+            }
+        }
+    }
+    Ok(total)
+}
+
+pub fn tokenize(input: &Path, opts: &TokenizeOptions) -> Result<TokenizeSummary, TokenizeError> {
+    let start = Instant::now();
+    let enc = encoder::load(&opts.tokenizer)?;
+    let specials = special::resolve_all(enc.as_ref(), opts.bos.as_ref(), opts.eos.as_ref(), opts.pad.as_ref())?;
+    tokenize_with(input, enc.as_ref(), specials, opts, start)
+}
+
+/// [`tokenize`] with an encoder already loaded (another backend, or a test's).
+pub fn tokenize_with(
+    input: &Path,
+    enc: &dyn Encoder,
+    specials: Specials,
+    opts: &TokenizeOptions,
+    start: Instant,
+) -> Result<TokenizeSummary, TokenizeError> {
+    if opts.seq_len < 2 {
+        return Err(invalid(format!("--seq-len {}: must be at least 2", opts.seq_len)));
+    }
+    if !(0.0..1.0).contains(&opts.val_fraction) {
+        return Err(invalid(format!("--val-fraction {}: must be in [0, 1)", opts.val_fraction)));
+    }
+    if opts.packing == Strategy::Concat && specials.eos.is_none() {
+        return Err(invalid(
+            "concat packing joins documents: give --eos (e.g. --eos '<|endoftext|>'); kbcurate picks no default".into(),
+        ));
+    }
+    if opts.packing == Strategy::BestFit && specials.pad.is_none() {
+        return Err(invalid(
+            "best-fit packing pads windows: give --pad (a name or an id); kbcurate picks no default".into(),
+        ));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| invalid(format!("cannot start worker threads: {e}")))?;
+    let ds = Dataset::open(input)?;
+    let out = &opts.output;
+    prepare_output(out)?;
+    let spill = out.join(SPILL_DIR);
+    fs::create_dir_all(&spill).map_err(io_err(&spill))?;
+
+    // Buckets: ~1.2 bytes of spill (u32 ids + fields) per character of text, per repeat.
+    let est = weighted_chars(&ds)? as f64 * 1.2;
+    let budget = opts.bucket_bytes.max(1) as f64;
+    let buckets = ((est / budget).ceil() as u32).clamp(1, 100_000);
+    let n_parts = ds.manifest.parts.len() as u32;
+
+    // Pass one: encode and spill.
+    let t_enc = Instant::now();
+    let passes: Vec<Result<PartCounts, TokenizeError>> = pool.install(|| {
+        ds.manifest
+            .parts
+            .par_iter()
+            .enumerate()
+            .map(|(i, part)| spill_part(&ds, part, i as u32, enc, opts, &spill, buckets))
+            .collect()
+    });
+    let mut counts = [PartCounts::default(), PartCounts::default()];
+    let mut text_bytes = 0;
+    for p in passes {
+        let p = p?;
+        text_bytes += p.text_bytes;
+        counts[0].documents += p.documents;
+        counts[1].documents += p.val_documents;
+    }
+    let encode_elapsed = t_enc.elapsed();
+
+    // Pass two: per bucket, sort, pack, write.
+    let dtype = DType::for_vocab(enc.vocab_size());
+    let jobs: Vec<(usize, u32)> = (0..2).flat_map(|s| (0..buckets).map(move |b| (s, b))).collect();
+    let shards: Vec<Result<Option<(usize, ShardOut)>, TokenizeError>> = pool.install(|| {
+        jobs.par_iter()
+            .map(|&(s, b)| {
+                let recs = shuffle::load_bucket(&spill, s, b, n_parts)?;
+                if recs.is_empty() {
+                    return Ok(None);
+                }
+                let name = format!("{}/shard-{b:05}", SPLITS[s]);
+                Ok(Some((s, write_shard(out, &name, recs, &specials, opts, dtype)?)))
+            })
+            .collect()
+    });
+    let mut splits: BTreeMap<String, SplitSummary> = BTreeMap::new();
+    for r in shards {
+        let Some((s, so)) = r? else { continue };
+        let sp = splits.entry(SPLITS[s].to_string()).or_default();
+        sp.packing.add(&so.stats);
+        sp.documents_with_repeats += so.shard.documents;
+        for (dim, m) in so.tokens_by {
+            let e = sp.tokens_by.entry(dim).or_default();
+            for (k, v) in m {
+                *e.entry(k).or_default() += v;
+            }
+        }
+        sp.shards.push(so.shard);
+    }
+    for (s, name) in SPLITS.iter().enumerate() {
+        if let Some(sp) = splits.get_mut(*name) {
+            sp.documents = counts[s].documents;
+            // A document split over windows is one document here.
+            sp.packing.documents = sp.documents_with_repeats;
+            sp.padding_share = sp.packing.padding_share();
+        }
+    }
+    fs::remove_dir_all(&spill).map_err(io_err(&spill))?;
+    let manifest = ShardsManifest {
+        stage: STAGE.into(),
+        kbcurate_version: env!("CARGO_PKG_VERSION").into(),
+        input: serde_json::json!({
+            "dataset": input.display().to_string(),
+            "stage": ds.manifest.stage,
+            "parts": ds.manifest.parts,
+        }),
+        tokenizer: TokenizerInfo {
+            spec: opts.tokenizer.clone(),
+            backend: enc.describe(),
+            fingerprint: enc.fingerprint(),
+            vocab_size: enc.vocab_size(),
+        },
+        special_tokens: specials,
+        seq_len: opts.seq_len,
+        packing: opts.packing,
+        format: opts.format,
+        dtype,
+        seed: opts.seed,
+        val_fraction: opts.val_fraction,
+        shuffle: "global: (document, repeat) sorted by xxh3 key over seeded buckets (external sort)".into(),
+        buckets,
+        splits,
+    };
+    let mut json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+    json.push(b'\n');
+    dataset::write_atomic(&out.join(dataset::MANIFEST), &json)?;
+    Ok(TokenizeSummary { manifest, text_bytes, elapsed: start.elapsed(), encode_elapsed })
+}
+
+/// Refuses a folder holding something else; clears an earlier tokenize run's output.
+fn prepare_output(out: &Path) -> Result<(), TokenizeError> {
+    if out.exists() {
+        let manifest = out.join(dataset::MANIFEST);
+        let ours = ShardsManifest::read(out).is_ok();
+        let empty = fs::read_dir(out).map_err(io_err(out))?.next().is_none();
+        if !ours && !empty {
+            let what = if manifest.exists() { "another stage's output" } else { "files but no shards manifest" };
+            return Err(invalid(format!("{}: holds {what}; choose an empty or new folder", out.display())));
+        }
+        let _ = fs::remove_file(&manifest);
+        for d in SPLITS.iter().chain([&SPILL_DIR]) {
+            let p = out.join(d);
+            if p.exists() {
+                fs::remove_dir_all(&p).map_err(io_err(&p))?;
+            }
+        }
+    }
+    fs::create_dir_all(out).map_err(io_err(out))
+}
+
+#[derive(Default)]
+struct PartCounts {
+    documents: u64,
+    val_documents: u64,
+    text_bytes: u64,
+}
+
+fn spill_part(
+    ds: &Dataset,
+    part: &dataset::PartFile,
+    i: u32,
+    enc: &dyn Encoder,
+    opts: &TokenizeOptions,
+    spill: &Path,
+    buckets: u32,
+) -> Result<PartCounts, TokenizeError> {
+    let path = ds.dir.join(&part.file);
+    let mut spiller = Spiller::new(spill, i, buckets);
+    let mut c = PartCounts::default();
+    for batch in dataset::read_parquet_batches(&path, 1024)? {
+        let batch = batch?;
+        let col = |name: &str| -> Result<ArrayRef, TokenizeError> {
+            batch
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| invalid(format!("{}: no `{name}` column", path.display())))
+        };
+        let (ids, text) = (col("id")?, col("text")?);
+        let ids = ids.as_string::<i32>();
+        let text = text.as_string::<i64>();
+        let s = |name: &str| batch.column_by_name(name).map(|c| c.as_string::<i32>().clone());
+        let (genre, source) = (s("genre"), s("source"));
+        let decade = batch.column_by_name("decade").map(|c| c.as_primitive::<Int16Type>().clone());
+        let reps = batch.column_by_name("repeats").map(|c| c.as_primitive::<UInt32Type>().clone());
+        let texts: Vec<&str> = (0..batch.num_rows()).map(|r| text.value(r)).collect();
+        let tokens = enc.encode_batch(&texts)?;
+        for (r, toks) in tokens.iter().enumerate() {
+            let id = ids.value(r);
+            let n = reps.as_ref().map_or(1, |c| if c.is_valid(r) { c.value(r) } else { 1 });
+            if n == 0 {
+                continue;
+            }
+            let split = usize::from(shuffle::is_validation(opts.seed, id, opts.val_fraction));
+            if split == 1 {
+                c.val_documents += 1;
+            } else {
+                c.documents += 1;
+            }
+            c.text_bytes += texts[r].len() as u64;
+            let g = genre.as_ref().filter(|a| a.is_valid(r)).map(|a| a.value(r));
+            let src = source.as_ref().filter(|a| a.is_valid(r)).map(|a| a.value(r));
+            let dec = decade.as_ref().filter(|a| a.is_valid(r)).map(|a| a.value(r));
+            for rep in 0..n {
+                let key = shuffle::key(opts.seed, id, rep);
+                let buf = spiller.buf(split, shuffle::bucket(key, buckets));
+                shuffle::encode_record(buf, key, id, rep, g, dec, src, toks);
+            }
+        }
+        spiller.flush(false)?;
+    }
+    spiller.flush(true)?;
+    Ok(c)
+}
+
+struct ShardOut {
+    shard: Shard,
+    stats: PackStats,
+    tokens_by: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// The columns describing windows: cu_seqlens (piece offsets, from 0 to the tokens used),
+/// doc_ids and doc_starts (each piece's document and its first token within the document).
+fn bounds_fields() -> Vec<Field> {
+    let list =
+        |name: &str, t: DataType| Field::new(name, DataType::List(Arc::new(Field::new_list_field(t, true))), false);
+    vec![list("cu_seqlens", DataType::Int32), list("doc_ids", DataType::Utf8), list("doc_starts", DataType::Int32)]
+}
+
+pub fn shard_schema(with_ids: bool) -> SchemaRef {
+    let mut f = Vec::new();
+    if with_ids {
+        f.push(Field::new("input_ids", DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true))), false));
+    }
+    f.extend(bounds_fields());
+    Arc::new(Schema::new(f))
+}
+
+struct Columns {
+    ids: ListBuilder<Int32Builder>,
+    cu: ListBuilder<Int32Builder>,
+    docs: ListBuilder<StringBuilder>,
+    starts: ListBuilder<Int32Builder>,
+    rows: usize,
+}
+
+impl Columns {
+    fn new() -> Self {
+        Columns {
+            ids: ListBuilder::new(Int32Builder::new()),
+            cu: ListBuilder::new(Int32Builder::new()),
+            docs: ListBuilder::new(StringBuilder::new()),
+            starts: ListBuilder::new(Int32Builder::new()),
+            rows: 0,
+        }
+    }
+    fn finish(&mut self, with_ids: bool) -> RecordBatch {
+        let mut cols: Vec<ArrayRef> = Vec::new();
+        if with_ids {
+            cols.push(Arc::new(self.ids.finish()));
+        }
+        cols.push(Arc::new(self.cu.finish()));
+        cols.push(Arc::new(self.docs.finish()));
+        cols.push(Arc::new(self.starts.finish()));
+        self.rows = 0;
+        RecordBatch::try_new(shard_schema(with_ids), cols).expect("columns match the schema")
+    }
+}
+
+fn write_shard(
+    out: &Path,
+    name: &str,
+    mut recs: Vec<Record>,
+    sp: &Specials,
+    opts: &TokenizeOptions,
+    dtype: DType,
+) -> Result<ShardOut, TokenizeError> {
+    for r in &mut recs {
+        if let Some(b) = &sp.bos {
+            r.tokens.insert(0, b.id);
+        }
+        if let Some(e) = &sp.eos {
+            r.tokens.push(e.id);
+        }
+    }
+    let lengths: Vec<u32> = recs.iter().map(|r| r.tokens.len() as u32).collect();
+    let packing: Packing = match opts.packing {
+        Strategy::Concat => pack::concat(&lengths, opts.seq_len),
+        Strategy::BestFit => pack::best_fit(&lengths, opts.seq_len),
+    };
+    let mut stats = packing.stats(&lengths);
+    let pad = sp.pad.as_ref().map(|p| p.id);
+    let with_ids = opts.format == Format::Parquet;
+    let props = dataset::writer_properties(3);
+    let rel = if with_ids { format!("{name}.parquet") } else { format!("{name}.docs.parquet") };
+    let mut pq = ParquetPartWriter::create(out, &rel, shard_schema(with_ids), props)?;
+    let mut mg = if with_ids { None } else { Some(MegatronWriter::create(out, name, dtype)?) };
+    let mut cols = Columns::new();
+    let mut window: Vec<u32> = Vec::with_capacity(opts.seq_len as usize);
+    let mut pad_written = 0u64;
+    for w in 0..packing.windows() {
+        window.clear();
+        let mut cu = vec![0i32];
+        for p in packing.window(w) {
+            let r = &recs[p.doc as usize];
+            window.extend_from_slice(&r.tokens[p.start as usize..(p.start + p.len) as usize]);
+            cu.push(window.len() as i32);
+            cols.docs.values().append_value(&r.id);
+            cols.starts.values().append_value(p.start as i32);
+        }
+        if let Some(pad) = pad {
+            while window.len() < opts.seq_len as usize {
+                window.push(pad);
+                pad_written += 1;
+            }
+        }
+        cols.cu.values().append_slice(&cu);
+        cols.cu.append(true);
+        cols.docs.append(true);
+        cols.starts.append(true);
+        if let Some(m) = mg.as_mut() {
+            m.add_sequence(&window)?;
+            m.end_document();
+        } else {
+            cols.ids.values().append_slice(&window.iter().map(|&t| t as i32).collect::<Vec<_>>());
+            cols.ids.append(true);
+        }
+        cols.rows += 1;
+        if cols.rows == 4096 {
+            pq.write_row_group(&cols.finish(with_ids))?;
+        }
+    }
+    if cols.rows > 0 {
+        pq.write_row_group(&cols.finish(with_ids))?;
+    }
+    let mut files = Vec::new();
+    if let Some(m) = mg {
+        let (bin, idx) = m.finish()?;
+        files.push(bin);
+        files.push(idx);
+    }
+    let pf = pq.finish()?;
+    files.push(FileSum { file: pf.file, bytes: pf.bytes, xxh3: pf.xxh3 });
+    // Padding actually written (concat without --pad leaves the last window short).
+    stats.pad_tokens = pad_written;
+    let mut tokens_by: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for r in &recs {
+        let n = r.tokens.len() as u64;
+        let dec = r.decade.map(|d| d.to_string());
+        for (dim, v) in [("genre", r.genre.as_deref()), ("decade", dec.as_deref()), ("source", r.source.as_deref())] {
+            *tokens_by.entry(dim.into()).or_default().entry(v.unwrap_or(NONE).to_string()).or_default() += n;
+        }
+    }
+    let shard = Shard {
+        name: name.to_string(),
+        windows: stats.windows,
+        tokens: stats.tokens,
+        pad_tokens: stats.pad_tokens,
+        documents: recs.len() as u64,
+        files,
+    };
+    Ok(ShardOut { shard, stats, tokens_by })
+}

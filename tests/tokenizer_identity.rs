@@ -1,0 +1,87 @@
+//! The fast encoder (bpe-openai, cl100k_base) gives ids byte-identical to the reference
+//! `tokenizers` crate on a tokenizer.json converted from the same ranks, over all text in
+//! ../shared/data (skipped with a printed reason when absent), and on tricky strings.
+
+mod common;
+
+use kbcurate::tokenize::convert;
+use kbcurate::tokenize::encoder::{Encoder, HfEncoder, TiktokenEncoder};
+
+fn encoders() -> (TiktokenEncoder, HfEncoder) {
+    let json = convert::cl100k_base_json();
+    (TiktokenEncoder::cl100k_base(), HfEncoder::from_bytes(json.as_bytes()).unwrap())
+}
+
+/// Texts of a file: JSONL `text` fields, else the whole file (markup included: more variety).
+fn texts(path: &std::path::Path) -> Vec<String> {
+    let raw = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+    let mut out = Vec::new();
+    if path.extension().is_some_and(|e| e == "jsonl") {
+        for l in raw.lines() {
+            if let Some(t) =
+                serde_json::from_str::<serde_json::Value>(l).ok().and_then(|v| v["text"].as_str().map(String::from))
+            {
+                out.push(t);
+            }
+        }
+        return out;
+    }
+    // Chunks of ~16 KB at line ends, as documents would be.
+    let mut cur = String::new();
+    for line in raw.split_inclusive('\n') {
+        cur.push_str(line);
+        if cur.len() > 16_000 {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    out.push(cur);
+    out
+}
+
+#[test]
+fn tricky_strings_match() {
+    let (fast, hf) = encoders();
+    for s in [
+        "",
+        "hello world",
+        "Stockholm 1897: 1234567 kr.\r\n\r\n  indrag\t\ttab   ",
+        "don't I'LL we've   \n\n\n",
+        "ÅÄÖ åäö ſ ﬁ 𝔉raktur — ”citat” «guillemets» 日本語 🙂",
+        "   leading and trailing   ",
+        "a\u{00a0}b\u{2009}c\u{3000}d",
+    ] {
+        assert_eq!(fast.encode(s).unwrap(), hf.encode(s).unwrap(), "{s:?}");
+    }
+    assert_eq!(hf.vocab_size(), fast.vocab_size());
+    assert_eq!(hf.token_to_id("<|endoftext|>"), Some(100257));
+}
+
+#[test]
+fn ids_identical_to_tokenizers_on_all_shared_text() {
+    let Some(dir) = common::shared("") else { return };
+    let (fast, hf) = encoders();
+    let (mut n_texts, mut bytes, mut tokens) = (0usize, 0usize, 0usize);
+    let mut files: Vec<_> =
+        glob::glob(&format!("{}/**/*", dir.display())).unwrap().flatten().filter(|p| p.is_file()).collect();
+    files.sort();
+    for f in &files {
+        for t in texts(f) {
+            let a = fast.encode(&t).unwrap();
+            let b = hf.encode(&t).unwrap();
+            if a != b {
+                let i = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+                panic!(
+                    "{}: ids differ at token {i}: fast {:?} vs tokenizers {:?}",
+                    f.display(),
+                    &a[i..(i + 5).min(a.len())],
+                    &b[i..(i + 5).min(b.len())]
+                );
+            }
+            n_texts += 1;
+            bytes += t.len();
+            tokens += a.len();
+        }
+    }
+    eprintln!("identical ids on {n_texts} texts from {} files: {bytes} bytes, {tokens} tokens", files.len());
+    assert!(bytes > 1_000_000, "expected megabytes of text in {}", dir.display());
+}
