@@ -63,6 +63,57 @@ pub fn prepare_output(out: &Path, stage: &str) -> Result<(), DatasetError> {
     }
 }
 
+/// A stage's output part, written batch by batch with only the rows the stage keeps. A part
+/// whose input had no rows still gets a file, with the schema the stage would have written.
+pub struct KeptRows {
+    dir: PathBuf,
+    name: String,
+    props: WriterProperties,
+    writer: Option<ParquetPartWriter>,
+    rows: u64,
+}
+
+impl KeptRows {
+    pub fn new(dir: &Path, part: u32, props: WriterProperties) -> KeptRows {
+        KeptRows { dir: dir.to_path_buf(), name: part_name(part), props, writer: None, rows: 0 }
+    }
+
+    /// Writes the rows of `batch` (in the stage's output schema) where `keep` is true.
+    pub fn write(&mut self, batch: &RecordBatch, keep: Vec<bool>) -> Result<(), DatasetError> {
+        let kept =
+            arrow_select::filter::filter_record_batch(batch, &arrow_array::BooleanArray::from(keep)).map_err(|e| {
+                DatasetError::Parquet {
+                    path: self.dir.join(&self.name),
+                    source: parquet::errors::ParquetError::ArrowError(e.to_string()),
+                }
+            })?;
+        let w = match self.writer.as_mut() {
+            Some(w) => w,
+            None => self.writer.insert(ParquetPartWriter::create(
+                &self.dir,
+                &self.name,
+                batch.schema(),
+                self.props.clone(),
+            )?),
+        };
+        self.rows += kept.num_rows() as u64;
+        w.write_row_group(&kept)
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Finishes the part; `empty_schema` is used only when no batch was written.
+    pub fn finish(self, empty_schema: SchemaRef) -> Result<PartFile, DatasetError> {
+        match self.writer {
+            Some(w) => w.finish(),
+            None => ParquetPartWriter::create(&self.dir, &self.name, empty_schema, self.props)?.finish(),
+        }
+    }
+}
+
 /// Where the rows of a batch came from (id, collection, path, locator, format), for the
 /// rejections a stage writes about them.
 pub struct RowOrigin {

@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 use arrow_array::builder::UInt32Builder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt32Type};
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
 use super::policy::Policy;
 use super::solve::{self, Plan};
 use super::strata::{self, exclusion, Strata, NONE};
-use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, ParquetPartWriter, PartRecord, RejectionSink};
+use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink};
 use crate::reject::Reason;
 
 pub const STAGE: &str = "balance";
@@ -239,18 +239,14 @@ fn sample_part(
     weights: &HashMap<Vec<String>, f64>,
 ) -> Result<(PartRecord, u64), BalanceError> {
     let props = dataset::writer_properties(zstd_level);
-    let mut writer: Option<ParquetPartWriter> = None;
     let mut rejected = RejectionSink::create(out, &dataset::rejected_part_name(i), props.clone(), 4096, 32 << 20)?;
+    let mut kept_rows = dataset::KeptRows::new(out, i, props);
     let mut counts = Counts::default();
     let (mut text_bytes, mut with_repeats) = (0u64, 0u64);
     let dims: Vec<String> = policy.dimensions().into_iter().map(|(_, c, _)| c).collect();
     for batch in ds.batches(part)? {
         let batch = batch?;
         let sch = output_schema(&batch.schema());
-        let w = match writer.as_mut() {
-            Some(w) => w,
-            None => writer.insert(ParquetPartWriter::create(out, &dataset::part_name(i), sch.clone(), props.clone())?),
-        };
         let col = |name: &str| -> Result<ArrayRef, BalanceError> {
             batch.column_by_name(name).cloned().ok_or_else(|| {
                 BalanceError::Other(format!("{}: no `{name}` column", ds.dir.join(&part.file).display()))
@@ -305,17 +301,9 @@ fn sample_part(
             .collect();
         columns.push(Arc::new(reps.finish()));
         let full = RecordBatch::try_new(sch, columns).map_err(|e| BalanceError::Other(e.to_string()))?;
-        let kept = arrow_select::filter::filter_record_batch(&full, &BooleanArray::from(keep))
-            .map_err(|e| BalanceError::Other(e.to_string()))?;
-        w.write_row_group(&kept)?;
+        kept_rows.write(&full, keep)?;
     }
-    let documents = match writer {
-        Some(w) => w.finish()?,
-        None => {
-            ParquetPartWriter::create(out, &dataset::part_name(i), output_schema(&crate::document::schema()), props)?
-                .finish()?
-        }
-    };
+    let documents = kept_rows.finish(output_schema(&crate::document::schema()))?;
     let rejected = rejected.finish()?;
     let rec = PartRecord {
         part: i,

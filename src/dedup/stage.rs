@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use arrow_array::builder::{LargeStringBuilder, StringBuilder, UInt32Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float32Type, UInt32Type};
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
@@ -38,7 +38,7 @@ use super::cluster::{better_by, Rank, UnionFind};
 use super::minhash::estimated_jaccard;
 use super::profile::Profile;
 use super::runs::{self, Entry};
-use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, ParquetPartWriter, PartRecord, RejectionSink};
+use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink};
 use crate::reject::Reason;
 
 pub const STAGE: &str = "dedup";
@@ -1121,18 +1121,14 @@ fn filter_part(
 ) -> Result<PartRecord, DedupError> {
     let mut scratch = String::new();
     let props = dataset::writer_properties(zstd_level);
-    let mut writer: Option<ParquetPartWriter> = None;
     let mut rejected = RejectionSink::create(out, &dataset::rejected_part_name(i), props.clone(), 4096, 32 << 20)?;
+    let mut kept_rows = dataset::KeptRows::new(out, i, props);
     let mut counts = Counts::default();
-    let (mut row, mut text_bytes, mut rows_out) = (0u64, 0u64, 0u64);
+    let (mut row, mut text_bytes) = (0u64, 0u64);
     let mut schema: Option<SchemaRef> = None;
     for batch in ds.batches(part)? {
         let batch = batch?;
         let sch = schema.get_or_insert_with(|| output_schema(&batch.schema())).clone();
-        let w = match writer.as_mut() {
-            Some(w) => w,
-            None => writer.insert(ParquetPartWriter::create(out, &dataset::part_name(i), sch.clone(), props.clone())?),
-        };
         let text = batch
             .column_by_name("text")
             .ok_or_else(|| DedupError::Other("no `text` column".into()))?
@@ -1214,19 +1210,10 @@ fn filter_part(
         columns.push(Arc::new(cluster.finish()));
         columns.push(Arc::new(size.finish()));
         let full = RecordBatch::try_new(sch, columns).map_err(|e| DedupError::Other(e.to_string()))?;
-        let kept = arrow_select::filter::filter_record_batch(&full, &BooleanArray::from(keep))
-            .map_err(|e| DedupError::Other(e.to_string()))?;
-        rows_out += kept.num_rows() as u64;
-        w.write_row_group(&kept)?;
+        kept_rows.write(&full, keep)?;
     }
-    let documents = match writer {
-        Some(w) => w.finish()?,
-        None => {
-            ParquetPartWriter::create(out, &dataset::part_name(i), output_schema(&crate::document::schema()), props)?
-                .finish()?
-        }
-    };
-    debug_assert_eq!(rows_out, counts.kept);
+    debug_assert_eq!(kept_rows.rows(), counts.kept);
+    let documents = kept_rows.finish(output_schema(&crate::document::schema()))?;
     let rejected = rejected.finish()?;
     Ok(PartRecord { part: i, plan: plan.to_string(), counts, documents, rejected, input_bytes: part.bytes, text_bytes })
 }
