@@ -20,6 +20,11 @@ fn demo_run() -> (tempfile::TempDir, PathBuf) {
     let policy = kbcurate::balance::policy::Policy::read(&repo.join("policies/democratic.toml")).unwrap();
     kbcurate::balance::stage::balance(&deduped, &policy, &kbcurate::balance::stage::BalanceOptions::new(&balanced))
         .unwrap();
+    // Shards beside the balanced dataset, with a built-in (offline) vocabulary.
+    let mut t = kbcurate::tokenize::stage::TokenizeOptions::new(dir.path().join("shards"), "cl100k_base", 512);
+    t.eos = Some("<|endoftext|>".parse().unwrap());
+    t.pad = Some("<|endoftext|>".parse().unwrap());
+    kbcurate::tokenize::stage::tokenize(&balanced, &t).unwrap();
     (dir, balanced)
 }
 
@@ -73,6 +78,19 @@ fn report_numbers_follow_the_manifests_and_the_data() {
         assert!(md.contains(section), "{section}");
     }
     // Compare: the deduped dataset against the balanced one.
+    // Tokens from the shards' manifest, per split and per genre.
+    let shards: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("shards/manifest.json")).unwrap()).unwrap();
+    let tokens = r.tokens.as_ref().expect("the shards beside the dataset are found");
+    assert_eq!(tokens["splits"]["train"]["packing"]["tokens"], shards["splits"]["train"]["packing"]["tokens"]);
+    let by_genre: u64 = tokens["splits"]["train"]["tokens_by"]["genre"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(by_genre > 0);
+    assert!(html.contains("id=\"tokens\"") && html.contains("Training tokens by genre"));
     let cmp = kbcurate::audit::compare(&dir.path().join("deduped"), &balanced).unwrap();
     assert!(cmp.contains("genre (share of characters)") && cmp.contains(" pp"), "{cmp}");
 }
@@ -137,7 +155,7 @@ fn report_renders_in_a_real_browser() {
     let o = headless(&chromium, &dir.path().join("profile-3"), &["--dump-dom".to_string(), url]);
     let dom = String::from_utf8_lossy(&o.stdout);
     assert!(dom.matches("<svg").count() >= 8 && dom.matches("<rect").count() >= 30, "{}", &dom[..dom.len().min(500)]);
-    for id in ["funnel", "composition", "dedup", "balance", "examples", "provenance"] {
+    for id in ["funnel", "composition", "dedup", "balance", "tokens", "examples", "provenance"] {
         assert!(dom.contains(&format!("id=\"{id}\"")), "section {id}");
     }
 }

@@ -35,6 +35,18 @@ pub fn render(r: &Report) -> String {
             if v.len() > 6 { ", …" } else { "" }
         ));
     }
+    if let Some(t) = &r.tokens {
+        for (split, v) in t["splits"].as_object().into_iter().flatten() {
+            s.push_str(&format!(
+                "- Tokens ({split}): {} with `{}`, sequence length {}, {} packing, padding {:.2}%.\n",
+                human(v["packing"]["tokens"].as_f64().unwrap_or(0.0)),
+                t["tokenizer"]["spec"].as_str().unwrap_or(""),
+                t["seq_len"],
+                t["packing"].as_str().unwrap_or(""),
+                v["padding_share"].as_f64().unwrap_or(0.0) * 100.0
+            ));
+        }
+    }
     s.push_str(&format!(
         "- Does the corpus contain data that might be considered confidential or offensive? {BLANK}\n"
     ));

@@ -268,6 +268,48 @@ pub fn render(r: &Report) -> String {
         }
     }
 
+    // Tokens
+    if let Some(t) = &r.tokens {
+        h.push_str(&format!(
+            "<h2 id=\"tokens\">Tokens</h2><p>Shards in <code>{}</code>: {}, sequence length {}, {} packing, {} format.</p>",
+            esc(t["path"].as_str().unwrap_or("")),
+            esc(t["tokenizer"]["spec"].as_str().unwrap_or("")),
+            t["seq_len"],
+            esc(t["packing"].as_str().unwrap_or("")),
+            esc(t["format"].as_str().unwrap_or(""))
+        ));
+        h.push_str("<table><tr><th>split</th><th>documents (with repeats)</th><th>tokens</th><th>windows</th><th>padding</th><th>documents split</th></tr>");
+        for (name, s) in t["splits"].as_object().into_iter().flatten() {
+            let p = &s["packing"];
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(name),
+                s["documents_with_repeats"],
+                human(p["tokens"].as_f64().unwrap_or(0.0)),
+                p["windows"],
+                pct(s["padding_share"].as_f64().unwrap_or(0.0)),
+                p["truncated_documents"]
+            ));
+        }
+        h.push_str("</table><div class=\"grid\">");
+        if let Some(train) = t["splits"].get("train") {
+            for (k, dim) in ["genre", "decade", "source"].iter().enumerate() {
+                let Some(by) = train["tokens_by"][dim].as_object() else { continue };
+                let total: f64 = by.values().filter_map(|v| v.as_f64()).sum::<f64>().max(1.0);
+                let title = format!("Training tokens by {dim}");
+                let chart = Bars {
+                    title: &title,
+                    unit: "share of training tokens",
+                    rows: by.iter().map(|(v, n)| (v.clone(), n.as_f64().unwrap_or(0.0) / total, None)).collect(),
+                    percent: true,
+                    colour: PALETTE[(k + 5) % PALETTE.len()],
+                };
+                h.push_str(&format!("<div>{}</div>", bars(&chart)));
+            }
+        }
+        h.push_str("</div>");
+    }
+
     // Examples
     h.push_str("<h2 id=\"examples\">Examples</h2><h3>Kept</h3>");
     for e in &r.kept_examples {

@@ -60,6 +60,9 @@ pub struct Report {
     pub dup_examples: Vec<DupExample>,
     /// The balance stage's plan (`plan.json`), when the chain has one.
     pub balance: Option<serde_json::Value>,
+    /// Shards tokenized from this dataset (a sibling `tokenize` folder): tokenizer, packing and
+    /// tokens per split and per genre/decade/source, from its manifest.
+    pub tokens: Option<serde_json::Value>,
     pub kept_examples: Vec<Example>,
     /// Reason → a few rejected documents, over every stage of the chain.
     pub rejected_examples: BTreeMap<String, Vec<Example>>,
@@ -192,6 +195,7 @@ pub fn build(path: &Path) -> Result<Report, AuditError> {
         })
         .collect();
     let kept_examples = sample_documents(&ds, EXAMPLES)?;
+    let tokens = shards_of(&dir);
     Ok(Report {
         kbcurate_version: env!("CARGO_PKG_VERSION").into(),
         dataset: dir.display().to_string(),
@@ -200,12 +204,46 @@ pub fn build(path: &Path) -> Result<Report, AuditError> {
         composition,
         dup_examples,
         balance,
+        tokens,
         kept_examples,
         rejected_examples: rejected_examples
             .into_iter()
             .map(|(k, v)| (k, v.into_iter().map(|(_, e)| e).collect()))
             .collect(),
     })
+}
+
+/// The manifest of shards tokenized from `dataset`: a sibling folder whose `manifest.json` is a
+/// `tokenize` manifest naming a dataset with the same folder name.
+fn shards_of(dataset: &Path) -> Option<serde_json::Value> {
+    let name = dataset.file_name()?;
+    let mut found: Vec<(PathBuf, serde_json::Value)> = std::fs::read_dir(dataset.parent()?)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let m: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path().join("manifest.json")).ok()?).ok()?;
+            let input = PathBuf::from(m["input"]["dataset"].as_str()?);
+            (m["stage"] == "tokenize" && input.file_name() == Some(name)).then(|| (e.path(), m))
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let (path, m) = found.into_iter().next()?;
+    Some(serde_json::json!({
+        "path": path.display().to_string(),
+        "tokenizer": m["tokenizer"],
+        "special_tokens": m["special_tokens"],
+        "seq_len": m["seq_len"],
+        "packing": m["packing"],
+        "format": m["format"],
+        "splits": m["splits"].as_object().map(|s| s.iter().map(|(k, v)| (k.clone(), serde_json::json!({
+            "documents": v["documents"],
+            "documents_with_repeats": v["documents_with_repeats"],
+            "packing": v["packing"],
+            "padding_share": v["padding_share"],
+            "tokens_by": v["tokens_by"],
+        }))).collect::<serde_json::Map<_, _>>()),
+    }))
 }
 
 fn example_from(batch: &arrow_array::RecordBatch, r: usize) -> Example {
