@@ -54,6 +54,14 @@ fn noisy(text: &str) -> String {
         .join(" ")
 }
 
+/// Writes `rows` as the `text` of JSON Lines records to `dir/c.jsonl`.
+fn write_jsonl(dir: &std::path::Path, rows: Vec<String>) {
+    let mut f = std::fs::File::create(dir.join("c.jsonl")).unwrap();
+    for t in rows {
+        writeln!(f, "{}", serde_json::json!({ "text": t })).unwrap();
+    }
+}
+
 fn corpus() -> (tempfile::TempDir, tempfile::TempDir) {
     let texts = base_texts();
     let input = tempfile::tempdir().unwrap();
@@ -191,17 +199,11 @@ fn boilerplate_lines_are_removed_per_source() {
 #[test]
 fn against_an_earlier_release() {
     let texts = base_texts();
-    let write = |dir: &std::path::Path, rows: Vec<String>| {
-        let mut f = std::fs::File::create(dir.join("c.jsonl")).unwrap();
-        for t in rows {
-            writeln!(f, "{}", serde_json::json!({ "text": t })).unwrap();
-        }
-    };
     let (a_in, b_in) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    write(a_in.path(), texts[..20].to_vec());
+    write_jsonl(a_in.path(), texts[..20].to_vec());
     let mut b_rows: Vec<String> = texts[10..30].to_vec();
     b_rows.extend(texts[..5].iter().map(|t| noisy(t)));
-    write(b_in.path(), b_rows);
+    write_jsonl(b_in.path(), b_rows);
     let cfg = config("[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\n");
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     run(&cfg, a_in.path(), a.path(), |_| {});
@@ -304,20 +306,14 @@ fn steps_in_shards_give_the_same_dataset_as_one_run() {
 #[test]
 fn against_a_saved_index() {
     let texts = base_texts();
-    let write = |dir: &std::path::Path, rows: Vec<String>| {
-        let mut f = std::fs::File::create(dir.join("c.jsonl")).unwrap();
-        for t in rows {
-            writeln!(f, "{}", serde_json::json!({ "text": t })).unwrap();
-        }
-    };
     let (a_in, b_in) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // The first release has its own duplicates (5 noisy copies), which the index must not hold.
     let mut a_rows = texts[..20].to_vec();
     a_rows.extend(texts[..5].iter().map(|t| noisy(t)));
-    write(a_in.path(), a_rows);
+    write_jsonl(a_in.path(), a_rows);
     let mut b_rows: Vec<String> = texts[10..30].to_vec();
     b_rows.extend(texts[..5].iter().map(|t| noisy(t)));
-    write(b_in.path(), b_rows);
+    write_jsonl(b_in.path(), b_rows);
     let cfg = config("[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\n");
     let (a_ing, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     run(&cfg, a_in.path(), a_ing.path(), |_| {});
