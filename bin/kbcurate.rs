@@ -143,6 +143,17 @@ enum Command {
     /// Measure a stage against planted ground truth.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Run a pipeline (pipeline.toml: ingest → dedup → filter → balance → tokenize → audit) here
+    /// or on a Slurm cluster; rerunning resumes, redoing only what is not done.
+    Run(Box<RunArgs>),
+    /// Show what a run folder has done: each stage's state, and the Slurm jobs and tasks.
+    Status {
+        /// The run folder.
+        run: PathBuf,
+        /// The pipeline file (default: the one the run was started from).
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+    },
     /// Print a dataset's manifest summary and a few rows.
     Inspect {
         dataset: PathBuf,
@@ -198,6 +209,50 @@ enum EvalCommand {
         #[arg(long, default_value = "out/eval-dedup")]
         work: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Executor {
+    /// Every stage in this process.
+    Local,
+    /// sbatch job arrays chained with afterok (returns after submitting unless --wait).
+    Slurm,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The pipeline file (see schemas/pipeline.md).
+    pipeline: PathBuf,
+    /// The run folder (default: `[run] dir` of the pipeline file, else `run/` beside it).
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "local")]
+    executor: Executor,
+    /// First stage to run (the stage before it must be complete).
+    #[arg(long)]
+    from: Option<kbcurate::pipeline::StageKind>,
+    /// Last stage to run.
+    #[arg(long)]
+    to: Option<kbcurate::pipeline::StageKind>,
+    /// Rerun the selected stages even where they are recorded as done (parts still valid are
+    /// reused; nothing is deleted).
+    #[arg(long)]
+    force: bool,
+    /// Slurm: wait for the jobs to end, then report (exit status 1 if a task failed).
+    #[arg(long)]
+    wait: bool,
+    /// Worker threads per stage (default: one per core). Outputs do not depend on it.
+    #[arg(short = 'j', long)]
+    threads: Option<usize>,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// Internal (what a Slurm job runs): one step, STAGE.STEP (e.g. dedup.signatures).
+    #[arg(long, hide = true)]
+    task: Option<String>,
+    /// Internal: with --task, the shard INDEX/COUNT of a per-part step.
+    #[arg(long, hide = true, requires = "task")]
+    shard: Option<kbcurate::dataset::Shard>,
 }
 
 #[derive(Args)]
@@ -535,8 +590,78 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Run(a) => run_cmd(*a),
+        Command::Status { run, pipeline } => {
+            let run = kbcurate::pipeline::RunDir::open(&run)?;
+            let path = pipeline
+                .or_else(|| kbcurate::pipeline::status::remembered_pipeline(&run))
+                .with_context(|| format!("{}: which pipeline? give --pipeline", run.root.display()))?;
+            let p = kbcurate::pipeline::Pipeline::read(&path)?;
+            print!("{}", kbcurate::pipeline::status::render(&p, &run));
+            Ok(())
+        }
         Command::Inspect { dataset, rows, width } => {
             print!("{}", kbcurate::inspect::inspect(&dataset, rows, width)?);
+            Ok(())
+        }
+    }
+}
+
+fn run_cmd(a: RunArgs) -> Result<()> {
+    use kbcurate::pipeline::{local, slurm, state::RunDir, status, steps, Pipeline, Slice};
+    let p = Pipeline::read(&a.pipeline)?;
+    let run = RunDir::create(&p.run_dir(a.run_dir.as_deref()))?;
+    let opts = steps::RunOptions {
+        threads: a.threads.or(p.run.threads),
+        progress: !a.quiet && std::io::stderr().is_terminal(),
+    };
+    if let Some(task) = &a.task {
+        let (stage, step) = task.split_once('.').with_context(|| format!("--task `{task}`: expected STAGE.STEP"))?;
+        let kind: kbcurate::pipeline::StageKind = stage.parse().map_err(anyhow::Error::msg)?;
+        let st = p.stage(kind).with_context(|| format!("{}: has no [{kind}] stage", p.path.display()))?;
+        let shard = a.shard.unwrap_or(kbcurate::dataset::Shard::WHOLE);
+        let summary = steps::run_task(&p, &run, st, step, shard, &opts)?;
+        eprint!("{summary}");
+        return Ok(());
+    }
+    status::remember_pipeline(&run, &p)?;
+    let slice = Slice { from: a.from, to: a.to };
+    match a.executor {
+        Executor::Local => {
+            let o = local::LocalOptions { slice, force: a.force, run: opts };
+            let outcomes = local::run_local(&p, &run, &o, |line| eprintln!("{line}"))?;
+            let ran = outcomes.iter().filter(|o| o.ran).count();
+            eprintln!("run {}: {ran} stages ran, {} were done already", run.root.display(), outcomes.len() - ran);
+            Ok(())
+        }
+        Executor::Slurm => {
+            let o = slurm::SlurmOptions { slice, force: a.force, wait: a.wait };
+            let jobs = slurm::submit(&p, &run, &o, |line| eprintln!("{line}"))?;
+            if jobs.is_empty() {
+                eprintln!("run {}: every stage is done already; nothing submitted", run.root.display());
+                return Ok(());
+            }
+            if !a.wait {
+                eprintln!("submitted {} jobs; follow them with `kbcurate status {}`", jobs.len(), run.root.display());
+                return Ok(());
+            }
+            let states = slurm::wait(&p, &jobs, |line| eprintln!("{line}"))?;
+            let failed = states.iter().filter(|t| t.state != "COMPLETED" && t.state != "GONE").count();
+            eprint!("{}", status::render_tasks(&states));
+            let undone: Vec<&str> = slice
+                .select(&p)?
+                .into_iter()
+                .filter(|s| !kbcurate::pipeline::state::is_done(&p, &run, s))
+                .map(|s| s.kind.name())
+                .collect();
+            if failed > 0 || !undone.is_empty() {
+                bail!(
+                    "{failed} Slurm tasks did not complete; stages not done: {}. See the logs above; rerun the same \
+                     command to resubmit what is missing",
+                    undone.join(", ")
+                );
+            }
+            eprintln!("run {}: all stages done", run.root.display());
             Ok(())
         }
     }

@@ -12,5 +12,6 @@ pub mod filter;
 pub mod ingest;
 pub mod inspect;
 pub mod language;
+pub mod pipeline;
 pub mod reject;
 pub mod tokenize;

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use super::policy::Policy;
 use super::solve::{self, Plan};
 use super::strata::{self, exclusion, Strata, NONE};
-use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink};
+use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink, Shard};
 use crate::reject::Reason;
 
 pub const STAGE: &str = "balance";
@@ -45,11 +45,14 @@ pub struct BalanceOptions {
     pub output: PathBuf,
     pub threads: Option<usize>,
     pub zstd_level: i32,
+    /// Only these parts (a task of a job array): the plan is computed (it is cheap: metadata
+    /// columns only) but neither `plan.json` nor the manifest is written.
+    pub shard: Shard,
 }
 
 impl BalanceOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
-        BalanceOptions { output: output.into(), threads: None, zstd_level: 1 }
+        BalanceOptions { output: output.into(), threads: None, zstd_level: 1, shard: Shard::WHOLE }
     }
 }
 
@@ -107,7 +110,10 @@ pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<B
     let out = &opts.output;
     dataset::prepare_output(out, STAGE)?;
     let parts = &ds.manifest.parts;
-    dataset::clean_stale(out, parts.len() as u32)?;
+    // Other shards may be writing their temporaries now: only a whole run cleans up.
+    if opts.shard == Shard::WHOLE {
+        dataset::clean_stale(out, parts.len() as u32)?;
+    }
     let policy_json = serde_json::to_value(policy).expect("policy serializes");
     let plan_hash = {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
@@ -124,6 +130,7 @@ pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<B
         parts
             .par_iter()
             .enumerate()
+            .filter(|(i, _)| opts.shard.owns(*i))
             .map(|(i, part)| {
                 if let Some(rec) = dataset::completed_part(out, i as u32, &plan_hash) {
                     let n = repeats_in(out, &rec.documents)?;
@@ -144,6 +151,9 @@ pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<B
         with_repeats += n;
         manifest_parts.push(r.documents);
         rejected_parts.push(r.rejected);
+    }
+    if opts.shard != Shard::WHOLE {
+        return Ok(BalanceSummary { plan, counts, documents_with_repeats: with_repeats, elapsed: start.elapsed() });
     }
     // Planning (polars) and sampling (arrow-rs) read the same documents the same way.
     let excluded: u64 = strata.excluded.values().map(|s| s.docs).sum();

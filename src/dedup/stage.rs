@@ -237,36 +237,7 @@ impl std::str::FromStr for Step {
     }
 }
 
-/// Which parts a process handles: part `p` belongs to shard `p % count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl Shard {
-    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
-
-    fn owns(self, part: usize) -> bool {
-        part as u64 % self.count as u64 == self.index as u64
-    }
-}
-
-impl std::fmt::Display for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        s.split_once('/')
-            .and_then(|(i, n)| Some(Shard { index: i.trim().parse().ok()?, count: n.trim().parse().ok()? }))
-            .filter(|sh| sh.index < sh.count)
-            .ok_or_else(|| format!("shard `{s}`: expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 3/8"))
-    }
-}
+pub use crate::dataset::Shard;
 
 /// What one step did.
 #[derive(Debug, Clone)]

@@ -38,7 +38,7 @@ pub fn luhn_ok(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Whether `s` (digits with an optional `-`/`+` before the last four) is a valid Swedish

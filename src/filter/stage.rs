@@ -25,7 +25,7 @@ use super::config::FilterConfig;
 use super::langid::{self, LanguageDetector};
 use super::pii::Masker;
 use super::rules::{self, Signals, RULES};
-use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink};
+use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink, Shard};
 use crate::reject::Reason;
 
 pub const STAGE: &str = "filter";
@@ -54,11 +54,19 @@ pub struct FilterOptions {
     pub config: FilterConfig,
     pub threads: Option<usize>,
     pub zstd_level: i32,
+    /// Only these parts (a task of a job array): no manifest is written.
+    pub shard: Shard,
 }
 
 impl FilterOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
-        Self { output: output.into(), config: FilterConfig::default(), threads: None, zstd_level: 1 }
+        Self {
+            output: output.into(),
+            config: FilterConfig::default(),
+            threads: None,
+            zstd_level: 1,
+            shard: Shard::WHOLE,
+        }
     }
 }
 
@@ -169,7 +177,10 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
     let out = &opts.output;
     dataset::prepare_output(out, STAGE)?;
     let parts = &ds.manifest.parts;
-    dataset::clean_stale(out, parts.len() as u32)?;
+    // Other shards may be writing their temporaries now: only a whole run cleans up.
+    if opts.shard == Shard::WHOLE {
+        dataset::clean_stale(out, parts.len() as u32)?;
+    }
     let config_json = serde_json::to_value(&opts.config).expect("config serializes");
     let plan = {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
@@ -185,6 +196,7 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
     let results: Vec<Result<(PartRecord, PartStats), FilterError>> = parts
         .par_iter()
         .enumerate()
+        .filter(|(i, _)| opts.shard.owns(*i))
         .map(|(i, part)| {
             let i = i as u32;
             if let Some(rec) = dataset::completed_part(out, i, &plan) {
@@ -215,6 +227,9 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
         text_bytes += rec.text_bytes;
         manifest_parts.push(rec.documents);
         rejected_parts.push(rec.rejected);
+    }
+    if opts.shard != Shard::WHOLE {
+        return Ok(FilterSummary { counts, stats, elapsed: start.elapsed() });
     }
     let rules_table: Vec<serde_json::Value> = RULES
         .iter()

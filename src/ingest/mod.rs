@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::dataset::{self, Counts, DatasetError, DocumentSink, Manifest, PartRecord, RejectionSink};
+use crate::dataset::{self, Counts, DatasetError, DocumentSink, Manifest, PartRecord, RejectionSink, Shard};
 use config::{Collection, DateResolver, IngestConfig};
 use plan::Unit;
 use source::ReaderOptions;
@@ -65,6 +65,9 @@ pub struct IngestOptions {
     pub zstd_level: i32,
     /// Draw a progress bar (only ever on a terminal).
     pub progress: bool,
+    /// Only these parts (a task of a job array): no manifest is written; a later whole run
+    /// finds the parts complete and writes it.
+    pub shard: Shard,
 }
 
 impl IngestOptions {
@@ -78,6 +81,7 @@ impl IngestOptions {
             row_group_bytes: 32 << 20,
             zstd_level: 1,
             progress: false,
+            shard: Shard::WHOLE,
         }
     }
 }
@@ -201,9 +205,17 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
     }
     // The manifest is written last; without it the folder does not claim to be complete.
     let _ = std::fs::remove_file(out.join(dataset::MANIFEST));
-    dataset::clean_stale(out, parts.len() as u32)?;
+    // Other shards may be writing their temporaries now: only a whole run cleans up.
+    if opts.shard == Shard::WHOLE {
+        dataset::clean_stale(out, parts.len() as u32)?;
+    }
 
-    let total_bytes: u64 = units.iter().map(|u| u.size).sum();
+    let total_bytes: u64 = parts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| opts.shard.owns(*i))
+        .flat_map(|(_, p)| p.iter().map(|&u| units[u].size))
+        .sum();
     let bar = if opts.progress {
         let b = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
         b.set_style(
@@ -224,6 +236,7 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
     let records: Vec<Result<(PartRecord, bool), IngestError>> = parts
         .par_iter()
         .enumerate()
+        .filter(|(i, _)| opts.shard.owns(*i))
         .map(|(i, part)| {
             let plan = plan::part_plan_hash(&plan_salt, &units, part);
             if let Some(rec) = dataset::completed_part(out, i as u32, &plan) {
@@ -250,6 +263,19 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
         rejected_parts.push(rec.rejected);
     }
     debug_assert!(counts.reconciles());
+    let files = units.iter().map(|u| &u.path).collect::<std::collections::BTreeSet<_>>().len();
+    if opts.shard != Shard::WHOLE {
+        return Ok(IngestSummary {
+            counts,
+            parts: manifest_parts.len(),
+            parts_resumed: resumed,
+            files,
+            input_bytes,
+            text_bytes,
+            elapsed: start.elapsed(),
+            output: out.clone(),
+        });
+    }
     let manifest = Manifest {
         stage: STAGE.into(),
         kbcurate_version: env!("CARGO_PKG_VERSION").into(),
@@ -266,7 +292,7 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
         counts,
         parts: parts.len(),
         parts_resumed: resumed,
-        files: units.iter().map(|u| &u.path).collect::<std::collections::BTreeSet<_>>().len(),
+        files,
         input_bytes,
         text_bytes,
         elapsed: start.elapsed(),

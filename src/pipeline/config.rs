@@ -1,0 +1,560 @@
+//! `pipeline.toml`: the stages of a run, each configured inline or by a reference to its own
+//! file (a collections config, a filter config, a balance policy), plus the run folder and the
+//! Slurm settings. See `schemas/pipeline.md`.
+//!
+//! Loading resolves every reference, so that a stage's *key* (a hash of its resolved config)
+//! changes when a referenced file changes, not only when the pipeline file does.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::PipelineError;
+use crate::balance::policy::Policy;
+use crate::dedup::cluster::KeepKey;
+use crate::dedup::lsh::Banding;
+use crate::dedup::profile::Profile;
+use crate::filter::config::FilterConfig;
+use crate::ingest::config::IngestConfig;
+use crate::tokenize::pack::Strategy;
+use crate::tokenize::special::TokenRef;
+use crate::tokenize::stage::Format;
+
+/// The stages, in the order they run. Each writes a folder named after it in the run folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageKind {
+    Ingest,
+    Dedup,
+    Filter,
+    Balance,
+    Tokenize,
+    Audit,
+}
+
+impl StageKind {
+    pub const ALL: [StageKind; 6] = [
+        StageKind::Ingest,
+        StageKind::Dedup,
+        StageKind::Filter,
+        StageKind::Balance,
+        StageKind::Tokenize,
+        StageKind::Audit,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StageKind::Ingest => "ingest",
+            StageKind::Dedup => "dedup",
+            StageKind::Filter => "filter",
+            StageKind::Balance => "balance",
+            StageKind::Tokenize => "tokenize",
+            StageKind::Audit => "audit",
+        }
+    }
+
+    /// Whether the stage writes a dataset (that later stages read).
+    pub fn writes_dataset(self) -> bool {
+        !matches!(self, StageKind::Tokenize | StageKind::Audit)
+    }
+}
+
+impl std::fmt::Display for StageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for StageKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        StageKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = StageKind::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown stage `{s}`; expected one of {}", names.join(", "))
+        })
+    }
+}
+
+/// Slurm settings for the whole pipeline (`[slurm]`) or one stage (`[STAGE.slurm]`, which
+/// overrides the pipeline's field by field).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmSettings {
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    /// Wall-time limit per task, as sbatch takes it (`2:00:00`, `1-00:00:00`).
+    pub time: Option<String>,
+    /// Memory per task, as sbatch takes it (`8G`).
+    pub mem: Option<String>,
+    pub cpus_per_task: Option<u32>,
+    /// At most this many tasks of one array run at once (`--array=...%N`).
+    pub max_parallel: Option<u32>,
+    /// Extra sbatch options, one per entry, e.g. `--qos=normal` or `--constraint=gpu`.
+    #[serde(default)]
+    pub extra: Vec<String>,
+    /// Shell lines run before kbcurate in every job script (`module load ...`).
+    #[serde(default)]
+    pub setup: Vec<String>,
+}
+
+impl SlurmSettings {
+    /// `self` with the fields `over` sets replaced.
+    pub fn overridden(&self, over: Option<&SlurmSettings>) -> SlurmSettings {
+        let Some(o) = over else { return self.clone() };
+        SlurmSettings {
+            partition: o.partition.clone().or_else(|| self.partition.clone()),
+            account: o.account.clone().or_else(|| self.account.clone()),
+            time: o.time.clone().or_else(|| self.time.clone()),
+            mem: o.mem.clone().or_else(|| self.mem.clone()),
+            cpus_per_task: o.cpus_per_task.or(self.cpus_per_task),
+            max_parallel: o.max_parallel.or(self.max_parallel),
+            extra: self.extra.iter().chain(&o.extra).cloned().collect(),
+            setup: self.setup.iter().chain(&o.setup).cloned().collect(),
+        }
+    }
+}
+
+/// `[slurm]`: the pipeline-wide settings plus the executor's own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmConfig {
+    #[serde(flatten)]
+    pub settings: SlurmSettings,
+    /// The largest array index the cluster accepts plus one; read from `scontrol show config`
+    /// when left out. Larger arrays are split into several jobs.
+    pub max_array_size: Option<u32>,
+    /// The kbcurate binary on the compute nodes (default: the one submitting).
+    pub binary: Option<PathBuf>,
+    /// Seconds any Slurm client call (sbatch, squeue, scontrol, scancel) may take.
+    #[serde(default = "default_client_timeout")]
+    pub client_timeout_s: u64,
+    /// Seconds between queue polls with `--wait`.
+    #[serde(default = "default_poll")]
+    pub poll_s: f64,
+}
+
+fn default_client_timeout() -> u64 {
+    30
+}
+
+fn default_poll() -> f64 {
+    2.0
+}
+
+impl Default for SlurmConfig {
+    fn default() -> Self {
+        SlurmConfig {
+            settings: SlurmSettings::default(),
+            max_array_size: None,
+            binary: None,
+            client_timeout_s: default_client_timeout(),
+            poll_s: default_poll(),
+        }
+    }
+}
+
+/// `[run]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// The run folder (relative to the pipeline file); `--run-dir` overrides.
+    pub dir: Option<PathBuf>,
+    /// Worker threads of local stages (default: one per core). Outputs do not depend on it.
+    pub threads: Option<usize>,
+}
+
+/// `[ingest]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestStage {
+    /// A collections config (schemas/collections.md), or the collections inline below.
+    pub config: Option<PathBuf>,
+    pub defaults: Option<crate::ingest::config::Defaults>,
+    pub collection: Option<Vec<crate::ingest::config::Collection>>,
+    /// Most MiB of input per part: the unit of resume and of an array task's work.
+    #[serde(default = "default_part_size")]
+    pub part_size_mb: f64,
+    #[serde(default = "default_zstd")]
+    pub zstd_level: i32,
+    #[serde(default = "default_shards")]
+    pub shards: u32,
+    pub slurm: Option<SlurmSettings>,
+}
+
+fn default_part_size() -> f64 {
+    256.0
+}
+fn default_zstd() -> i32 {
+    1
+}
+fn default_shards() -> u32 {
+    4
+}
+fn default_boilerplate() -> u64 {
+    20
+}
+fn default_profile() -> String {
+    "ocr".into()
+}
+fn default_keep_order() -> Vec<KeepKey> {
+    vec![KeepKey::OcrConfidence, KeepKey::Length, KeepKey::Date]
+}
+
+/// `[dedup]`: the options of `kbcurate dedup`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupStage {
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    pub threshold: Option<f64>,
+    /// `BANDSxROWS`, e.g. `32x4`.
+    pub bands_rows: Option<String>,
+    #[serde(default = "default_boilerplate")]
+    pub boilerplate_min_docs: u64,
+    #[serde(default = "default_keep_order")]
+    pub keep_order: Vec<KeepKey>,
+    #[serde(default)]
+    pub against: Vec<PathBuf>,
+    #[serde(default)]
+    pub save_index: bool,
+    #[serde(default = "default_shards")]
+    pub shards: u32,
+    pub slurm: Option<SlurmSettings>,
+}
+
+/// `[tokenize]`: the options of `kbcurate tokenize`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizeStage {
+    pub tokenizer: String,
+    pub seq_len: u32,
+    #[serde(default = "default_packing")]
+    pub packing: Strategy,
+    pub bos: Option<String>,
+    pub eos: Option<String>,
+    pub pad: Option<String>,
+    #[serde(default)]
+    pub val_fraction: f64,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default = "default_format")]
+    pub format: Format,
+    #[serde(default = "default_bucket")]
+    pub bucket_mb: u64,
+    pub slurm: Option<SlurmSettings>,
+}
+
+fn default_packing() -> Strategy {
+    Strategy::Concat
+}
+fn default_format() -> Format {
+    Format::Megatron
+}
+fn default_bucket() -> u64 {
+    256
+}
+
+/// `[audit]` (no options yet besides Slurm's: its presence turns the stage on).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditStage {
+    pub slurm: Option<SlurmSettings>,
+}
+
+/// A stage with its config resolved (referenced files read and validated).
+#[derive(Debug, Clone)]
+pub enum StageConfig {
+    Ingest { config: IngestConfig, base: PathBuf, part_size: u64, zstd_level: i32, shards: u32 },
+    Dedup { stage: DedupStage, profile: Profile },
+    Filter { config: FilterConfig, shards: u32 },
+    Balance { policy: Policy, shards: u32 },
+    Tokenize(TokenizeStage),
+    Audit,
+}
+
+/// One stage of the pipeline.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub kind: StageKind,
+    pub config: StageConfig,
+    pub slurm: Option<SlurmSettings>,
+    /// xxh3-128 of the resolved config and kbcurate's version: a stage whose key changed is
+    /// rerun (its parts are reused where their own plans still match).
+    pub key: String,
+}
+
+impl Stage {
+    /// Array tasks of the stage's per-part steps.
+    pub fn shards(&self) -> u32 {
+        match &self.config {
+            StageConfig::Ingest { shards, .. } | StageConfig::Filter { shards, .. } => *shards,
+            StageConfig::Balance { shards, .. } => *shards,
+            StageConfig::Dedup { stage, .. } => stage.shards,
+            StageConfig::Tokenize(_) | StageConfig::Audit => 1,
+        }
+    }
+}
+
+/// A loaded `pipeline.toml`.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The file, absolute.
+    pub path: PathBuf,
+    pub run: RunSection,
+    /// The configured stages, in order.
+    pub stages: Vec<Stage>,
+    pub slurm: SlurmConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineFile {
+    #[serde(default)]
+    run: RunSection,
+    ingest: Option<IngestStage>,
+    dedup: Option<DedupStage>,
+    filter: Option<toml::Table>,
+    balance: Option<toml::Table>,
+    tokenize: Option<TokenizeStage>,
+    audit: Option<AuditStage>,
+    #[serde(default)]
+    slurm: SlurmConfig,
+}
+
+fn invalid(path: &Path, message: impl Into<String>) -> PipelineError {
+    PipelineError::Config { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Takes the runner's own keys (`shards`, `slurm`) out of a stage table whose other keys are
+/// the stage's config.
+fn runner_keys(path: &Path, section: &str, t: &mut toml::Table) -> Result<(u32, Option<SlurmSettings>), PipelineError> {
+    let shards = match t.remove("shards") {
+        None => default_shards(),
+        Some(toml::Value::Integer(n)) if n >= 1 && n <= u32::MAX as i64 => n as u32,
+        Some(v) => return Err(invalid(path, format!("[{section}] shards = {v}: expected a whole number ≥ 1"))),
+    };
+    let slurm = match t.remove("slurm") {
+        None => None,
+        Some(v) => Some(v.try_into().map_err(|e: toml::de::Error| invalid(path, format!("[{section}.slurm]: {e}")))?),
+    };
+    Ok((shards, slurm))
+}
+
+impl Pipeline {
+    pub fn read(path: &Path) -> Result<Pipeline, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|e| invalid(path, format!("cannot read: {e}")))?;
+        let abs = std::path::absolute(path).map_err(|e| invalid(path, e.to_string()))?;
+        Pipeline::parse(&text, &abs)
+    }
+
+    /// Parses `text` as if read from `path` (relative references resolve against its folder).
+    pub fn parse(text: &str, path: &Path) -> Result<Pipeline, PipelineError> {
+        let file: PipelineFile = toml::from_str(text).map_err(|e| {
+            let line =
+                e.span().map(|s| format!("line {}: ", text[..s.start].lines().count().max(1))).unwrap_or_default();
+            invalid(path, format!("{line}{}", e.message()))
+        })?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut stages = Vec::new();
+        let origin = |section: &str| format!("{} [{section}]", path.display());
+
+        if let Some(s) = file.ingest {
+            let (config, base) = match (&s.config, &s.collection) {
+                (Some(_), Some(_)) => return Err(invalid(
+                    path,
+                    "[ingest]: give `config = \"collections.toml\"` or inline [[ingest.collection]] tables, not both",
+                )),
+                (Some(f), None) => {
+                    let f = dir.join(f);
+                    let c = IngestConfig::from_file(&f).map_err(|e| invalid(path, format!("[ingest] config: {e}")))?;
+                    (c, f.parent().unwrap_or(Path::new(".")).to_path_buf())
+                }
+                (None, Some(c)) => {
+                    let c = IngestConfig { defaults: s.defaults.clone().unwrap_or_default(), collections: c.clone() };
+                    c.validate(&origin("ingest")).map_err(|e| invalid(path, e.to_string()))?;
+                    (c, dir.clone())
+                }
+                (None, None) => {
+                    return Err(invalid(
+                        path,
+                        "[ingest]: give `config = \"collections.toml\"` or [[ingest.collection]] tables",
+                    ))
+                }
+            };
+            if s.part_size_mb.is_nan() || s.part_size_mb <= 0.0 || s.shards == 0 {
+                return Err(invalid(path, "[ingest]: part_size_mb must be > 0 and shards ≥ 1"));
+            }
+            let part_size = ((s.part_size_mb * 1048576.0) as u64).max(4096);
+            let key = key_of(&serde_json::json!({
+                "config": config, "base": base, "part_size": part_size, "zstd": s.zstd_level,
+            }));
+            stages.push(Stage {
+                kind: StageKind::Ingest,
+                config: StageConfig::Ingest { config, base, part_size, zstd_level: s.zstd_level, shards: s.shards },
+                slurm: s.slurm,
+                key,
+            });
+        }
+        if let Some(mut s) = file.dedup {
+            let mut profile = Profile::by_name(&s.profile)
+                .ok_or_else(|| invalid(path, format!("[dedup] profile `{}`: expected `ocr` or `web`", s.profile)))?;
+            if let Some(t) = s.threshold {
+                if !(0.0..=1.0).contains(&t) {
+                    return Err(invalid(path, "[dedup] threshold must be between 0 and 1"));
+                }
+                profile.threshold = t;
+            }
+            if let Some(br) = &s.bands_rows {
+                let (b, r) = br
+                    .split_once(['x', 'X'])
+                    .and_then(|(b, r)| Some((b.trim().parse::<usize>().ok()?, r.trim().parse::<usize>().ok()?)))
+                    .filter(|(b, r)| *b > 0 && *r > 0)
+                    .ok_or_else(|| {
+                        invalid(path, format!("[dedup] bands_rows `{br}`: expected BANDSxROWS, e.g. 32x4"))
+                    })?;
+                profile.banding = Banding { bands: b, rows: r };
+            }
+            if s.shards == 0 {
+                return Err(invalid(path, "[dedup] shards must be ≥ 1"));
+            }
+            s.against = s.against.iter().map(|p| dir.join(p)).collect();
+            let key = key_of(&serde_json::json!({
+                "profile": profile, "boilerplate_min_docs": s.boilerplate_min_docs, "keep_order": s.keep_order,
+                "against": s.against, "save_index": s.save_index,
+            }));
+            let slurm = s.slurm.take();
+            stages.push(Stage { kind: StageKind::Dedup, config: StageConfig::Dedup { stage: s, profile }, slurm, key });
+        }
+        if let Some(mut t) = file.filter {
+            let (shards, slurm) = runner_keys(path, "filter", &mut t)?;
+            let config = match t.remove("config") {
+                Some(toml::Value::String(f)) => {
+                    if !t.is_empty() {
+                        return Err(invalid(
+                            path,
+                            "[filter]: give `config = \"filter.toml\"` or the filter tables inline, not both",
+                        ));
+                    }
+                    FilterConfig::from_file(&dir.join(f)).map_err(|e| invalid(path, format!("[filter] config: {e}")))?
+                }
+                Some(v) => return Err(invalid(path, format!("[filter] config = {v}: expected a file name"))),
+                None => FilterConfig::from_toml(&toml::to_string(&t).expect("a table serializes"), &origin("filter"))
+                    .map_err(|e| invalid(path, e.to_string()))?,
+            };
+            let key = key_of(&serde_json::to_value(&config).expect("config serializes"));
+            stages.push(Stage { kind: StageKind::Filter, config: StageConfig::Filter { config, shards }, slurm, key });
+        }
+        if let Some(mut t) = file.balance {
+            let (shards, slurm) = runner_keys(path, "balance", &mut t)?;
+            let seed = match t.remove("seed") {
+                None => None,
+                Some(toml::Value::Integer(n)) if n >= 0 => Some(n as u64),
+                Some(v) => return Err(invalid(path, format!("[balance] seed = {v}: expected a whole number ≥ 0"))),
+            };
+            let mut policy = match t.remove("policy") {
+                Some(toml::Value::String(f)) => {
+                    Policy::read(&dir.join(f)).map_err(|e| invalid(path, format!("[balance] policy: {e}")))?
+                }
+                Some(toml::Value::Table(p)) => {
+                    Policy::parse(&toml::to_string(&p).expect("a table serializes"), &origin("balance.policy"))
+                        .map_err(|e| invalid(path, e.to_string()))?
+                }
+                Some(v) => {
+                    return Err(invalid(path, format!("[balance] policy = {v}: expected a file name or a table")))
+                }
+                None => {
+                    return Err(invalid(
+                        path,
+                        "[balance]: give `policy = \"policies/democratic.toml\"` or a [balance.policy] table",
+                    ))
+                }
+            };
+            if let Some(k) = t.keys().next() {
+                return Err(invalid(
+                    path,
+                    format!("[balance]: unknown key `{k}` (expected policy, seed, shards, slurm)"),
+                ));
+            }
+            if let Some(seed) = seed {
+                policy.seed = seed;
+            }
+            let key = key_of(&serde_json::to_value(&policy).expect("policy serializes"));
+            stages.push(Stage {
+                kind: StageKind::Balance,
+                config: StageConfig::Balance { policy, shards },
+                slurm,
+                key,
+            });
+        }
+        if let Some(mut s) = file.tokenize {
+            for (name, v) in [("bos", &s.bos), ("eos", &s.eos), ("pad", &s.pad)] {
+                if let Some(v) = v {
+                    v.parse::<TokenRef>().map_err(|e| invalid(path, format!("[tokenize] {name} = {v:?}: {e}")))?;
+                }
+            }
+            // A tokenizer file is found relative to the pipeline file; a built-in name stays.
+            let as_file = dir.join(&s.tokenizer);
+            if !crate::tokenize::encoder::BUILTINS.contains(&s.tokenizer.as_str()) && as_file.exists() {
+                s.tokenizer = as_file.display().to_string();
+            }
+            let slurm = s.slurm.take();
+            let key = key_of(&serde_json::to_value(&s).expect("tokenize config serializes"));
+            stages.push(Stage { kind: StageKind::Tokenize, config: StageConfig::Tokenize(s), slurm, key });
+        }
+        if let Some(a) = file.audit {
+            stages.push(Stage {
+                kind: StageKind::Audit,
+                config: StageConfig::Audit,
+                slurm: a.slurm,
+                key: key_of(&serde_json::json!("audit")),
+            });
+        }
+        if stages.is_empty() {
+            return Err(invalid(
+                path,
+                "no stages: add at least one of [ingest], [dedup], [filter], [balance], [tokenize], [audit]",
+            ));
+        }
+        if stages[0].kind != StageKind::Ingest {
+            return Err(invalid(
+                path,
+                format!(
+                    "the pipeline starts with [{}]: a pipeline reads its collections with [ingest] first",
+                    stages[0].kind
+                ),
+            ));
+        }
+        if stages.iter().any(|s| s.kind == StageKind::Tokenize)
+            && !stages.iter().any(|s| {
+                matches!(s.kind, StageKind::Balance | StageKind::Filter | StageKind::Dedup | StageKind::Ingest)
+            })
+        {
+            return Err(invalid(path, "[tokenize] needs a dataset stage before it"));
+        }
+        Ok(Pipeline { path: path.to_path_buf(), run: file.run, stages, slurm: file.slurm })
+    }
+
+    pub fn stage(&self, kind: StageKind) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.kind == kind)
+    }
+
+    /// The run folder: `--run-dir` if given, else `[run] dir` relative to the pipeline file,
+    /// else `run/` beside it.
+    pub fn run_dir(&self, over: Option<&Path>) -> PathBuf {
+        match over {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let dir = self.path.parent().unwrap_or(Path::new("."));
+                dir.join(self.run.dir.clone().unwrap_or_else(|| PathBuf::from("run")))
+            }
+        }
+    }
+}
+
+/// xxh3-128 of a config's JSON and kbcurate's version, as 32 hex digits.
+pub fn key_of(v: &serde_json::Value) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(v.to_string().as_bytes());
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    format!("{:032x}", h.digest128())
+}

@@ -1,0 +1,486 @@
+//! The Slurm executor: one sbatch script per step of each stage that is not done; per-part
+//! steps as job arrays (`--array=0-N%max`, each task's shard from `SLURM_ARRAY_TASK_ID`), split
+//! into several jobs where the cluster's `MaxArraySize` is smaller; single steps as one job;
+//! each step depending on the previous one with `afterok` and `--kill-on-invalid-dep=yes`, so
+//! a failure cancels what depends on it instead of leaving it pending for ever.
+//!
+//! Job ids go to `RUN/_run/slurm/jobs.json`. A task that succeeds leaves a marker
+//! (`RUN/_run/done/`), so a resubmission after a failure submits only the tasks that did not
+//! complete (and everything after them). Only the plain-text forms of `sbatch --parsable`,
+//! `squeue -o` and `scontrol show config` are parsed (their JSON forms change between Slurm
+//! versions), and every client call has a timeout: misconfigured clients can hang for ever.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{Pipeline, SlurmSettings, StageKind};
+use super::state::{self, RunDir};
+use super::steps::{self, StepSpec};
+use super::{PipelineError, Slice};
+use crate::dataset::{self, Shard};
+
+/// Runs Slurm's client commands with a timeout.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub timeout: Duration,
+}
+
+impl Client {
+    /// Runs `program args`, returning its stdout; an error with its stderr if it fails, and
+    /// an error (after killing it) if it takes longer than the timeout.
+    pub fn call(&self, program: &str, args: &[String]) -> Result<String, PipelineError> {
+        let shown = format!("{program} {}", args.join(" "));
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                PipelineError::Slurm(format!(
+                    "cannot run `{program}`: {e} (is this a Slurm login node with the client commands on PATH?)"
+                ))
+            })?;
+        // Read both pipes on threads so a chatty command cannot block on a full pipe.
+        let mut out = child.stdout.take().expect("piped");
+        let mut err = child.stderr.take().expect("piped");
+        let t_out = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let t_err = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        let start = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(st)) => break st,
+                Ok(None) if start.elapsed() > self.timeout => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(PipelineError::Slurm(format!(
+                        "`{shown}` did not answer within {} s (is slurmctld reachable? SLURM_CONF?)",
+                        self.timeout.as_secs()
+                    )));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(PipelineError::Slurm(format!("`{shown}`: {e}"))),
+            }
+        };
+        let (stdout, stderr) = (t_out.join().unwrap_or_default(), t_err.join().unwrap_or_default());
+        if !status.success() {
+            return Err(PipelineError::Slurm(format!("`{shown}` failed ({status}): {}", stderr.trim())));
+        }
+        Ok(stdout)
+    }
+
+    /// The cluster's `MaxArraySize` (array indices must be below it).
+    pub fn max_array_size(&self) -> Result<u32, PipelineError> {
+        let text = self.call("scontrol", &["show".into(), "config".into()])?;
+        text.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == "MaxArraySize").then(|| v.trim().parse().ok()).flatten()
+            })
+            .ok_or_else(|| PipelineError::Slurm("`scontrol show config` gave no MaxArraySize".into()))
+    }
+
+    /// This user's jobs (array tasks one per line), finished ones included while Slurm still
+    /// remembers them (`MinJobAge`).
+    pub fn queue(&self) -> Result<Vec<QueueEntry>, PipelineError> {
+        let text = self.call(
+            "squeue",
+            &["--me".into(), "-h".into(), "-r".into(), "-t".into(), "all".into(), "-o".into(), "%A|%a|%T|%r".into()],
+        )?;
+        Ok(text.lines().filter_map(QueueEntry::parse).collect())
+    }
+}
+
+/// One line of `squeue -r -o '%A|%a|%T|%r'`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub job: String,
+    /// The array task, for array jobs.
+    pub task: Option<u32>,
+    pub state: String,
+    pub reason: String,
+}
+
+impl QueueEntry {
+    fn parse(line: &str) -> Option<QueueEntry> {
+        let mut f = line.trim().split('|');
+        let (job, task, state, reason) = (f.next()?, f.next()?, f.next()?, f.next().unwrap_or(""));
+        Some(QueueEntry {
+            job: job.trim().to_string(),
+            task: task.trim().parse().ok(),
+            state: state.trim().to_string(),
+            reason: reason.trim().to_string(),
+        })
+    }
+
+    /// Still queued or running.
+    pub fn live(&self) -> bool {
+        is_live(&self.state)
+    }
+}
+
+/// Whether a job state means queued or running (not ended).
+pub fn is_live(state: &str) -> bool {
+    matches!(
+        state,
+        "PENDING"
+            | "RUNNING"
+            | "CONFIGURING"
+            | "COMPLETING"
+            | "SUSPENDED"
+            | "REQUEUED"
+            | "REQUEUE_HOLD"
+            | "RESIZING"
+            | "SIGNALING"
+            | "STAGE_OUT"
+    )
+}
+
+/// One submitted job: a step of a stage, for some of its shards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub stage: StageKind,
+    pub step: String,
+    pub job_id: String,
+    /// The shards this job runs (its array indices plus `offset`); `[0]` for a single job.
+    pub shards: Vec<u32>,
+    /// Shards of the step in all.
+    pub shard_count: u32,
+    /// Array index + offset = shard (arrays larger than MaxArraySize are split).
+    pub offset: u32,
+    /// `--array=` value, for array jobs.
+    pub array: Option<String>,
+    pub dependency: Vec<String>,
+    pub script: PathBuf,
+    /// The log file's pattern (`%A`: job id, `%a`: array index, `%j`: job id).
+    pub log: String,
+}
+
+impl JobRecord {
+    pub fn log_of(&self, task: Option<u32>) -> PathBuf {
+        let mut s = self.log.replace("%A", &self.job_id).replace("%j", &self.job_id);
+        if let Some(t) = task {
+            s = s.replace("%a", &t.to_string());
+        }
+        PathBuf::from(s)
+    }
+}
+
+/// `RUN/_run/slurm/jobs.json`: every submission, the latest last.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Jobs {
+    pub submissions: Vec<Vec<JobRecord>>,
+}
+
+impl Jobs {
+    pub fn path(run: &RunDir) -> PathBuf {
+        run.meta("slurm").join("jobs.json")
+    }
+
+    pub fn read(run: &RunDir) -> Jobs {
+        std::fs::read(Jobs::path(run)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    fn write(&self, run: &RunDir) -> Result<(), PipelineError> {
+        dataset::write_atomic(&Jobs::path(run), &serde_json::to_vec_pretty(self).expect("jobs serialize"))?;
+        Ok(())
+    }
+
+    pub fn latest(&self) -> &[JobRecord] {
+        self.submissions.last().map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SlurmOptions {
+    pub slice: Slice,
+    /// Rerun the slice's stages even where they are recorded as done.
+    pub force: bool,
+    /// Poll the queue until the submitted jobs end.
+    pub wait: bool,
+}
+
+/// `0-3,5,7-9` from sorted indices.
+pub fn array_spec(indices: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < indices.len() {
+        let mut j = i;
+        while j + 1 < indices.len() && indices[j + 1] == indices[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j { indices[i].to_string() } else { format!("{}-{}", indices[i], indices[j]) });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+/// Splits shard indices into (offset, array indices) groups whose indices stay below
+/// `max_array_size`.
+pub fn split_arrays(shards: &[u32], max_array_size: u32) -> Vec<(u32, Vec<u32>)> {
+    let m = max_array_size.max(1);
+    let mut groups: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for &s in shards {
+        groups.entry(s / m * m).or_default().push(s % m);
+    }
+    groups.into_iter().collect()
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The text of one job script.
+#[allow(clippy::too_many_arguments)]
+pub fn script(
+    p: &Pipeline,
+    run: &RunDir,
+    binary: &Path,
+    kind: StageKind,
+    step: &StepSpec,
+    shard_count: u32,
+    array: Option<(&str, u32)>,
+    settings: &SlurmSettings,
+    log: &str,
+) -> String {
+    let mut s = String::from("#!/bin/bash\n");
+    s.push_str(&format!("#SBATCH --job-name=kbc-{kind}-{}\n", step.name));
+    s.push_str(&format!("#SBATCH --output={log}\n"));
+    if let Some((spec, _)) = array {
+        let limit = settings.max_parallel.map(|m| format!("%{m}")).unwrap_or_default();
+        s.push_str(&format!("#SBATCH --array={spec}{limit}\n"));
+    }
+    s.push_str(&format!("#SBATCH --cpus-per-task={}\n", settings.cpus_per_task.unwrap_or(1)));
+    for (opt, v) in [
+        ("partition", &settings.partition),
+        ("account", &settings.account),
+        ("time", &settings.time),
+        ("mem", &settings.mem),
+    ] {
+        if let Some(v) = v {
+            s.push_str(&format!("#SBATCH --{opt}={v}\n"));
+        }
+    }
+    for e in &settings.extra {
+        s.push_str(&format!("#SBATCH {e}\n"));
+    }
+    s.push_str("#SBATCH --kill-on-invalid-dep=yes\n");
+    s.push_str("set -euo pipefail\n");
+    for line in &settings.setup {
+        s.push_str(line);
+        s.push('\n');
+    }
+    let shard = match array {
+        Some((_, offset)) => format!(" --shard $((SLURM_ARRAY_TASK_ID + {offset}))/{shard_count}"),
+        None => String::new(),
+    };
+    s.push_str(&format!(
+        "exec {} run {} --run-dir {} --task {kind}.{}{shard} -j \"${{SLURM_CPUS_PER_TASK:-1}}\"\n",
+        quote(&binary.display().to_string()),
+        quote(&p.path.display().to_string()),
+        quote(&run.root.display().to_string()),
+        step.name,
+    ));
+    s
+}
+
+/// Submits the slice's stages that are not done; returns the jobs submitted (none when
+/// everything is done).
+pub fn submit(
+    p: &Pipeline,
+    run: &RunDir,
+    o: &SlurmOptions,
+    mut say: impl FnMut(&str),
+) -> Result<Vec<JobRecord>, PipelineError> {
+    let client = Client { timeout: Duration::from_secs(p.slurm.client_timeout_s.max(1)) };
+    let mut jobs = Jobs::read(run);
+    let live: Vec<String> = {
+        let ours: Vec<&str> = jobs.latest().iter().map(|j| j.job_id.as_str()).collect();
+        if ours.is_empty() {
+            Vec::new()
+        } else {
+            let mut v: Vec<String> = client
+                .queue()?
+                .into_iter()
+                .filter(|e| e.live() && ours.contains(&e.job.as_str()))
+                .map(|e| e.job)
+                .collect();
+            v.dedup();
+            v
+        }
+    };
+    if !live.is_empty() {
+        return Err(PipelineError::Slurm(format!(
+            "jobs of the previous submission are still queued or running ({}): wait for them \
+             (`kbcurate status {}`) or cancel them (`scancel {}`)",
+            live.join(", "),
+            run.root.display(),
+            live.join(" ")
+        )));
+    }
+    let stages = o.slice.select(p)?;
+    let binary = match &p.slurm.binary {
+        Some(b) => b.clone(),
+        None => std::env::current_exe().map_err(|e| PipelineError::Other(format!("where is this kbcurate? {e}")))?,
+    };
+    let max_array = match p.slurm.max_array_size {
+        Some(m) => m,
+        None => client.max_array_size()?,
+    };
+    let scripts = run.meta("slurm").join("scripts");
+    std::fs::create_dir_all(&scripts).map_err(|source| PipelineError::Io { path: scripts.clone(), source })?;
+    std::fs::create_dir_all(run.logs()).map_err(|source| PipelineError::Io { path: run.logs(), source })?;
+    let n_sub = jobs.submissions.len();
+    let mut submitted: Vec<JobRecord> = Vec::new();
+    let mut deps: Vec<String> = Vec::new();
+    // Markers count only while everything upstream is done and unchanged.
+    let mut upstream_settled = true;
+    for stage in stages {
+        // Once a stage is submitted, every later one is too: its input is about to change.
+        if upstream_settled && !o.force && state::is_done(p, run, stage) {
+            say(&format!("{}: done already, not submitted", stage.kind));
+            continue;
+        }
+        state::clear_done(run, stage.kind)?;
+        let task_key = if upstream_settled && !o.force { state::task_key(p, run, stage) } else { None };
+        upstream_settled = false;
+        let settings = p.slurm.settings.overridden(stage.slurm.as_ref());
+        for step in steps::steps(stage.kind) {
+            let count = if step.per_part { stage.shards() } else { 1 };
+            let todo: Vec<u32> = (0..count)
+                .filter(|&i| {
+                    let shard = if step.per_part { Shard { index: i, count } } else { Shard::WHOLE };
+                    !task_key.as_deref().is_some_and(|k| state::marker_ok(run, stage.kind, step.name, shard, k))
+                })
+                .collect();
+            if todo.is_empty() {
+                say(&format!("{}.{}: all {count} tasks done already", stage.kind, step.name));
+                continue;
+            }
+            let groups: Vec<(u32, Vec<u32>)> =
+                if step.per_part { split_arrays(&todo, max_array) } else { vec![(0, Vec::new())] };
+            let mut step_ids = Vec::new();
+            for (g, (offset, idx)) in groups.into_iter().enumerate() {
+                let name = format!("{n_sub:03}-{}.{}.{g}", stage.kind, step.name);
+                let (array, log) = if step.per_part {
+                    (Some(array_spec(&idx)), run.logs().join(format!("{}.{}-%A_%a.log", stage.kind, step.name)))
+                } else {
+                    (None, run.logs().join(format!("{}.{}-%j.log", stage.kind, step.name)))
+                };
+                let log = log.display().to_string();
+                let text = script(
+                    p,
+                    run,
+                    &binary,
+                    stage.kind,
+                    step,
+                    count,
+                    array.as_deref().map(|a| (a, offset)),
+                    &settings,
+                    &log,
+                );
+                let path = scripts.join(format!("{name}.sbatch"));
+                dataset::write_atomic(&path, text.as_bytes())?;
+                let mut args = vec!["--parsable".to_string()];
+                if !deps.is_empty() {
+                    args.push(format!("--dependency=afterok:{}", deps.join(":")));
+                }
+                args.push(path.display().to_string());
+                let out = client.call("sbatch", &args)?;
+                // `--parsable` prints `jobid` or `jobid;cluster`.
+                let job_id = out.trim().split(';').next().unwrap_or("").to_string();
+                if job_id.is_empty() || !job_id.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(PipelineError::Slurm(format!(
+                        "sbatch {} printed `{}`, not a job id",
+                        path.display(),
+                        out.trim()
+                    )));
+                }
+                let shards: Vec<u32> = if step.per_part { idx.iter().map(|i| i + offset).collect() } else { vec![0] };
+                say(&format!(
+                    "{}.{}: job {job_id}{}",
+                    stage.kind,
+                    step.name,
+                    array.as_deref().map(|a| format!(" (array {a}, shards of {count})")).unwrap_or_default()
+                ));
+                step_ids.push(job_id.clone());
+                submitted.push(JobRecord {
+                    stage: stage.kind,
+                    step: step.name.to_string(),
+                    job_id,
+                    shards,
+                    shard_count: count,
+                    offset,
+                    array,
+                    dependency: deps.clone(),
+                    script: path,
+                    log,
+                });
+            }
+            deps = step_ids;
+        }
+    }
+    if !submitted.is_empty() {
+        jobs.submissions.push(submitted.clone());
+        jobs.write(run)?;
+    }
+    Ok(submitted)
+}
+
+/// A task's final state as far as the queue knows.
+#[derive(Debug, Clone)]
+pub struct TaskState {
+    pub job: JobRecord,
+    pub task: Option<u32>,
+    pub state: String,
+    pub reason: String,
+}
+
+/// The latest submission's tasks with their queue states (`GONE` once Slurm forgot them).
+pub fn task_states(client: &Client, jobs: &[JobRecord]) -> Result<Vec<TaskState>, PipelineError> {
+    let q = client.queue()?;
+    let mut out = Vec::new();
+    for j in jobs {
+        let entries: Vec<&QueueEntry> = q.iter().filter(|e| e.job == j.job_id).collect();
+        if entries.is_empty() {
+            out.push(TaskState { job: j.clone(), task: None, state: "GONE".into(), reason: String::new() });
+        }
+        for e in entries {
+            out.push(TaskState { job: j.clone(), task: e.task, state: e.state.clone(), reason: e.reason.clone() });
+        }
+    }
+    Ok(out)
+}
+
+/// Polls until none of `jobs` is queued or running; returns their last states.
+pub fn wait(p: &Pipeline, jobs: &[JobRecord], mut say: impl FnMut(&str)) -> Result<Vec<TaskState>, PipelineError> {
+    let client = Client { timeout: Duration::from_secs(p.slurm.client_timeout_s.max(1)) };
+    let poll = Duration::from_secs_f64(p.slurm.poll_s.max(0.1));
+    let mut last = String::new();
+    loop {
+        let states = task_states(&client, jobs)?;
+        let live = states.iter().filter(|t| is_live(&t.state)).count();
+        let line = format!("{live} of {} tasks queued or running", states.len());
+        if line != last {
+            say(&line);
+            last = line;
+        }
+        if live == 0 {
+            return Ok(states);
+        }
+        std::thread::sleep(poll);
+    }
+}

@@ -1,0 +1,211 @@
+//! What each stage runs: the whole stage in one process (the local executor), or its steps
+//! one at a time, per-part steps split into shards (the tasks of a Slurm job array).
+//!
+//! Every stage ends with a single `finalize` step that runs the whole stage: after the per-part
+//! tasks it finds their parts complete and only writes the manifest, and where a task's work is
+//! missing (or no longer valid) it does that work itself, so the result never depends on which
+//! tasks ran. `finalize` also records the stage as done.
+
+use std::path::PathBuf;
+
+use super::config::{Pipeline, Stage, StageConfig, StageKind};
+use super::state::{self, RunDir};
+use super::PipelineError;
+use crate::dataset::Shard;
+use crate::dedup::stage::Step as DedupStep;
+
+/// One step of a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepSpec {
+    pub name: &'static str,
+    /// Handles parts independently: runs as `shards` array tasks.
+    pub per_part: bool,
+}
+
+const fn step(name: &'static str, per_part: bool) -> StepSpec {
+    StepSpec { name, per_part }
+}
+
+/// The steps of a stage, in order.
+pub fn steps(kind: StageKind) -> &'static [StepSpec] {
+    const PARTS: &[StepSpec] = &[step("parts", true), step("finalize", false)];
+    const DEDUP: &[StepSpec] = &[
+        step("lines", true),
+        step("boilerplate", false),
+        step("signatures", true),
+        step("cluster", false),
+        step("filter", true),
+        step("finalize", false),
+    ];
+    const SINGLE: &[StepSpec] = &[step("finalize", false)];
+    match kind {
+        StageKind::Ingest | StageKind::Filter | StageKind::Balance => PARTS,
+        StageKind::Dedup => DEDUP,
+        StageKind::Tokenize | StageKind::Audit => SINGLE,
+    }
+}
+
+/// How stages run in this process.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub threads: Option<usize>,
+    /// Progress bars (ingest's) on a terminal.
+    pub progress: bool,
+}
+
+fn stage_err(kind: StageKind) -> impl FnOnce(String) -> PipelineError {
+    move |message| PipelineError::Stage { stage: kind, message }
+}
+
+fn input_dir(p: &Pipeline, run: &RunDir, kind: StageKind) -> Result<PathBuf, PipelineError> {
+    let up = state::upstream_dataset(p, kind)
+        .ok_or_else(|| PipelineError::Other(format!("[{kind}] has no dataset stage before it to read")))?;
+    let dir = run.stage_dir(up);
+    if !run.output_manifest(up).exists() {
+        return Err(PipelineError::Other(format!(
+            "{kind} reads {}, which is not complete: run the `{up}` stage first",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// Runs `stage` whole (for the part `shard` only, where the step allows it) and returns its
+/// summary for people. `step` names the dedup step; other stages have `parts` or `finalize`.
+fn run(
+    p: &Pipeline,
+    run: &RunDir,
+    stage: &Stage,
+    dedup_step: Option<DedupStep>,
+    shard: Shard,
+    o: &RunOptions,
+) -> Result<String, PipelineError> {
+    let kind = stage.kind;
+    let out = run.stage_dir(kind);
+    let err = |e: &dyn std::fmt::Display| PipelineError::Stage { stage: kind, message: format!("{e:#}") };
+    match &stage.config {
+        StageConfig::Ingest { config, base, part_size, zstd_level, .. } => {
+            let mut opts = crate::ingest::IngestOptions::new(&out);
+            opts.threads = o.threads;
+            opts.part_size = *part_size;
+            opts.zstd_level = *zstd_level;
+            opts.progress = o.progress;
+            opts.shard = shard;
+            crate::ingest::ingest(config, base, &opts).map(|s| s.render()).map_err(|e| err(&e))
+        }
+        StageConfig::Dedup { stage: d, profile } => {
+            let input = input_dir(p, run, kind)?;
+            let mut opts = crate::dedup::stage::DedupOptions::new(&out);
+            opts.profile = profile.clone();
+            opts.boilerplate_min_docs = d.boilerplate_min_docs;
+            opts.keep_order = d.keep_order.clone();
+            opts.against = d.against.clone();
+            opts.save_index = d.save_index;
+            opts.threads = o.threads;
+            match dedup_step {
+                Some(s) => crate::dedup::stage::dedup_step(&input, &opts, s, shard).map(|r| r.render()),
+                None => crate::dedup::stage::dedup(&input, &opts).map(|s| s.render()),
+            }
+            .map_err(|e| err(&e))
+        }
+        StageConfig::Filter { config, .. } => {
+            let input = input_dir(p, run, kind)?;
+            let mut opts = crate::filter::stage::FilterOptions::new(&out);
+            opts.config = config.clone();
+            opts.threads = o.threads;
+            opts.shard = shard;
+            crate::filter::stage::filter(&input, &opts).map(|s| s.render()).map_err(|e| err(&e))
+        }
+        StageConfig::Balance { policy, .. } => {
+            let input = input_dir(p, run, kind)?;
+            let mut opts = crate::balance::stage::BalanceOptions::new(&out);
+            opts.threads = o.threads;
+            opts.shard = shard;
+            crate::balance::stage::balance(&input, policy, &opts).map(|s| s.render()).map_err(|e| err(&e))
+        }
+        StageConfig::Tokenize(t) => {
+            let input = input_dir(p, run, kind)?;
+            let mut opts = crate::tokenize::stage::TokenizeOptions::new(&out, &t.tokenizer, t.seq_len);
+            let token =
+                |v: &Option<String>| v.as_deref().map(|s| s.parse().expect("checked when the pipeline was read"));
+            opts.packing = t.packing;
+            opts.bos = token(&t.bos);
+            opts.eos = token(&t.eos);
+            opts.pad = token(&t.pad);
+            opts.val_fraction = t.val_fraction;
+            opts.seed = t.seed;
+            opts.format = t.format;
+            opts.bucket_bytes = t.bucket_mb.max(1) << 20;
+            opts.threads = o.threads;
+            crate::tokenize::stage::tokenize(&input, &opts).map(|s| s.render()).map_err(|e| err(&e))
+        }
+        StageConfig::Audit => {
+            let input = input_dir(p, run, kind)?;
+            let r = crate::audit::audit(&input, &out).map_err(|e| err(&e))?;
+            Ok(format!(
+                "audit: {} stages, {} documents; wrote {}\n",
+                r.stages.len(),
+                r.composition.total.docs_repeated,
+                out.join("report.html").display()
+            ))
+        }
+    }
+}
+
+/// Runs `stage` whole and records it as done.
+pub fn run_stage(p: &Pipeline, run_dir: &RunDir, stage: &Stage, o: &RunOptions) -> Result<String, PipelineError> {
+    state::clear_done(run_dir, stage.kind)?;
+    let summary = run(p, run_dir, stage, None, Shard::WHOLE, o)?;
+    state::record_done(p, run_dir, stage)?;
+    Ok(summary)
+}
+
+/// Set to `STAGE.STEP.INDEX` (e.g. `filter.parts.1`), the matching task fails on purpose. For
+/// testing executors: a failing task, its dependants cancelled, a resubmission.
+pub const FAIL_ENV: &str = "KBCURATE_FAIL_TASK";
+
+/// Runs one step of `stage` (for one shard where the step is per part), as a Slurm task does,
+/// and marks it done.
+pub fn run_task(
+    p: &Pipeline,
+    run_dir: &RunDir,
+    stage: &Stage,
+    step_name: &str,
+    shard: Shard,
+    o: &RunOptions,
+) -> Result<String, PipelineError> {
+    let kind = stage.kind;
+    let spec = steps(kind).iter().find(|s| s.name == step_name).ok_or_else(|| {
+        let names: Vec<&str> = steps(kind).iter().map(|s| s.name).collect();
+        PipelineError::Other(format!("stage {kind} has no step `{step_name}`; its steps: {}", names.join(", ")))
+    })?;
+    if !spec.per_part && shard != Shard::WHOLE {
+        return Err(PipelineError::Other(format!("{kind}.{step_name} is a single job; it takes no shard")));
+    }
+    if std::env::var(FAIL_ENV).ok().as_deref() == Some(&format!("{kind}.{step_name}.{}", shard.index)) {
+        return Err(stage_err(kind)(format!(
+            "{kind}.{step_name} task {} fails on purpose ({FAIL_ENV} is set)",
+            shard.index
+        )));
+    }
+    let summary = match (kind, step_name) {
+        (_, "finalize") if kind != StageKind::Dedup => run_stage(p, run_dir, stage, o)?,
+        (StageKind::Dedup, name) => {
+            let s: DedupStep = name.parse().map_err(stage_err(kind))?;
+            // The dedup steps keep their own state in `_work/`; the last one writes the manifest.
+            if s == DedupStep::Finalize {
+                state::clear_done(run_dir, kind)?;
+            }
+            let summary = run(p, run_dir, stage, Some(s), shard, o)?;
+            if s == DedupStep::Finalize {
+                state::record_done(p, run_dir, stage)?;
+            }
+            summary
+        }
+        _ => run(p, run_dir, stage, None, shard, o)?,
+    };
+    if let Some(key) = state::task_key(p, run_dir, stage) {
+        state::write_marker(run_dir, kind, step_name, shard, &key)?;
+    }
+    Ok(summary)
+}
