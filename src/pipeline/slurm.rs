@@ -98,13 +98,14 @@ impl Client {
     pub fn queue(&self) -> Result<Vec<QueueEntry>, PipelineError> {
         let text = self.call(
             "squeue",
-            &["--me".into(), "-h".into(), "-r".into(), "-t".into(), "all".into(), "-o".into(), "%A|%a|%T|%r".into()],
+            &["--me".into(), "-h".into(), "-r".into(), "-t".into(), "all".into(), "-o".into(), "%i|%T|%r".into()],
         )?;
         Ok(text.lines().filter_map(QueueEntry::parse).collect())
     }
 }
 
-/// One line of `squeue -r -o '%A|%a|%T|%r'`.
+/// One line of `squeue -r -o '%i|%T|%r'`: `%i` is `JOB` or `JOB_TASK` (`%A`/`%a` are not used:
+/// Slurm 22.05 prints a finished array task's own job id and `(null)` there).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueEntry {
     pub job: String,
@@ -117,10 +118,14 @@ pub struct QueueEntry {
 impl QueueEntry {
     fn parse(line: &str) -> Option<QueueEntry> {
         let mut f = line.trim().split('|');
-        let (job, task, state, reason) = (f.next()?, f.next()?, f.next()?, f.next().unwrap_or(""));
+        let (id, state, reason) = (f.next()?, f.next()?, f.next().unwrap_or(""));
+        let (job, task) = match id.trim().split_once('_') {
+            Some((j, t)) => (j, t.parse().ok()),
+            None => (id.trim(), None),
+        };
         Some(QueueEntry {
-            job: job.trim().to_string(),
-            task: task.trim().parse().ok(),
+            job: job.to_string(),
+            task,
             state: state.trim().to_string(),
             reason: reason.trim().to_string(),
         })

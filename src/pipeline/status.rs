@@ -140,7 +140,13 @@ pub fn render_tasks(states: &[slurm::TaskState]) -> String {
                 let shard = t.task.map(|a| format!(" shard {}", a + j.offset)).unwrap_or_default();
                 let why =
                     if t.reason.is_empty() || t.reason == "None" { String::new() } else { format!(" ({})", t.reason) };
-                s.push_str(&format!("    {}{shard}: {}{why}; log {}\n", j.job_id, t.state, j.log_of(t.task).display()));
+                // A task cancelled for its dependency never ran: it has no log.
+                let log = if t.reason.contains("Dependency") {
+                    String::new()
+                } else {
+                    format!("; log {}", j.log_of(t.task).display())
+                };
+                s.push_str(&format!("    {}{shard}: {}{why}{log}\n", j.job_id, t.state));
             }
         }
         i = k;
