@@ -351,7 +351,7 @@ impl Pipeline {
     pub fn parse(text: &str, path: &Path) -> Result<Pipeline, PipelineError> {
         let file: PipelineFile = toml::from_str(text).map_err(|e| {
             let line =
-                e.span().map(|s| format!("line {}: ", text[..s.start].lines().count().max(1))).unwrap_or_default();
+                e.span().map(|s| format!("line {}: ", text[..s.start].matches('\n').count() + 1)).unwrap_or_default();
             invalid(path, format!("{line}{}", e.message()))
         })?;
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -557,4 +557,117 @@ pub fn key_of(v: &serde_json::Value) -> String {
     h.update(v.to_string().as_bytes());
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     format!("{:032x}", h.digest128())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples")
+    }
+
+    fn parse(text: &str) -> Result<Pipeline, PipelineError> {
+        Pipeline::parse(text, &samples().join("test-pipeline.toml"))
+    }
+
+    const INLINE: &str = r#"
+[ingest]
+part_size_mb = 1
+[[ingest.collection]]
+name = "letters"
+paths = ["jsonl/*.jsonl"]
+format = "jsonl"
+genre = "letter"
+
+[filter]
+[filter.language]
+min_chars = 40
+
+[balance]
+seed = 7
+[balance.policy]
+max_repeats = 1
+[balance.policy.budget]
+unit = "documents"
+[balance.policy.dimension.genre]
+strategy = "proportional"
+
+[audit]
+"#;
+
+    #[test]
+    fn inline_stages_resolve_with_keys() {
+        let p = parse(INLINE).unwrap();
+        let kinds: Vec<StageKind> = p.stages.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, [StageKind::Ingest, StageKind::Filter, StageKind::Balance, StageKind::Audit]);
+        match &p.stages[0].config {
+            StageConfig::Ingest { config, base, part_size, .. } => {
+                assert_eq!(config.collections[0].name, "letters");
+                assert_eq!(base, &samples());
+                assert_eq!(*part_size, 1 << 20);
+            }
+            other => panic!("{other:?}"),
+        }
+        match &p.stages[2].config {
+            StageConfig::Balance { policy, shards } => {
+                assert_eq!(policy.seed, 7);
+                assert_eq!(*shards, 4);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A different seed is a different balance key, and only that.
+        let q = parse(&INLINE.replace("seed = 7", "seed = 8")).unwrap();
+        assert_eq!(p.stages[0].key, q.stages[0].key);
+        assert_eq!(p.stages[1].key, q.stages[1].key);
+        assert_ne!(p.stages[2].key, q.stages[2].key);
+    }
+
+    #[test]
+    fn referenced_files_are_read() {
+        let p = parse(
+            "[ingest]\nconfig = \"collections.toml\"\n[filter]\nconfig = \"filter.toml\"\nshards = 3\n\
+             [balance]\npolicy = \"../policies/democratic.toml\"\n[tokenize]\ntokenizer = \"cl100k_base\"\nseq_len = 64\neos = \"<|endoftext|>\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.stages.len(), 4);
+        assert_eq!(p.stages[1].shards(), 3);
+        assert_eq!(p.run_dir(None), samples().join("run"));
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        assert!(err("[ingest]\nconfig = \"collections.toml\"\nshard = 2\n").contains("unknown field `shard`"));
+        assert!(err("[ingest]\nconfig = \"collections.toml\"\n[[ingest.collection]]\nname = \"x\"\npaths = [\"a\"]\n")
+            .contains("not both"));
+        assert!(err("[ingest]\nconfig = \"nope.toml\"\n").contains("nope.toml"));
+        assert!(err("[dedup]\n").contains("starts with [dedup]"));
+        assert!(err("[run]\ndir = \"x\"\n").contains("no stages"));
+        assert!(err("[ingest]\nconfig = \"collections.toml\"\n[balance]\n").contains("policy"));
+        assert!(err("[ingest]\nconfig = \"collections.toml\"\n[balance]\npolicy = \"../policies/democratic.toml\"\nbudget = 3\n")
+            .contains("unknown key `budget`"));
+        assert!(err("[ingest]\nconfig = \"collections.toml\"\n[dedup]\nbands_rows = \"32\"\n").contains("BANDSxROWS"));
+        assert!(err("[ingest]\nconfig = \"collections.toml\"\n[filter]\nshards = 0\n").contains("shards = 0"));
+        let e = err("[ingest]\nconfig = \"collections.toml\"\n\n[tokenize]\ntokenizer = \"cl100k_base\"\n");
+        assert!(e.contains("line 4") && e.contains("seq_len"), "{e}");
+    }
+
+    #[test]
+    fn slurm_settings_override_field_by_field() {
+        let base = SlurmSettings {
+            partition: Some("cpu".into()),
+            mem: Some("4G".into()),
+            extra: vec!["--qos=a".into()],
+            ..Default::default()
+        };
+        let over = SlurmSettings { mem: Some("64G".into()), extra: vec!["--exclusive".into()], ..Default::default() };
+        let s = base.overridden(Some(&over));
+        assert_eq!(s.partition.as_deref(), Some("cpu"));
+        assert_eq!(s.mem.as_deref(), Some("64G"));
+        assert_eq!(s.extra, ["--qos=a", "--exclusive"]);
+    }
 }

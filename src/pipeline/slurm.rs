@@ -489,3 +489,83 @@ pub fn wait(p: &Pipeline, jobs: &[JobRecord], mut say: impl FnMut(&str)) -> Resu
         std::thread::sleep(poll);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_specs_compress_runs() {
+        assert_eq!(array_spec(&[0, 1, 2, 3]), "0-3");
+        assert_eq!(array_spec(&[1]), "1");
+        assert_eq!(array_spec(&[0, 2, 3, 4, 7, 9, 10]), "0,2-4,7,9-10");
+    }
+
+    #[test]
+    fn arrays_split_below_max_array_size() {
+        let all: Vec<u32> = (0..2500).collect();
+        let groups = split_arrays(&all, 1001);
+        assert_eq!(groups.len(), 3);
+        assert_eq!(groups[0].0, 0);
+        assert_eq!(groups[1].0, 1001);
+        assert_eq!(groups[2].0, 2002);
+        assert!(groups.iter().all(|(_, idx)| idx.iter().all(|&i| i < 1001)));
+        let back: Vec<u32> = groups.iter().flat_map(|(o, idx)| idx.iter().map(move |i| i + o)).collect();
+        assert_eq!(back, all);
+        assert_eq!(split_arrays(&[3, 1500], 1001), vec![(0, vec![3]), (1001, vec![499])]);
+    }
+
+    #[test]
+    fn squeue_lines_parse() {
+        let e = QueueEntry::parse("30_1|FAILED|NonZeroExitCode").unwrap();
+        assert_eq!((e.job.as_str(), e.task, e.state.as_str()), ("30", Some(1), "FAILED"));
+        assert!(!e.live());
+        let e = QueueEntry::parse("31|PENDING|Dependency").unwrap();
+        assert_eq!((e.job.as_str(), e.task), ("31", None));
+        assert!(e.live());
+        let e = QueueEntry::parse("32_[0-7%2]|PENDING|Dependency").unwrap();
+        assert_eq!((e.job.as_str(), e.task), ("32", None));
+    }
+
+    #[test]
+    fn scripts_carry_the_settings_and_the_shard() {
+        let dir = std::env::temp_dir().join(format!("kbc-slurm-script-{}", std::process::id()));
+        let run = RunDir::create(&dir).unwrap();
+        let p = Pipeline::parse(
+            "[ingest]\nconfig = \"collections.toml\"\nshards = 1500\n[slurm]\npartition = \"main\"\nmem = \"8G\"\n\
+             max_parallel = 16\nextra = [\"--qos=long\"]\nsetup = [\"module load zstd\"]\n",
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/p.toml"),
+        )
+        .unwrap();
+        let st = &p.stages[0];
+        let settings = p.slurm.settings.overridden(st.slurm.as_ref());
+        let text = script(
+            &p,
+            &run,
+            Path::new("/opt/kb/kbcurate"),
+            st.kind,
+            &steps::steps(st.kind)[0],
+            1500,
+            Some(("0-498", 1001)),
+            &settings,
+            "/logs/x-%A_%a.log",
+        );
+        for want in [
+            "#SBATCH --array=0-498%16\n",
+            "#SBATCH --partition=main\n",
+            "#SBATCH --mem=8G\n",
+            "#SBATCH --qos=long\n",
+            "#SBATCH --kill-on-invalid-dep=yes\n",
+            "#SBATCH --output=/logs/x-%A_%a.log\n",
+            "module load zstd\n",
+            "--task ingest.parts --shard $((SLURM_ARRAY_TASK_ID + 1001))/1500",
+            "exec '/opt/kb/kbcurate' run '",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+        let single =
+            script(&p, &run, Path::new("/k"), st.kind, &steps::steps(st.kind)[1], 1, None, &settings, "/l-%j.log");
+        assert!(!single.contains("--array") && !single.contains("--shard"), "{single}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

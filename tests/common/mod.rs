@@ -53,3 +53,41 @@ pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// The demo pipeline with its references made absolute, so it can live in a temp folder.
+pub fn demo_pipeline(dir: &Path, seed: u64) -> PathBuf {
+    let samples = repo().join("data-samples");
+    let text = std::fs::read_to_string(samples.join("pipeline.toml"))
+        .unwrap()
+        .replace("dir = \"../out/run\"", "dir = \"run\"")
+        .replace("\"collections.toml\"", &format!("{:?}", samples.join("collections.toml")))
+        .replace("\"filter.toml\"", &format!("{:?}", samples.join("filter.toml")))
+        .replace(
+            "policy = \"../policies/democratic.toml\"",
+            &format!("policy = {:?}\nseed = {seed}", repo().join("policies/democratic.toml")),
+        );
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Every file of a run folder but its bookkeeping (`_run/`), with its xxh3.
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, u128> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, u128>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            if rel == "_run" {
+                continue;
+            }
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(rel, xxhash_rust::xxh3::xxh3_128(&std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
