@@ -201,15 +201,18 @@ fn device_flag_errors() {
     for cmd in
         [vec!["tokenize", "--tokenizer", "cl100k_base", "--seq-len", "8", "--eos", "<|endoftext|>"], vec!["dedup"]]
     {
-        let out = std::process::Command::new(bin)
-            .args(&cmd[..1])
-            .arg(&ds)
-            .arg("-o")
-            .arg(work.path().join(format!("{}-out", cmd[0])))
-            .args(&cmd[1..])
-            .args(["--device", "cuda"])
-            .output()
-            .unwrap();
+        let with_device = |device: &str| {
+            std::process::Command::new(bin)
+                .args(&cmd[..1])
+                .arg(&ds)
+                .arg("-o")
+                .arg(work.path().join(format!("{}-{device}", cmd[0])))
+                .args(&cmd[1..])
+                .args(["--device", device])
+                .output()
+                .unwrap()
+        };
+        let out = with_device("cuda");
         let err = String::from_utf8_lossy(&out.stderr);
         let want = if cfg!(feature = "cuda") {
             "no CUDA driver (libcuda) found; use --device cpu"
@@ -218,15 +221,7 @@ fn device_flag_errors() {
         };
         assert!(!out.status.success() && err.contains(want), "{}: {err}", cmd[0]);
         // `auto` falls back to the CPU and succeeds.
-        let out = std::process::Command::new(bin)
-            .args(&cmd[..1])
-            .arg(&ds)
-            .arg("-o")
-            .arg(work.path().join(format!("{}-auto", cmd[0])))
-            .args(&cmd[1..])
-            .args(["--device", "auto"])
-            .output()
-            .unwrap();
+        let out = with_device("auto");
         assert!(out.status.success(), "{}: {}", cmd[0], String::from_utf8_lossy(&out.stderr));
     }
 }

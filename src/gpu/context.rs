@@ -72,10 +72,34 @@ impl Gpu {
 
     /// Compiles `src` with NVRTC and loads `function` from it.
     pub(crate) fn compile(&self, kernel: &'static str, src: &str, function: &str) -> Result<CudaFunction, GpuError> {
-        let opts = cudarc::nvrtc::CompileOptions { name: Some(format!("{kernel}.cu")), ..Default::default() };
+        let opts = cudarc::nvrtc::CompileOptions {
+            name: Some(format!("{kernel}.cu")),
+            arch: self.ctx.compute_capability().ok().and_then(arch),
+            ..Default::default()
+        };
         let ptx = cudarc::nvrtc::compile_ptx_with_opts(src, opts)
             .map_err(|e| GpuError::Compile { kernel, log: format!("{e:?}") })?;
-        let module = self.ctx.load_module(ptx).map_err(driver_err("loading the kernel module"))?;
+        let module = self.ctx.load_module(ptx).map_err(|e| GpuError::Driver {
+            what: "loading the kernel module".into(),
+            why: format!("{e} (a PTX version error means the CUDA toolkit's NVRTC is newer than the driver)"),
+        })?;
         module.load_function(function).map_err(driver_err("finding the kernel function"))
     }
+}
+
+/// NVRTC's virtual architecture for a compute capability: the device's own, so the PTX uses
+/// what it has and does not depend on NVRTC's default (which newer toolkits raise). `None`
+/// (NVRTC's default) for one not listed; the driver JIT-compiles PTX for newer devices.
+fn arch((major, minor): (i32, i32)) -> Option<&'static str> {
+    Some(match (major, minor) {
+        (7, 0) => "compute_70",
+        (7, 5) => "compute_75",
+        (8, 0) => "compute_80",
+        (8, 6) => "compute_86",
+        (8, 9) => "compute_89",
+        (9, 0) => "compute_90",
+        (10, 0) => "compute_100",
+        (12, 0) => "compute_120",
+        _ => return None,
+    })
 }
