@@ -77,6 +77,10 @@ enum Command {
         /// Worker threads (default: one per core). Output does not depend on it.
         #[arg(short = 'j', long)]
         threads: Option<usize>,
+        /// Where signatures are computed: cpu, cuda, cuda:N, or auto (a GPU if there is one).
+        /// Output does not depend on it.
+        #[arg(long, default_value = "cpu")]
+        device: kbcurate::gpu::Device,
     },
     /// Language identification and quality filtering for OCR'd and spoken material; every
     /// removed document goes to rejected/ with the rule and the value that removed it.
@@ -294,6 +298,10 @@ struct TokenizeArgs {
     /// Worker threads (default: one per core). Output does not depend on it.
     #[arg(short = 'j', long)]
     threads: Option<usize>,
+    /// Where BPE merges run: cpu, cuda, cuda:N, or auto (a GPU if there is one). Output does
+    /// not depend on it.
+    #[arg(long, default_value = "cpu")]
+    device: kbcurate::gpu::Device,
 }
 
 #[derive(Args)]
@@ -392,6 +400,7 @@ fn run(cli: Cli) -> Result<()> {
             shard,
             keep_order,
             threads,
+            device,
         } => {
             let mut opts = kbcurate::dedup::stage::DedupOptions::new(&output);
             opts.profile = kbcurate::dedup::profile::Profile::by_name(&profile)
@@ -420,6 +429,7 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             opts.threads = threads;
+            opts.device = device;
             opts.boilerplate_min_docs = boilerplate_min_docs;
             opts.against = against;
             opts.save_index = save_index;
@@ -560,6 +570,7 @@ fn run(cli: Cli) -> Result<()> {
             o.format = a.format;
             o.bucket_bytes = a.bucket_mb.max(1) << 20;
             o.threads = a.threads;
+            o.device = a.device;
             let summary = kbcurate::tokenize::stage::tokenize(&a.input, &o)
                 .with_context(|| format!("tokenize {} into {}", a.input.display(), a.output.display()))?;
             eprint!("{}", summary.render());

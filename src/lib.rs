@@ -9,6 +9,7 @@ pub mod date;
 pub mod dedup;
 pub mod document;
 pub mod filter;
+pub mod gpu;
 pub mod ingest;
 pub mod inspect;
 pub mod language;

@@ -12,32 +12,6 @@ fn encoders() -> (TiktokenEncoder, HfEncoder) {
     (TiktokenEncoder::cl100k_base(), HfEncoder::from_bytes(json.as_bytes()).unwrap())
 }
 
-/// Texts of a file: JSONL `text` fields, else the whole file (markup included: more variety).
-fn texts(path: &std::path::Path) -> Vec<String> {
-    let raw = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
-    let mut out = Vec::new();
-    if path.extension().is_some_and(|e| e == "jsonl") {
-        for l in raw.lines() {
-            if let Some(t) =
-                serde_json::from_str::<serde_json::Value>(l).ok().and_then(|v| v["text"].as_str().map(String::from))
-            {
-                out.push(t);
-            }
-        }
-        return out;
-    }
-    // Chunks of ~16 KB at line ends, as documents would be.
-    let mut cur = String::new();
-    for line in raw.split_inclusive('\n') {
-        cur.push_str(line);
-        if cur.len() > 16_000 {
-            out.push(std::mem::take(&mut cur));
-        }
-    }
-    out.push(cur);
-    out
-}
-
 #[test]
 fn tricky_strings_match() {
     let (fast, hf) = encoders();
@@ -61,11 +35,9 @@ fn ids_identical_to_tokenizers_on_all_shared_text() {
     let Some(dir) = common::shared("") else { return };
     let (fast, hf) = encoders();
     let (mut n_texts, mut bytes, mut tokens) = (0usize, 0usize, 0usize);
-    let mut files: Vec<_> =
-        glob::glob(&format!("{}/**/*", dir.display())).unwrap().flatten().filter(|p| p.is_file()).collect();
-    files.sort();
+    let files = common::texts::files(&dir);
     for f in &files {
-        for t in texts(f) {
+        for t in common::texts::texts(f) {
             let a = fast.encode(&t).unwrap();
             let b = hf.encode(&t).unwrap();
             if a != b {

@@ -130,7 +130,22 @@ fn min_hashes_avx2(sig: &mut [u32], a_lo: &[u32], a_hi: &[u32], b: &[u64], hashe
     min_hashes(sig, a_lo, a_hi, b, hashes)
 }
 
-impl MinHasher {}
+impl MinHasher {
+    /// The hash functions as the kernels take them: `a_i` split into low and high 32-bit halves,
+    /// and `b_i`.
+    pub fn family(&self) -> (&[u32], &[u32], &[u64]) {
+        (&self.a_lo, &self.a_hi, &self.b)
+    }
+
+    /// Appends the shingle hashes of `text` to `out` (repeats kept, as [`Self::signature`]
+    /// uses them) and returns how many; [`Self::normalized`] is then `text` normalized.
+    pub fn push_shingles(&mut self, text: &str, out: &mut Vec<u64>) -> usize {
+        normalize_into(text, self.normalization, &mut self.norm);
+        let before = out.len();
+        shingle_into(&self.norm, self.shingles, out);
+        out.len() - before
+    }
+}
 
 /// Appends the hashes of the shingles of `norm` (normalized: words separated by one space).
 /// A text shorter than one shingle gives one shingle, the whole text, so short documents

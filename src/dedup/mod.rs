@@ -5,6 +5,7 @@
 //! [`profile`]s (`schemas/dedup-profiles.md` has the measurements behind them). The stage that runs them over a dataset (bucket sorting, clustering, best-copy
 //! choice, boilerplate lines) stands on these.
 
+pub mod batch;
 pub mod boilerplate;
 pub mod cluster;
 pub mod eval;

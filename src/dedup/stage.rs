@@ -33,6 +33,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
+use super::batch::{BatchSigner, ShingleBatch};
 use super::boilerplate::strip;
 use super::cluster::{better_by, Rank, UnionFind};
 use super::minhash::estimated_jaccard;
@@ -62,6 +63,8 @@ pub struct DedupOptions {
     pub keep_order: Vec<super::cluster::KeepKey>,
     pub threads: Option<usize>,
     pub zstd_level: i32,
+    /// Where signatures are computed (`--device`); the output does not depend on it.
+    pub device: crate::gpu::Device,
 }
 
 impl DedupOptions {
@@ -75,6 +78,7 @@ impl DedupOptions {
             keep_order: super::cluster::DEFAULT_KEEP_ORDER.to_vec(),
             threads: None,
             zstd_level: 1,
+            device: crate::gpu::Device::Cpu,
         }
     }
 }
@@ -87,6 +91,8 @@ pub enum DedupError {
     Io { path: PathBuf, source: io::Error },
     #[error("{0}")]
     Other(String),
+    #[error(transparent)]
+    Gpu(#[from] crate::gpu::GpuError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DedupError + '_ {
@@ -614,9 +620,15 @@ impl<'a> Ctx<'a> {
                 !(done && self.sig_path(i).exists() && self.work.join(format!("keys-{i}.run")).exists())
             })
             .collect();
+        // A batched signer when a GPU is asked for (and found); the CPU path otherwise.
+        let signer = match self.opts.device.open()? {
+            Some(gpu) if !todo.is_empty() => Some(crate::gpu::minhash_signer(&gpu, &self.opts.profile.hasher())?),
+            _ => None,
+        };
         todo.par_iter().try_for_each(|&i| match self.part(i) {
             Some((d, part)) => {
-                signatures(d, part, i, self.base[i], &self.work, &self.opts.profile, &self.layout, &boiler)
+                let (work, profile, layout) = (&self.work, &self.opts.profile, &self.layout);
+                signatures(d, part, i, self.base[i], work, profile, layout, &boiler, signer.as_deref())
             }
             None => self.index_keys(i),
         })?;
@@ -1010,6 +1022,7 @@ fn signatures(
     profile: &Profile,
     layout: &Layout,
     boiler: &HashSet<u64>,
+    signer: Option<&dyn BatchSigner>,
 ) -> Result<(), DedupError> {
     let sig_path = work.join(format!("sig-{i}.bin"));
     let run_path = work.join(format!("keys-{i}.run"));
@@ -1019,6 +1032,8 @@ fn signatures(
     let mut entries: Vec<Entry> = Vec::with_capacity(part.rows as usize * (profile.banding.bands + 1));
     let (mut sig, mut keys, mut rec) = (Vec::new(), Vec::new(), Vec::with_capacity(layout.size()));
     let mut scratch = String::new();
+    let (mut shingles, mut flat, mut n_chars) = (ShingleBatch::new(), Vec::new(), Vec::new());
+    let perms = profile.banding.perms();
     let mut row = 0u64;
     for batch in ds.batches(part)? {
         let batch = batch?;
@@ -1036,16 +1051,40 @@ fn signatures(
         let chars = batch.column_by_name("n_chars").map(|c| c.as_primitive::<UInt32Type>().clone());
         let dates = batch.column_by_name("date").map(|c| c.as_primitive::<Date32Type>().clone());
         let sources = batch.column_by_name("source").map(|c| c.as_string::<i32>().clone());
-        for r in 0..batch.num_rows() {
-            // Compare documents without their boilerplate: shared mastheads are not shared text.
+        // Compare documents without their boilerplate: shared mastheads are not shared text.
+        let mut compared = |r: usize, f: &mut dyn FnMut(&str)| {
             let src = sources.as_ref().filter(|s| s.is_valid(r)).map_or("", |s| s.value(r));
             let stripped = strip(text.value(r), src, boiler, profile.normalization, &mut scratch);
-            let t = stripped.as_ref().map_or(text.value(r), |(s, _)| s.as_str());
-            hasher.signature(t, &mut sig);
-            let exact = xxhash_rust::xxh3::xxh3_128(hasher.normalized().as_bytes());
+            f(stripped.as_ref().map_or(text.value(r), |(s, _)| s.as_str()));
+        };
+        // Batched (GPU): the whole record batch's shingles in one flat array, signed at once.
+        if let Some(signer) = signer {
+            shingles.clear();
+            n_chars.clear();
+            for r in 0..batch.num_rows() {
+                compared(r, &mut |t| {
+                    shingles.push(&mut hasher, t);
+                    n_chars.push(t.chars().count() as u32);
+                });
+            }
+            signer.sign(&shingles, &mut flat)?;
+        }
+        for r in 0..batch.num_rows() {
+            let (exact, t_chars) = if signer.is_some() {
+                sig.clear();
+                sig.extend_from_slice(&flat[r * perms..(r + 1) * perms]);
+                (shingles.exact[r], n_chars[r])
+            } else {
+                let mut t_chars = 0;
+                compared(r, &mut |t| {
+                    hasher.signature(t, &mut sig);
+                    t_chars = t.chars().count() as u32;
+                });
+                (xxhash_rust::xxh3::xxh3_128(hasher.normalized().as_bytes()), t_chars)
+            };
             let rank = Rank {
                 ocr_confidence: conf.as_ref().filter(|c| c.is_valid(r)).map_or(f32::NAN, |c| c.value(r)),
-                n_chars: chars.as_ref().map_or(t.chars().count() as u32, |c| c.value(r)),
+                n_chars: chars.as_ref().map_or(t_chars, |c| c.value(r)),
                 date: dates.as_ref().filter(|c| c.is_valid(r)).map_or(i32::MAX, |c| c.value(r)),
                 id: id_bytes(ids.value(r)),
             };

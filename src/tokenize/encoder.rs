@@ -34,6 +34,11 @@ pub trait Encoder: Send + Sync {
     fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizeError> {
         texts.par_iter().map(|t| self.encode(t)).collect()
     }
+    /// The tiktoken-style byte-level BPE (ranks and pre-tokenization) behind this encoder, when
+    /// it is one: what another backend needs to give the same ids (`tokenize::merge`, the GPU).
+    fn rank_bpe(&self) -> Option<&bpe_openai::Tokenizer> {
+        None
+    }
 }
 
 /// Built-in vocabulary names.
@@ -247,6 +252,9 @@ impl Encoder for TiktokenEncoder {
     }
     fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizeError> {
         Ok(self.tok().encode(text))
+    }
+    fn rank_bpe(&self) -> Option<&bpe_openai::Tokenizer> {
+        Some(self.tok())
     }
 }
 

@@ -3,6 +3,7 @@
 //! ```text
 //! convert.rs   tiktoken ranks → HF tokenizer.json (for exactness tests and benchmarks)
 //! encoder.rs   the `Encoder` trait and its backends (HF tokenizer.json, tiktoken ranks, built-ins)
+//! merge.rs     byte-level BPE by lowest-rank merges over a pair table: the GPU kernel's algorithm
 //! special.rs   BOS/EOS/PAD looked up by name or id, never defaulted
 //! pack.rs      concat and best-fit packing, pure functions over document lengths
 //! shuffle.rs   repeats, the seeded global shuffle (hash keys + bucketed external sort), the split
@@ -14,6 +15,7 @@
 pub mod convert;
 pub mod encoder;
 pub mod megatron;
+pub mod merge;
 pub mod pack;
 pub mod shuffle;
 pub mod special;
@@ -34,6 +36,8 @@ pub enum TokenizeError {
     Tokenizer { spec: String, why: String },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Gpu(#[from] crate::gpu::GpuError),
 }
 
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TokenizeError + '_ {

@@ -64,6 +64,8 @@ pub struct TokenizeOptions {
     pub threads: Option<usize>,
     /// Memory budget of one shuffle bucket (bytes of tokens and fields): sets the bucket count.
     pub bucket_bytes: u64,
+    /// Where BPE merges run (`--device`); the ids do not depend on it.
+    pub device: crate::gpu::Device,
 }
 
 impl TokenizeOptions {
@@ -81,6 +83,7 @@ impl TokenizeOptions {
             format: Format::Megatron,
             threads: None,
             bucket_bytes: 256 << 20,
+            device: crate::gpu::Device::Cpu,
         }
     }
 }
@@ -233,9 +236,22 @@ fn weighted_chars(ds: &Dataset) -> Result<u64, TokenizeError> {
 
 pub fn tokenize(input: &Path, opts: &TokenizeOptions) -> Result<TokenizeSummary, TokenizeError> {
     let start = Instant::now();
-    let enc = encoder::load(&opts.tokenizer)?;
+    let enc = on_device(encoder::load(&opts.tokenizer)?, opts.device)?;
     let specials = special::resolve_all(enc.as_ref(), opts.bos.as_ref(), opts.eos.as_ref(), opts.pad.as_ref())?;
     tokenize_with(input, enc.as_ref(), specials, opts, start)
+}
+
+/// `enc` with its merges on the GPU `device` names; `auto` keeps an encoder the GPU cannot run
+/// (a tokenizer.json) on the CPU, where `cuda` refuses it.
+fn on_device(enc: Box<dyn Encoder>, device: crate::gpu::Device) -> Result<Box<dyn Encoder>, TokenizeError> {
+    if device == crate::gpu::Device::Auto && enc.rank_bpe().is_none() {
+        tracing::info!("--device auto: {} runs on the CPU (the GPU encodes tiktoken-style BPE)", enc.describe());
+        return Ok(enc);
+    }
+    Ok(match device.open()? {
+        Some(gpu) => crate::gpu::encoder(&gpu, enc)?,
+        None => enc,
+    })
 }
 
 /// [`tokenize`] with an encoder already loaded (another backend, or a test's).

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod texts;
+
 use std::path::{Path, PathBuf};
 
 use kbcurate::dataset::Dataset;

@@ -1,0 +1,177 @@
+//! GPU against all CPU cores of the same machine, for BPE encoding and MinHash signatures:
+//! MB/s of text, where the time goes, and a check that the outputs are identical.
+//!
+//! ```sh
+//! cargo run --release --features cuda --example gpu_bench            # ~256 MB of text
+//! cargo run --release --features cuda --example gpu_bench -- --mb 64
+//! ```
+//!
+//! Text: ../shared/data (as `tests/gpu.rs` reads it), repeated to the size asked for, or
+//! generated text when it is absent. Both sides get the same documents in the same order. The
+//! CPU side is kbcurate's CPU path on rayon's pool (one thread per core): `Encoder::encode_batch`
+//! of the CPU encoder, `MinHasher::signature` per document. The GPU side is what the stages run
+//! with `--device cuda`: batches prepared on all cores at once, each sent to the GPU.
+//! `scripts/gpu-check.sh` runs it after the GPU tests.
+
+#[path = "../tests/common/texts.rs"]
+mod texts;
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use kbcurate::dedup::batch::{BatchSigner, ShingleBatch};
+use kbcurate::dedup::profile::Profile;
+use kbcurate::gpu::{bpe::GpuBpe, minhash::GpuMinHash, Device};
+use kbcurate::tokenize::encoder::{Encoder, TiktokenEncoder};
+use kbcurate::tokenize::merge::{MergeEncoder, MergeTable};
+
+/// Documents per GPU call (as the tokenize stage's record batches).
+const BATCH_DOCS: usize = 1024;
+
+fn corpus(mb: usize) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let mut base = if dir.exists() { texts::all_texts(&dir) } else { Vec::new() };
+    if base.is_empty() {
+        println!("../shared/data not found: generated text");
+        let mut state = 1u64;
+        let words = ["stockholm", "ångaren", "freja", "anlände", "i", "går", "till", "skeppsbron", "med", "last"];
+        base = (0..4000)
+            .map(|i| {
+                let mut t = format!("Den {i} mars 1897. ");
+                for _ in 0..400 {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    t.push_str(words[(state >> 59) as usize % words.len()]);
+                    t.push(if state >> 63 == 1 { ' ' } else { '\n' });
+                }
+                t
+            })
+            .collect();
+    }
+    let mut out = base.clone();
+    while out.iter().map(String::len).sum::<usize>() < mb << 20 {
+        out.extend(base.iter().cloned());
+    }
+    out
+}
+
+fn secs(f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut mb = 256usize;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--mb" => mb = args.next().and_then(|v| v.parse().ok()).expect("--mb N"),
+            _ => panic!("unknown argument {a}; usage: gpu_bench [--mb N]"),
+        }
+    }
+    let gpu = match Device::Cuda(0).open() {
+        Ok(Some(g)) => g,
+        Ok(None) => unreachable!("cuda:0 is a GPU"),
+        Err(e) => {
+            eprintln!("gpu_bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let texts = corpus(mb);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let total = refs.iter().map(|t| t.len()).sum::<usize>() as f64 / 1e6;
+    let cores = rayon::current_num_threads();
+    println!("device: {}; CPU: {cores} threads; text: {} documents, {total:.1} MB", gpu.describe(), refs.len());
+    let mut rows = Vec::new();
+
+    // Encoding, cl100k_base.
+    let cpu = TiktokenEncoder::cl100k_base();
+    let table = MergeTable::for_encoder(&cpu).unwrap();
+    let merger = GpuBpe::new(&gpu, &table).unwrap();
+    let enc = MergeEncoder::new(Box::new(TiktokenEncoder::cl100k_base()), table, merger);
+    enc.encode_batch(&refs[..refs.len().min(BATCH_DOCS)]).unwrap(); // compile, JIT, first lanes
+    let (mut want, mut got) = (Vec::new(), Vec::new());
+    let cpu_s = secs(|| want = refs.par_chunks(BATCH_DOCS).map(|b| cpu.encode_batch(b).unwrap()).collect());
+    let tok = cpu.rank_bpe().unwrap();
+    let split_s = secs(|| {
+        refs.par_iter().map(|t| tok.split(t).count()).sum::<usize>();
+    });
+    let gpu_s = secs(|| got = refs.par_chunks(BATCH_DOCS).map(|b| enc.encode_batch(b).unwrap()).collect());
+    assert!(want == got, "GPU ids differ from the CPU encoder's");
+    let tokens: usize = want.iter().flatten().map(Vec::len).sum();
+    println!("\nencoding (cl100k_base): {tokens} tokens, ids identical");
+    println!("  CPU encoder, {cores} threads         {:>8.1} MB/s", total / cpu_s);
+    println!("  pre-tokenization alone (CPU)    {:>8.1} MB/s  (the GPU path's ceiling)", total / split_s);
+    println!("  GPU path                        {:>8.1} MB/s", total / gpu_s);
+    println!("  GPU path {}", enc.times().render());
+    println!("  GPU side: {}", enc.merger().times().render());
+    rows.push(("encoding", total / cpu_s, total / gpu_s));
+
+    // Signatures, both profiles.
+    for profile in [Profile::ocr(), Profile::web()] {
+        let signer = GpuMinHash::new(&gpu, &profile.hasher()).unwrap();
+        let mut warm = ShingleBatch::new();
+        warm.push(&mut profile.hasher(), refs[0]);
+        signer.sign(&warm, &mut Vec::new()).unwrap();
+        let perms = profile.banding.perms();
+        let mut want: Vec<Vec<u32>> = Vec::new();
+        let cpu_s = secs(|| {
+            want = refs
+                .par_iter()
+                .map_init(
+                    || profile.hasher(),
+                    |h, t| {
+                        let mut s = Vec::with_capacity(perms);
+                        h.signature(t, &mut s);
+                        s
+                    },
+                )
+                .collect()
+        });
+        let prep_s = secs(|| {
+            refs.par_chunks(BATCH_DOCS).for_each_init(
+                || profile.hasher(),
+                |h, b| {
+                    let mut sb = ShingleBatch::new();
+                    b.iter().for_each(|t| sb.push(h, t));
+                },
+            )
+        });
+        let mut got: Vec<Vec<u32>> = Vec::new();
+        let gpu_s = secs(|| {
+            got = refs
+                .par_chunks(BATCH_DOCS)
+                .map_init(
+                    || profile.hasher(),
+                    |h, b| {
+                        let mut sb = ShingleBatch::new();
+                        b.iter().for_each(|t| sb.push(h, t));
+                        let mut flat = Vec::new();
+                        signer.sign(&sb, &mut flat).unwrap();
+                        flat
+                    },
+                )
+                .collect()
+        });
+        let flat_want: Vec<u32> = want.into_iter().flatten().collect();
+        assert!(flat_want == got.concat(), "GPU signatures differ from the CPU's");
+        println!("\nsignatures ({} profile, {perms} hash functions): identical", profile.name);
+        println!("  CPU path, {cores} threads            {:>8.1} MB/s", total / cpu_s);
+        println!("  shingling alone (CPU)           {:>8.1} MB/s  (the GPU path's ceiling)", total / prep_s);
+        println!("  GPU path                        {:>8.1} MB/s", total / gpu_s);
+        println!("  GPU side: {}", signer.times().render());
+        rows.push((
+            if profile.name == "ocr" { "signatures (ocr)" } else { "signatures (web)" },
+            total / cpu_s,
+            total / gpu_s,
+        ));
+    }
+
+    println!("\n| step | CPU ({cores} threads) MB/s | GPU path MB/s | GPU / CPU |");
+    println!("|---|---:|---:|---:|");
+    for (what, c, g) in &rows {
+        println!("| {what} | {c:.1} | {g:.1} | {:.2}× |", g / c);
+    }
+    println!("\ntarget: ≥ 5× for encoding and signatures; where a ratio is lower, the GPU path is bound by its CPU side (the 'ceiling' lines above).");
+}

@@ -1,0 +1,215 @@
+//! BPE merges on the GPU: [`PieceMerger`] for distinct pieces of a batch.
+//!
+//! The merge table (`tokenize::merge::MergeTable`: open-addressing keys and values, the byte
+//! tokens) lives in device memory for the encoder's lifetime. One thread per piece runs the
+//! lowest-rank merge loop in registers and local memory (pieces are at most
+//! [`MAX_MERGE_PIECE`] bytes), exactly `MergeTable::merge_piece`: the same table, the same
+//! probe sequence, the same leftmost tie-break, so the ids are the CPU reference's, which
+//! `tests/gpu.rs` checks on the device and `tokenize::merge`'s tests check against the CPU
+//! encoder.
+
+use std::time::Instant;
+
+use cudarc::driver::{CudaFunction, CudaSlice, LaunchConfig, PushKernelArg};
+
+use super::context::driver_err;
+use super::staging::{Clock, Lanes, StageTimes, Staged};
+use super::{Gpu, GpuError};
+use crate::tokenize::merge::{MergeTable, PieceMerger, MAX_MERGE_PIECE};
+
+const SOURCE: &str = r#"
+typedef unsigned int u32;
+typedef unsigned long long u64;
+#define NONE 0xffffffffffffffffULL
+
+__device__ __forceinline__ u64 lookup(const u64* __restrict__ keys, const u64* __restrict__ vals, u32 bits,
+                                      u32 l, u32 r)
+{
+    const u64 key = ((u64)l << 32) | r;
+    u64 h = key;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    const u64 mask = (1ULL << bits) - 1;
+    u64 s = h >> (64 - bits);
+    for (;;) {
+        const u64 k = keys[s];
+        if (k == key) return vals[s];
+        if (k == NONE) return NONE;
+        s = (s + 1) & mask;
+    }
+}
+
+extern "C" __global__ void bpe_merge(
+    const unsigned char* __restrict__ bytes, const u32* __restrict__ starts, u32 pieces,
+    const u64* __restrict__ keys, const u64* __restrict__ vals, u32 bits, const u32* __restrict__ byte_ids,
+    u32* __restrict__ ids_out, u32* __restrict__ counts)
+{
+    const u32 k = blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= pieces) return;
+    const u32 s = starts[k];
+    u32 n = starts[k + 1] - s;
+    u32 ids[MAX_PIECE];
+    u64 ranks[MAX_PIECE];
+    for (u32 i = 0; i < n; i++) ids[i] = byte_ids[bytes[s + i]];
+    for (u32 i = 0; i + 1 < n; i++) ranks[i] = lookup(keys, vals, bits, ids[i], ids[i + 1]);
+    while (n > 1) {
+        u64 best = NONE;
+        u32 j = 0;
+        for (u32 i = 0; i + 1 < n; i++) {
+            if (ranks[i] < best) { best = ranks[i]; j = i; }
+        }
+        if (best == NONE) break;
+        ids[j] = (u32)best;
+        for (u32 i = j + 1; i + 1 < n; i++) ids[i] = ids[i + 1];
+        for (u32 i = j; i + 2 < n; i++) ranks[i] = ranks[i + 1];
+        n -= 1;
+        if (j > 0) ranks[j - 1] = lookup(keys, vals, bits, ids[j - 1], ids[j]);
+        if (j + 1 < n) ranks[j] = lookup(keys, vals, bits, ids[j], ids[j + 1]);
+    }
+    for (u32 i = 0; i < n; i++) ids_out[s + i] = ids[i];
+    counts[k] = n;
+}
+"#;
+
+/// Threads per block: few, as each holds ~1.5 KB of local arrays.
+const BLOCK: u32 = 128;
+
+struct Lane {
+    clock: Clock,
+    bytes: Staged<u8>,
+    starts: Staged<u32>,
+    ids: Staged<u32>,
+    counts: Staged<u32>,
+}
+
+/// Merges pieces on a GPU with a vocabulary's table in device memory; safe to call from many
+/// threads at once.
+pub struct GpuBpe {
+    gpu: Gpu,
+    func: CudaFunction,
+    keys: CudaSlice<u64>,
+    vals: CudaSlice<u64>,
+    byte_ids: CudaSlice<u32>,
+    bits: u32,
+    lanes: Lanes<Lane>,
+    times: StageTimes,
+}
+
+impl GpuBpe {
+    /// Compiles the kernel and uploads `table`.
+    pub fn new(gpu: &Gpu, table: &MergeTable) -> Result<Self, GpuError> {
+        let src = format!("#define MAX_PIECE {MAX_MERGE_PIECE}\n{SOURCE}");
+        let func = gpu.compile("bpe_merge", &src, "bpe_merge")?;
+        let stream = gpu.ctx.default_stream();
+        let up = || driver_err("uploading the merge table");
+        let keys = stream.clone_htod(&table.keys).map_err(up())?;
+        let vals = stream.clone_htod(&table.values).map_err(up())?;
+        let byte_ids = stream.clone_htod(&table.byte_ids[..]).map_err(up())?;
+        stream.synchronize().map_err(up())?;
+        tracing::info!("merge table: {} pairs, {} MB on the GPU", table.pairs, table.device_bytes() >> 20);
+        Ok(Self {
+            gpu: gpu.clone(),
+            func,
+            keys,
+            vals,
+            byte_ids,
+            bits: table.bits,
+            lanes: Lanes::new(),
+            times: StageTimes::default(),
+        })
+    }
+
+    /// Where the GPU's time went, over all calls so far.
+    pub fn times(&self) -> &StageTimes {
+        &self.times
+    }
+
+    fn new_lane(&self) -> Result<Lane, GpuError> {
+        let clock = Clock::new(&self.gpu.ctx)?;
+        let s = &clock.stream;
+        Ok(Lane {
+            bytes: Staged::new(s, 1 << 20, true)?,
+            starts: Staged::new(s, 1 << 17, true)?,
+            ids: Staged::new(s, 1 << 20, false)?,
+            counts: Staged::new(s, 1 << 17, false)?,
+            clock,
+        })
+    }
+
+    fn run(
+        &self,
+        lane: &mut Lane,
+        bytes: &[u8],
+        starts: &[u32],
+        ids: &mut Vec<u32>,
+        counts: &mut Vec<u32>,
+    ) -> Result<(), GpuError> {
+        let pieces = starts.len() - 1;
+        let t = Instant::now();
+        lane.clock.mark(0)?;
+        let s = lane.clock.stream.clone();
+        lane.bytes.upload(&s, bytes)?;
+        lane.starts.upload(&s, starts)?;
+        lane.ids.reserve(&s, bytes.len())?;
+        lane.counts.reserve(&s, pieces)?;
+        self.times.add_stage(t);
+        lane.clock.mark(1)?;
+        let cfg = LaunchConfig {
+            grid_dim: ((pieces as u32).div_ceil(BLOCK), 1, 1),
+            block_dim: (BLOCK, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let pieces32 = pieces as u32;
+        let mut launch = s.launch_builder(&self.func);
+        launch
+            .arg(lane.bytes.dev())
+            .arg(lane.starts.dev())
+            .arg(&pieces32)
+            .arg(&self.keys)
+            .arg(&self.vals)
+            .arg(&self.bits)
+            .arg(&self.byte_ids)
+            .arg(lane.ids.dev_mut())
+            .arg(lane.counts.dev_mut());
+        // SAFETY: the arguments match the kernel's signature in order and type; `starts` is
+        // non-decreasing with pieces + 1 entries ending at bytes.len() and no piece longer than
+        // MAX_PIECE (checked by the caller); `ids` holds bytes.len() and `counts` pieces values.
+        unsafe { launch.launch(cfg) }.map_err(driver_err("launching the merge kernel"))?;
+        lane.clock.mark(2)?;
+        // Only each piece's first `count` ids are meaningful; the whole array is one copy.
+        lane.ids.download(&s, bytes.len())?;
+        lane.counts.download(&s, pieces)?;
+        lane.clock.mark(3)?;
+        lane.clock.finish(&self.times, bytes.len() + starts.len() * 4, bytes.len() * 4 + pieces * 4)?;
+        ids.clear();
+        ids.extend_from_slice(lane.ids.host(bytes.len())?);
+        counts.clear();
+        counts.extend_from_slice(lane.counts.host(pieces)?);
+        Ok(())
+    }
+}
+
+impl PieceMerger for GpuBpe {
+    fn describe(&self) -> String {
+        format!("GPU merge kernel on {}", self.gpu.describe())
+    }
+
+    fn merge(&self, bytes: &[u8], starts: &[u32], ids: &mut Vec<u32>, counts: &mut Vec<u32>) -> Result<(), GpuError> {
+        if starts.len() < 2 {
+            ids.clear();
+            counts.clear();
+            return Ok(());
+        }
+        if let Some(w) = starts.windows(2).find(|w| w[1] < w[0] || (w[1] - w[0]) as usize > MAX_MERGE_PIECE) {
+            return Err(GpuError::Unsupported(format!(
+                "a piece of {} bytes: the merge kernel takes pieces of at most {MAX_MERGE_PIECE}",
+                w[1] as i64 - w[0] as i64
+            )));
+        }
+        if *starts.last().expect("two or more") as usize != bytes.len() {
+            return Err(GpuError::Unsupported("piece starts do not end at the end of the bytes".into()));
+        }
+        self.lanes.with(|| self.new_lane(), |lane| self.run(lane, bytes, starts, ids, counts))
+    }
+}

@@ -1,0 +1,81 @@
+//! The GPU path (`--device cuda`): MinHash signatures and BPE encoding on an NVIDIA GPU, with
+//! outputs identical to the CPU path.
+//!
+//! Why this shape: the library's HPC nodes have GPUs, but kbcurate must never need one. So the
+//! CUDA code sits behind the `cuda` cargo feature (off by default) and uses `cudarc` with
+//! dynamic loading: a build needs no CUDA toolkit, and a `cuda` binary on a machine without a
+//! driver says so instead of failing to start. Kernels are CUDA C strings compiled by NVRTC at
+//! run time, so there is no `nvcc` step in the build either.
+//!
+//! What runs where: the CPU keeps the parts that are branchy and string-heavy (normalization,
+//! shingle hashing, the tokenizer's pre-tokenization regex, de-duplicating pieces); the GPU
+//! gets flat arrays of numbers and does the arithmetic-heavy inner loops (the min over
+//! permutations; lowest-rank BPE merges over a pair table in device memory). The CPU-side
+//! layouts and a Rust reference of each kernel's loop live next to the CPU code they mirror
+//! (`dedup::batch`, `tokenize::merge`), without the feature, so CI proves the algorithms on
+//! every run; the GPU tests then only need to show kernel == reference.
+//!
+//! ```text
+//! device.rs   `--device cpu|cuda[:N]|auto`: parsing, opening a context, the errors (always built)
+//! context.rs  an open GPU: the context and NVRTC compilation (feature `cuda`)
+//! staging.rs  pinned host buffers, device buffers, per-call streams and timings (feature `cuda`)
+//! minhash.rs  the signature kernel (feature `cuda`)
+//! bpe.rs      the merge kernel (feature `cuda`)
+//! ```
+//!
+//! Packing arithmetic (lengths, prefix sums, window assignment) stays on the CPU: it is a pass
+//! over one integer per document, well under 1% of a tokenize run, and moving it would add a
+//! transfer for no gain (docs/gpu.md).
+
+pub mod device;
+
+#[cfg(feature = "cuda")]
+pub mod bpe;
+#[cfg(feature = "cuda")]
+mod context;
+#[cfg(feature = "cuda")]
+pub mod minhash;
+#[cfg(feature = "cuda")]
+pub mod staging;
+
+pub use device::{Device, GpuError};
+
+#[cfg(feature = "cuda")]
+pub use context::Gpu;
+
+/// An open GPU. Without the `cuda` feature there is none: the type has no values, so code that
+/// holds one compiles in both builds and the CPU-only build proves it is never reached.
+#[cfg(not(feature = "cuda"))]
+#[derive(Debug, Clone)]
+pub enum Gpu {}
+
+/// The MinHash signer for `hasher`'s hash functions on `gpu`.
+pub fn minhash_signer(
+    gpu: &Gpu,
+    #[cfg_attr(not(feature = "cuda"), allow(unused_variables))] hasher: &crate::dedup::minhash::MinHasher,
+) -> Result<std::sync::Arc<dyn crate::dedup::batch::BatchSigner>, GpuError> {
+    #[cfg(feature = "cuda")]
+    return Ok(std::sync::Arc::new(minhash::GpuMinHash::new(gpu, hasher)?));
+    #[cfg(not(feature = "cuda"))]
+    match *gpu {}
+}
+
+/// `inner` with its BPE merges done on `gpu`: ids identical to `inner`'s. `inner` must be a
+/// tiktoken-style byte-level BPE (a built-in vocabulary or a `*.tiktoken` rank file).
+pub fn encoder(
+    gpu: &Gpu,
+    inner: Box<dyn crate::tokenize::encoder::Encoder>,
+) -> Result<Box<dyn crate::tokenize::encoder::Encoder>, GpuError> {
+    #[cfg(feature = "cuda")]
+    {
+        let table = crate::tokenize::merge::MergeTable::for_encoder(inner.as_ref())
+            .map_err(|why| GpuError::Unsupported(format!("--device cuda: {why}")))?;
+        let merger = bpe::GpuBpe::new(gpu, &table)?;
+        Ok(Box::new(crate::tokenize::merge::MergeEncoder::new(inner, table, merger)))
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        let _ = inner;
+        match *gpu {}
+    }
+}

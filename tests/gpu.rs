@@ -1,0 +1,350 @@
+//! The GPU path's equivalence with the CPU path.
+//!
+//! On every machine (CI has no GPU): the CPU references of the two kernels' algorithms — the
+//! flat-batch MinHash loop and the lowest-rank merge loop over a pair table — give exactly the
+//! CPU path's signatures and ids on all text in ../shared/data (skipped with a printed reason
+//! when absent), and `--device` behaves as documented without a GPU.
+//!
+//! On a GPU machine, `cargo test --release --features cuda -- --ignored gpu` (or
+//! `scripts/gpu-check.sh`) runs the `gpu_*` tests: the kernels against the CPU on the same
+//! text, and whole dedup/tokenize runs with `--device cuda` against `--device cpu`. They skip,
+//! saying why, where there is no driver or device.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use kbcurate::dedup::batch::{BatchSigner, ReferenceSigner, ShingleBatch};
+use kbcurate::dedup::profile::Profile;
+use kbcurate::gpu::Device;
+use kbcurate::tokenize::encoder::{Encoder, TiktokenEncoder};
+use kbcurate::tokenize::merge::{MergeEncoder, MergeTable, ReferenceMerger};
+
+/// Documents of ~1 MB per batch, as the stages give them.
+fn batches(texts: &[String]) -> Vec<&[String]> {
+    let mut out = Vec::new();
+    let (mut from, mut size) = (0, 0);
+    for (i, t) in texts.iter().enumerate() {
+        size += t.len();
+        if size > 1 << 20 {
+            out.push(&texts[from..=i]);
+            (from, size) = (i + 1, 0);
+        }
+    }
+    out.push(&texts[from..]);
+    out
+}
+
+/// Signatures from `signer` over flat batches equal `MinHasher::signature`, document by
+/// document; returns (documents, bytes).
+fn check_signer(texts: &[String], profile: &Profile, signer: &dyn BatchSigner) -> (usize, usize) {
+    let mut hasher = profile.hasher();
+    let (perms, mut flat, mut sig) = (hasher.perms(), Vec::new(), Vec::new());
+    let (mut docs, mut bytes) = (0, 0);
+    for batch in batches(texts) {
+        let mut sb = ShingleBatch::new();
+        for t in batch {
+            sb.push(&mut hasher, t);
+        }
+        signer.sign(&sb, &mut flat).unwrap();
+        assert_eq!(flat.len(), batch.len() * perms);
+        for (d, t) in batch.iter().enumerate() {
+            hasher.signature(t, &mut sig);
+            assert!(
+                flat[d * perms..(d + 1) * perms] == sig[..],
+                "{}: document {} differs",
+                signer.describe(),
+                docs + d
+            );
+        }
+        docs += batch.len();
+        bytes += sb.text_bytes;
+    }
+    (docs, bytes)
+}
+
+/// `enc`'s ids equal `cpu`'s on every text; returns (texts, bytes, tokens).
+fn check_encoder(texts: &[String], enc: &dyn Encoder, cpu: &dyn Encoder) -> (usize, usize, usize) {
+    let mut tokens = 0;
+    for batch in batches(texts) {
+        let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+        let got = enc.encode_batch(&refs).unwrap();
+        for (t, g) in refs.iter().zip(&got) {
+            let want = cpu.encode(t).unwrap();
+            if g != &want {
+                let i = g.iter().zip(&want).position(|(x, y)| x != y).unwrap_or(g.len().min(want.len()));
+                panic!("{}: ids differ at token {i} of a {}-byte text", cpu.describe(), t.len());
+            }
+            tokens += g.len();
+        }
+    }
+    (texts.len(), texts.iter().map(String::len).sum(), tokens)
+}
+
+fn shared_texts() -> Option<Vec<String>> {
+    let dir = shared("")?;
+    let texts = texts::all_texts(&dir);
+    assert!(texts.iter().map(String::len).sum::<usize>() > 1_000_000, "expected megabytes of text");
+    Some(texts)
+}
+
+#[test]
+fn reference_minhash_kernel_equals_cpu_signatures_on_shared_text() {
+    let Some(texts) = shared_texts() else { return };
+    for profile in [Profile::ocr(), Profile::web()] {
+        let signer = ReferenceSigner::new(&profile.hasher());
+        let (docs, bytes) = check_signer(&texts, &profile, &signer);
+        eprintln!(
+            "{}: flat-batch reference signatures identical on {docs} documents, {:.1} MB",
+            profile.name,
+            bytes as f64 / 1e6
+        );
+    }
+}
+
+fn reference_encoder(cpu: TiktokenEncoder) -> MergeEncoder<ReferenceMerger> {
+    let table = Arc::new(MergeTable::for_encoder(&cpu).unwrap());
+    let mb = table.device_bytes() as f64 / (1 << 20) as f64;
+    eprintln!("{}: merge table of {} pairs, {mb:.1} MiB", cpu.describe(), table.pairs);
+    MergeEncoder::new(Box::new(cpu), table.clone(), ReferenceMerger::new(table))
+}
+
+#[test]
+fn reference_bpe_kernel_equals_cpu_encoder_on_shared_text() {
+    let Some(texts) = shared_texts() else { return };
+    for (cpu, same) in [
+        (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base()),
+        (TiktokenEncoder::o200k_base(), TiktokenEncoder::o200k_base()),
+    ] {
+        let enc = reference_encoder(same);
+        let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
+        eprintln!(
+            "{}: reference merges identical on {n} texts, {:.1} MB, {tokens} tokens ({})",
+            cpu.describe(),
+            bytes as f64 / 1e6,
+            enc.times().render()
+        );
+    }
+}
+
+/// Pieces the text of ../shared/data may lack: every kind of the pre-tokenizer's pieces, long
+/// ones (past the merge kernel's limit) and pieces that are not valid UTF-8 on their own.
+#[test]
+fn reference_bpe_kernel_equals_cpu_encoder_on_generated_text() {
+    let mut texts: Vec<String> = vec![
+        "x".repeat(127),
+        "x".repeat(128),
+        "x".repeat(129),
+        "ab".repeat(400),
+        " ".repeat(1000) + "slut",
+        "1234567890".repeat(20),
+        "\u{1F600}\u{1F44D}\u{1F3FD}".repeat(30),
+        "Ꙭ ꙮ 𝔉𝔯𝔞𝔨𝔱𝔲𝔯 ǅemal ǈ ǋ — ‐ ‑ ‒ – — ― ⸺ ⸻".to_string(),
+    ];
+    let mut state = 7u64;
+    for _ in 0..300 {
+        let mut t = String::new();
+        for _ in 0..200 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let c = match (state >> 60) % 8 {
+                0 => char::from_u32(0x20 + (state >> 32) as u32 % 0x5f),
+                1 => char::from_u32(0xC0 + (state >> 32) as u32 % 0x180),
+                2 => char::from_u32(0x400 + (state >> 32) as u32 % 0x100),
+                3 => Some([' ', '\n', '\t', '\r'][(state >> 40) as usize % 4]),
+                4 => char::from_u32(0x4E00 + (state >> 32) as u32 % 0x500),
+                _ => Some((b'a' + (state >> 32) as u8 % 26) as char),
+            };
+            t.extend(c);
+        }
+        texts.push(t);
+    }
+    for (cpu, same) in [
+        (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base()),
+        (TiktokenEncoder::o200k_base(), TiktokenEncoder::o200k_base()),
+    ] {
+        check_encoder(&texts, &reference_encoder(same), &cpu);
+    }
+}
+
+/// A tokenizer.json is not a rank BPE: the GPU path refuses it by name.
+#[test]
+fn merge_table_needs_a_rank_bpe() {
+    let json = kbcurate::tokenize::convert::cl100k_base_json();
+    let hf = kbcurate::tokenize::encoder::HfEncoder::from_bytes(json.as_bytes()).unwrap();
+    let e = MergeTable::for_encoder(&hf).err().unwrap();
+    assert!(e.contains("not a tiktoken-style byte-level BPE") && e.contains("--device cpu"), "{e}");
+}
+
+/// `--device` on the command line: a bad name is refused, `cuda` without the feature or the
+/// driver says what is missing, before any work.
+#[test]
+fn device_flag_errors() {
+    let bin = env!("CARGO_BIN_EXE_kbcurate");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("c.jsonl"), "{\"text\": \"Stockholm den 12 mars\"}\n").unwrap();
+    let ds = work.path().join("ds");
+    run(&config("[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\n"), work.path(), &ds, |_| {});
+    let out = std::process::Command::new(bin)
+        .args(["tokenize", ds.to_str().unwrap(), "-o"])
+        .arg(work.path().join("t"))
+        .args(["--tokenizer", "cl100k_base", "--seq-len", "8", "--eos", "<|endoftext|>", "--device", "tpu"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("expected a device: cpu, cuda, cuda:N"), "{err}");
+    let gpu_found = Device::Cuda(0).open().is_ok();
+    if gpu_found {
+        eprintln!("a GPU is present: the no-GPU messages are not tested here");
+        return;
+    }
+    for cmd in
+        [vec!["tokenize", "--tokenizer", "cl100k_base", "--seq-len", "8", "--eos", "<|endoftext|>"], vec!["dedup"]]
+    {
+        let with_device = |device: &str| {
+            std::process::Command::new(bin)
+                .args(&cmd[..1])
+                .arg(&ds)
+                .arg("-o")
+                .arg(work.path().join(format!("{}-{device}", cmd[0])))
+                .args(&cmd[1..])
+                .args(["--device", device])
+                .output()
+                .unwrap()
+        };
+        let out = with_device("cuda");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let want = if cfg!(feature = "cuda") {
+            "no CUDA driver (libcuda) found; use --device cpu"
+        } else {
+            "this kbcurate was built without the `cuda` feature; rebuild with `cargo build --release --features cuda`"
+        };
+        assert!(!out.status.success() && err.contains(want), "{}: {err}", cmd[0]);
+        // `auto` falls back to the CPU and succeeds.
+        let out = with_device("auto");
+        assert!(out.status.success(), "{}: {}", cmd[0], String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// The GPU tests: kernels against the CPU on a device.
+#[cfg(feature = "cuda")]
+mod on_device {
+    use super::*;
+    use kbcurate::gpu::{bpe::GpuBpe, minhash::GpuMinHash, Gpu};
+
+    /// The GPU, or why the test is skipped.
+    fn gpu() -> Option<Gpu> {
+        match Device::Cuda(0).open() {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("skipping: no GPU here ({e})");
+                None
+            }
+        }
+    }
+
+    #[test]
+    #[ignore = "needs a GPU: cargo test --release --features cuda -- --ignored gpu"]
+    fn gpu_minhash_equals_cpu_on_shared_text() {
+        let Some(gpu) = gpu() else { return };
+        let Some(texts) = shared_texts() else { return };
+        for profile in [Profile::ocr(), Profile::web()] {
+            let signer = GpuMinHash::new(&gpu, &profile.hasher()).unwrap();
+            let (docs, bytes) = check_signer(&texts, &profile, &signer);
+            eprintln!(
+                "{}: GPU signatures identical on {docs} documents, {:.1} MB; {}",
+                profile.name,
+                bytes as f64 / 1e6,
+                signer.times().render()
+            );
+        }
+    }
+
+    #[test]
+    #[ignore = "needs a GPU: cargo test --release --features cuda -- --ignored gpu"]
+    fn gpu_minhash_edge_cases() {
+        let Some(gpu) = gpu() else { return };
+        // Empty documents, an empty batch, many shingles (several tiles), odd permutation counts.
+        let long = (0..5000).map(|i| format!("ord{i}")).collect::<Vec<_>>().join(" ");
+        let texts: Vec<String> = vec![String::new(), "ett".into(), long, "  ".into(), "a b c d e f".into()];
+        for perms in [1usize, 31, 128, 250, 1024] {
+            let profile =
+                Profile { banding: kbcurate::dedup::lsh::Banding { bands: perms, rows: 1 }, ..Profile::ocr() };
+            let signer = GpuMinHash::new(&gpu, &profile.hasher()).unwrap();
+            check_signer(&texts, &profile, &signer);
+            let mut out = vec![1];
+            signer.sign(&ShingleBatch::new(), &mut out).unwrap();
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    #[ignore = "needs a GPU: cargo test --release --features cuda -- --ignored gpu"]
+    fn gpu_bpe_equals_cpu_encoder_on_shared_text() {
+        let Some(gpu) = gpu() else { return };
+        let Some(texts) = shared_texts() else { return };
+        for (cpu, same) in [
+            (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base()),
+            (TiktokenEncoder::o200k_base(), TiktokenEncoder::o200k_base()),
+        ] {
+            let table = MergeTable::for_encoder(&same).unwrap();
+            let merger = GpuBpe::new(&gpu, &table).unwrap();
+            let enc = MergeEncoder::new(Box::new(same), table, merger);
+            let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
+            eprintln!(
+                "{}: GPU ids identical on {n} texts, {:.1} MB, {tokens} tokens; {}; GPU {}",
+                cpu.describe(),
+                bytes as f64 / 1e6,
+                enc.times().render(),
+                enc.merger().times().render()
+            );
+        }
+    }
+
+    /// Whole stages: `--device cuda` writes what `--device cpu` writes.
+    #[test]
+    #[ignore = "needs a GPU: cargo test --release --features cuda -- --ignored gpu"]
+    fn gpu_stages_write_what_the_cpu_writes() {
+        use kbcurate::dedup::stage::{dedup, DedupOptions};
+        use kbcurate::tokenize::stage::{tokenize, TokenizeOptions};
+        if gpu().is_none() {
+            return;
+        }
+        let Some(dir) = shared("newspaper_text") else { return };
+        let work = tempfile::tempdir().unwrap();
+        // Real pages, each also as an exact and a lightly altered copy.
+        let mut rows = String::new();
+        for f in texts::files(&dir) {
+            for (i, t) in texts::texts(&f).iter().enumerate() {
+                for v in [t.clone(), t.clone(), t.replacen('e', "c", 3)] {
+                    rows.push_str(&serde_json::json!({ "text": v, "title": format!("{i}") }).to_string());
+                    rows.push('\n');
+                }
+            }
+        }
+        std::fs::write(work.path().join("c.jsonl"), rows).unwrap();
+        let ds = work.path().join("ds");
+        run(&config("[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\n"), work.path(), &ds, |o| {
+            o.part_size = 2_000_000
+        });
+        let read_all = |d: &std::path::Path| {
+            let mut files: Vec<_> = texts::files(d).into_iter().filter(|p| !p.ends_with("manifest.json")).collect();
+            files.retain(|p| !p.to_string_lossy().contains("work"));
+            files.iter().map(|p| (p.strip_prefix(d).unwrap().to_owned(), std::fs::read(p).unwrap())).collect::<Vec<_>>()
+        };
+        let mut outs = Vec::new();
+        for device in [Device::Cpu, Device::Cuda(0)] {
+            let mut o = DedupOptions::new(work.path().join(format!("dedup-{device}")));
+            o.device = device;
+            let s = dedup(&ds, &o).unwrap();
+            eprintln!("dedup on {device}: {} of {} kept", s.counts.kept, s.counts.input);
+            let mut t = TokenizeOptions::new(work.path().join(format!("tok-{device}")), "cl100k_base", 2048);
+            t.eos = Some("<|endoftext|>".parse().unwrap());
+            t.device = device;
+            tokenize(&o.output, &t).unwrap();
+            outs.push((documents(&o.output), read_all(&t.output)));
+        }
+        assert!(outs[0].0 == outs[1].0, "dedup kept other documents");
+        assert!(!outs[0].1.is_empty() && outs[0].1 == outs[1].1, "token shards differ");
+    }
+}
