@@ -217,6 +217,8 @@ pub struct DedupStage {
     pub against: Vec<PathBuf>,
     #[serde(default)]
     pub save_index: bool,
+    /// `cpu` (default), `cuda`, `cuda:N` or `auto`; outputs do not depend on it.
+    pub device: Option<String>,
     #[serde(default = "default_shards")]
     pub shards: u32,
     pub slurm: Option<SlurmSettings>,
@@ -241,6 +243,8 @@ pub struct TokenizeStage {
     pub format: Format,
     #[serde(default = "default_bucket")]
     pub bucket_mb: u64,
+    /// `cpu` (default), `cuda`, `cuda:N` or `auto`; outputs do not depend on it.
+    pub device: Option<String>,
     pub slurm: Option<SlurmSettings>,
 }
 
@@ -340,6 +344,14 @@ fn runner_keys(path: &Path, section: &str, t: &mut toml::Table) -> Result<(u32, 
     Ok((shards, slurm))
 }
 
+/// Checks a `device` key (`cpu`, `cuda`, `cuda:N`, `auto`).
+pub fn device(path: &Path, section: &str, d: &Option<String>) -> Result<crate::gpu::Device, PipelineError> {
+    match d {
+        None => Ok(crate::gpu::Device::Cpu),
+        Some(v) => v.parse().map_err(|e| invalid(path, format!("[{section}] device = {v:?}: {e}"))),
+    }
+}
+
 impl Pipeline {
     pub fn read(path: &Path) -> Result<Pipeline, PipelineError> {
         let text = std::fs::read_to_string(path).map_err(|e| invalid(path, format!("cannot read: {e}")))?;
@@ -417,6 +429,7 @@ impl Pipeline {
             if s.shards == 0 {
                 return Err(invalid(path, "[dedup] shards must be ≥ 1"));
             }
+            device(path, "dedup", &s.device)?;
             s.against = s.against.iter().map(|p| dir.join(p)).collect();
             let key = key_of(&serde_json::json!({
                 "profile": profile, "boilerplate_min_docs": s.boilerplate_min_docs, "keep_order": s.keep_order,
@@ -497,8 +510,12 @@ impl Pipeline {
             if !crate::tokenize::encoder::BUILTINS.contains(&s.tokenizer.as_str()) && as_file.exists() {
                 s.tokenizer = as_file.display().to_string();
             }
+            device(path, "tokenize", &s.device)?;
             let slurm = s.slurm.take();
-            let key = key_of(&serde_json::to_value(&s).expect("tokenize config serializes"));
+            // Where the merges run does not change the ids: not part of the key.
+            let key = key_of(
+                &serde_json::to_value(TokenizeStage { device: None, ..s.clone() }).expect("tokenize config serializes"),
+            );
             stages.push(Stage { kind: StageKind::Tokenize, config: StageConfig::Tokenize(s), slurm, key });
         }
         if let Some(a) = file.audit {

@@ -101,6 +101,7 @@ fn run(
             opts.keep_order = d.keep_order.clone();
             opts.against = d.against.clone();
             opts.save_index = d.save_index;
+            opts.device = super::config::device(&p.path, "dedup", &d.device)?;
             opts.threads = o.threads;
             match dedup_step {
                 Some(s) => crate::dedup::stage::dedup_step(&input, &opts, s, shard).map(|r| r.render()),
@@ -136,6 +137,7 @@ fn run(
             opts.seed = t.seed;
             opts.format = t.format;
             opts.bucket_bytes = t.bucket_mb.max(1) << 20;
+            opts.device = super::config::device(&p.path, "tokenize", &t.device)?;
             opts.threads = o.threads;
             crate::tokenize::stage::tokenize(&input, &opts).map(|s| s.render()).map_err(|e| err(&e))
         }
