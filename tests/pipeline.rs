@@ -309,3 +309,50 @@ fn killed_runs_resume_to_identical_outputs() {
     }
     assert!(kills_mid_run >= 3, "only {kills_mid_run} kills landed while the run was working");
 }
+
+/// Killed in the middle of tokenizing, after some parts were encoded: the rerun keeps those
+/// parts (it says so) and writes the same shards.
+#[test]
+fn tokenize_resumes_from_encoded_parts() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_corpus(tmp.path());
+    let p = tmp.path().join("pipeline.toml");
+    std::fs::write(&p, KILL_PIPELINE).unwrap();
+    let run = tmp.path().join("run");
+    ok(kbcurate().arg("run").arg(&p).arg("--quiet").output().unwrap());
+    let reference = common::tree(&run);
+    // Rerun the tokenize stage and kill it as soon as its first part is encoded.
+    let spill = run.join("tokenize/.spill");
+    let mut killed_mid_stage = false;
+    for attempt in 0..5 {
+        let mut child = kbcurate()
+            .arg("run")
+            .arg(&p)
+            .args(["--quiet", "--force", "--from", "tokenize", "--to", "tokenize", "-j", "1"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(60) {
+            let encoded = std::fs::read_dir(&spill)
+                .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".done")).count())
+                .unwrap_or(0);
+            if encoded >= 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        killed_mid_stage = child.try_wait().unwrap().is_none();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if killed_mid_stage {
+            break;
+        }
+        eprintln!("attempt {attempt}: the stage ended before it could be killed");
+    }
+    assert!(killed_mid_stage, "never caught tokenize between its parts");
+    let e = ok(kbcurate().arg("run").arg(&p).arg("--quiet").output().unwrap());
+    assert!(e.contains("parts were already encoded by an interrupted run and kept"), "{e}");
+    assert!(e.contains("1 stages ran") || e.contains("2 stages ran"), "{e}");
+    assert_eq!(common::tree(&run), reference);
+}

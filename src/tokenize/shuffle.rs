@@ -133,6 +133,23 @@ pub fn spill_path(dir: &Path, split: usize, bucket: u32, part: u32) -> PathBuf {
     dir.join(format!("{}-{bucket:05}-p{part:05}.spill", SPLITS[split]))
 }
 
+/// Removes the spill files (and part markers) of the parts `unfinished` selects: a part is spilled
+/// by appending, so a partial spill must go before the part is spilled again.
+pub fn remove_spills(dir: &Path, unfinished: impl Fn(u32) -> bool) -> Result<(), TokenizeError> {
+    for e in fs::read_dir(dir).map_err(io_err(dir))?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let part = name
+            .strip_suffix(".spill")
+            .and_then(|n| n.rsplit_once("-p"))
+            .and_then(|(_, p)| p.parse::<u32>().ok())
+            .or_else(|| name.strip_prefix("part-").and_then(|n| n.strip_suffix(".done")).and_then(|p| p.parse().ok()));
+        if part.is_some_and(&unfinished) || name.starts_with(crate::dataset::TMP_PREFIX) {
+            fs::remove_file(e.path()).map_err(io_err(&e.path()))?;
+        }
+    }
+    Ok(())
+}
+
 impl Spiller {
     pub fn new(dir: &Path, part: u32, buckets: u32) -> Self {
         Spiller {
@@ -164,8 +181,9 @@ impl Spiller {
     }
 }
 
-/// All records of one (split, bucket), from every part in part order, sorted by (key, id, repeat);
-/// the spill files are removed.
+/// All records of one (split, bucket), from every part in part order, sorted by (key, id,
+/// repeat). The spill files stay until the stage ends, so an interrupted pass two can be rerun
+/// without encoding again.
 pub fn load_bucket(dir: &Path, split: usize, bucket: u32, parts: u32) -> Result<Vec<Record>, TokenizeError> {
     let mut out = Vec::new();
     for p in 0..parts {
@@ -176,7 +194,6 @@ pub fn load_bucket(dir: &Path, split: usize, bucket: u32, parts: u32) -> Result<
             Err(e) => return Err(TokenizeError::Io { path, source: e }),
         };
         decode_records(&bytes, &mut out).map_err(|why| TokenizeError::Invalid(format!("{}: {why}", path.display())))?;
-        fs::remove_file(&path).map_err(io_err(&path))?;
     }
     out.sort_unstable_by(|a, b| (a.key, &a.id, a.repeat).cmp(&(b.key, &b.id, b.repeat)));
     Ok(out)

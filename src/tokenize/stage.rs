@@ -163,6 +163,8 @@ pub struct TokenizeSummary {
     pub text_bytes: u64,
     pub elapsed: Duration,
     pub encode_elapsed: Duration,
+    /// Parts an interrupted run had already encoded, reused.
+    pub parts_resumed: usize,
 }
 
 impl TokenizeSummary {
@@ -193,6 +195,12 @@ impl TokenizeSummary {
                 sp.shards.len(),
                 100.0 * sp.padding_share,
                 p.truncated_documents
+            ));
+        }
+        if self.parts_resumed > 0 {
+            s.push_str(&format!(
+                "  {} parts were already encoded by an interrupted run and kept\n",
+                self.parts_resumed
             ));
         }
         s
@@ -284,15 +292,31 @@ pub fn tokenize_with(
         .map_err(|e| invalid(format!("cannot start worker threads: {e}")))?;
     let ds = Dataset::open(input)?;
     let out = &opts.output;
-    prepare_output(out)?;
-    let spill = out.join(SPILL_DIR);
-    fs::create_dir_all(&spill).map_err(io_err(&spill))?;
 
     // Buckets: ~1.2 bytes of spill (u32 ids + fields) per character of text, per repeat.
     let est = weighted_chars(&ds)? as f64 * 1.2;
     let budget = opts.bucket_bytes.max(1) as f64;
     let buckets = ((est / budget).ceil() as u32).clamp(1, 100_000);
     let n_parts = ds.manifest.parts.len() as u32;
+
+    // What a part's spill files depend on: parts spilled by an interrupted run with the same
+    // plan are kept (pass one is the expensive pass), everything else is redone.
+    let spill_plan = {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for p in &ds.manifest.parts {
+            h.update(p.xxh3.as_bytes());
+        }
+        h.update(enc.fingerprint().as_bytes());
+        h.update(format!("{} {} {buckets} {}", opts.seed, opts.val_fraction, env!("CARGO_PKG_VERSION")).as_bytes());
+        format!("{:032x}", h.digest128())
+    };
+    prepare_output(out, &spill_plan)?;
+    let spill = out.join(SPILL_DIR);
+    fs::create_dir_all(&spill).map_err(io_err(&spill))?;
+    dataset::write_atomic(&spill.join(SPILL_PLAN), spill_plan.as_bytes())?;
+    let done: Vec<Option<PartCounts>> = (0..n_parts).map(|i| spilled(&spill, i, &spill_plan)).collect();
+    let parts_resumed = done.iter().flatten().count();
+    shuffle::remove_spills(&spill, |p| done.get(p as usize).is_none_or(|d| d.is_none()))?;
 
     // Pass one: encode and spill.
     let t_enc = Instant::now();
@@ -301,7 +325,18 @@ pub fn tokenize_with(
             .parts
             .par_iter()
             .enumerate()
-            .map(|(i, part)| spill_part(&ds, part, i as u32, enc, opts, &spill, buckets))
+            .map(|(i, part)| {
+                if let Some(c) = &done[i] {
+                    return Ok(c.clone());
+                }
+                let c = spill_part(&ds, part, i as u32, enc, opts, &spill, buckets)?;
+                let marker = SpilledPart { plan: spill_plan.clone(), counts: c.clone() };
+                dataset::write_atomic(
+                    &spill.join(spilled_name(i as u32)),
+                    &serde_json::to_vec(&marker).expect("marker serializes"),
+                )?;
+                Ok(c)
+            })
             .collect()
     });
     let mut counts = [PartCounts::default(), PartCounts::default()];
@@ -380,23 +415,47 @@ pub fn tokenize_with(
     let mut json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     json.push(b'\n');
     dataset::write_atomic(&out.join(dataset::MANIFEST), &json)?;
-    Ok(TokenizeSummary { manifest, text_bytes, elapsed: start.elapsed(), encode_elapsed })
+    Ok(TokenizeSummary { manifest, text_bytes, elapsed: start.elapsed(), encode_elapsed, parts_resumed })
 }
 
-/// Refuses a folder holding something else; clears an earlier tokenize run's output.
-fn prepare_output(out: &Path) -> Result<(), TokenizeError> {
+const SPILL_PLAN: &str = "plan";
+
+fn spilled_name(part: u32) -> String {
+    format!("part-{part:05}.done")
+}
+
+/// A part whose spill files are complete.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SpilledPart {
+    plan: String,
+    counts: PartCounts,
+}
+
+fn spilled(spill: &Path, part: u32, plan: &str) -> Option<PartCounts> {
+    let m: SpilledPart = serde_json::from_slice(&fs::read(spill.join(spilled_name(part))).ok()?).ok()?;
+    (m.plan == plan).then_some(m.counts)
+}
+
+/// Refuses a folder holding something else; clears an earlier tokenize run's output, keeping
+/// the spill files of an interrupted run with the same `spill_plan`.
+fn prepare_output(out: &Path, spill_plan: &str) -> Result<(), TokenizeError> {
     if out.exists() {
         let manifest = out.join(dataset::MANIFEST);
         let ours = ShardsManifest::read(out).is_ok();
-        let empty = fs::read_dir(out).map_err(io_err(out))?.next().is_none();
-        if !ours && !empty {
+        // An interrupted tokenize run leaves only its own folders (and temporaries).
+        let only_ours = fs::read_dir(out).map_err(io_err(out))?.flatten().all(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            SPLITS.contains(&name.as_str()) || name == SPILL_DIR || name.starts_with(dataset::TMP_PREFIX)
+        });
+        if !ours && !only_ours {
             let what = if manifest.exists() { "another stage's output" } else { "files but no shards manifest" };
             return Err(invalid(format!("{}: holds {what}; choose an empty or new folder", out.display())));
         }
         let _ = fs::remove_file(&manifest);
+        let same_plan = fs::read(out.join(SPILL_DIR).join(SPILL_PLAN)).is_ok_and(|b| b == spill_plan.as_bytes());
         for d in SPLITS.iter().chain([&SPILL_DIR]) {
             let p = out.join(d);
-            if p.exists() {
+            if p.exists() && !(*d == SPILL_DIR && same_plan) {
                 fs::remove_dir_all(&p).map_err(io_err(&p))?;
             }
         }
@@ -404,7 +463,7 @@ fn prepare_output(out: &Path) -> Result<(), TokenizeError> {
     fs::create_dir_all(out).map_err(io_err(out))
 }
 
-#[derive(Default)]
+#[derive(Default, Clone, serde::Serialize, serde::Deserialize)]
 struct PartCounts {
     documents: u64,
     val_documents: u64,
