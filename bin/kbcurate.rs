@@ -136,6 +136,9 @@ enum Command {
     /// (Megatron .bin/.idx or Parquet input_ids), applying repeats, a seeded global shuffle and a
     /// train/validation split.
     Tokenize(Box<TokenizeArgs>),
+    /// Make a tokenizer: `kbcurate tokenizer train` learns a byte-level BPE from a dataset.
+    #[command(subcommand)]
+    Tokenizer(TokenizerCommand),
     /// Check a shards folder (headers, counts, boundaries, checksums); with --sequence, show the
     /// documents in one window.
     Verify {
@@ -167,6 +170,37 @@ enum Command {
         /// Bytes of text to show per row.
         #[arg(long, default_value_t = 160)]
         width: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenizerCommand {
+    /// Train a byte-level BPE tokenizer on a dataset (each document counted as often as its
+    /// balance `repeats`) and write a Hugging Face tokenizer.json.
+    Train {
+        /// The dataset (e.g. the output of balance).
+        input: PathBuf,
+        /// The tokenizer.json to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Tokens in the vocabulary (the 256 byte tokens and the special tokens included).
+        #[arg(long)]
+        vocab_size: usize,
+        /// A pair must occur at least this often to be merged.
+        #[arg(long, default_value_t = 2)]
+        min_frequency: u64,
+        /// Special tokens (repeatable), ids 0, 1, ... in order.
+        #[arg(long = "special", default_values_t = ["<|endoftext|>".to_string()])]
+        special_tokens: Vec<String>,
+        /// Share of documents to train on, chosen by id hash (bounds the word table on huge
+        /// corpora).
+        #[arg(long, default_value_t = 1.0)]
+        sample: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Worker threads (default: one per core). Output does not depend on it.
+        #[arg(short = 'j', long)]
+        threads: Option<usize>,
     },
 }
 
@@ -602,6 +636,27 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Run(a) => run_cmd(*a),
+        Command::Tokenizer(TokenizerCommand::Train {
+            input,
+            output,
+            vocab_size,
+            min_frequency,
+            special_tokens,
+            sample,
+            seed,
+            threads,
+        }) => {
+            let mut o = kbcurate::tokenize::train::TrainOptions::new(&output, vocab_size);
+            o.min_frequency = min_frequency;
+            o.special_tokens = special_tokens;
+            o.sample = sample;
+            o.seed = seed;
+            o.threads = threads;
+            let s = kbcurate::tokenize::train::train(&input, &o)
+                .with_context(|| format!("training a tokenizer on {}", input.display()))?;
+            eprint!("{}", s.render());
+            Ok(())
+        }
         Command::Status { run, pipeline } => {
             let run = kbcurate::pipeline::RunDir::open(&run)?;
             let path = pipeline

@@ -231,3 +231,49 @@ fn a_missing_special_token_is_an_error_naming_it() {
     assert!(err.contains("give --eos"), "{err}");
     assert!(!out.join("manifest.json").exists());
 }
+
+#[test]
+fn trained_tokenizer_loads_round_trips_and_counts_repeats() {
+    use kbcurate::tokenize::train::{train, TrainOptions};
+    let (work, ds) = balanced();
+    let d = docs(&ds);
+    let fed: u64 = d.values().map(|(_, n)| u64::from(*n)).sum();
+    assert!(d.values().any(|(_, n)| *n > 1), "the fixture repeats some documents");
+    let out = work.path().join("tok.json");
+    let mut o = TrainOptions::new(&out, 500);
+    o.threads = Some(2);
+    let s = train(&ds, &o).unwrap();
+    assert_eq!(s.documents, d.len() as u64);
+    assert_eq!(s.documents_fed, fed, "each document counted as often as its repeats");
+    assert_eq!(s.vocab_size, 500);
+
+    // The file is a tokenizer.json that the tokenizers crate (and so kbcurate tokenize) loads.
+    let enc = encoder::load(out.to_str().unwrap()).unwrap();
+    assert_eq!(enc.vocab_size(), 500);
+    assert_eq!(enc.token_to_id("<|endoftext|>"), Some(0));
+    let tok = tokenizers::Tokenizer::from_file(&out).unwrap();
+    for (text, _) in d.values().take(200) {
+        let ids = enc.encode(text).unwrap();
+        assert!(ids.len() < text.len() / 2, "merges learned: {} ids for {} bytes", ids.len(), text.len());
+        assert_eq!(&tok.decode(&ids, false).unwrap(), text, "byte-level: decoding gives the text back");
+    }
+    // Text it never saw (any bytes) still encodes, through the byte tokens.
+    let odd = "Ðǂ 🙂 ſkola\u{0}\t—";
+    assert_eq!(tok.decode(&enc.encode(odd).unwrap(), false).unwrap(), odd);
+    // Frequent words of the corpus became single tokens.
+    assert_eq!(enc.encode(" Stockholm").unwrap().len(), 1);
+
+    // One thread or several: the same bytes. A sample feeds fewer documents.
+    o.threads = Some(1);
+    o.output = work.path().join("tok1.json");
+    train(&ds, &o).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&o.output).unwrap());
+    o.sample = 0.5;
+    o.output = work.path().join("half.json");
+    let half = train(&ds, &o).unwrap();
+    assert!(half.documents_fed < fed && half.documents_fed > fed / 4, "{} of {fed}", half.documents_fed);
+    // Too small a vocabulary is refused, naming the minimum.
+    o.vocab_size = 100;
+    let e = train(&ds, &o).unwrap_err().to_string();
+    assert!(e.contains("at least 257"), "{e}");
+}

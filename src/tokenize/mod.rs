@@ -20,6 +20,7 @@ pub mod pack;
 pub mod shuffle;
 pub mod special;
 pub mod stage;
+pub mod train;
 pub mod verify;
 
 use std::path::PathBuf;
