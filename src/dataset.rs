@@ -627,6 +627,30 @@ pub fn read_parquet_column(path: &Path, name: &str) -> Result<Vec<String>, Datas
     Ok(out)
 }
 
+/// The batches of a Parquet file with only the `columns` it has among those named (the others
+/// are not read at all).
+pub fn read_parquet_projected(
+    path: &Path,
+    columns: &[&str],
+    batch_size: usize,
+) -> Result<impl Iterator<Item = Result<RecordBatch, DatasetError>>, DatasetError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let perr = |source: parquet::errors::ParquetError| DatasetError::Parquet { path: path.to_path_buf(), source };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
+    let idx: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| columns.contains(&f.name().as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), idx);
+    let reader = builder.with_projection(mask).with_batch_size(batch_size).build().map_err(perr)?;
+    let path = path.to_path_buf();
+    Ok(reader.map(move |r| r.map_err(|e| DatasetError::Parquet { path: path.clone(), source: e.into() })))
+}
+
 pub fn read_parquet_batches(
     path: &Path,
     batch_size: usize,

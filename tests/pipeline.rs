@@ -335,7 +335,15 @@ fn tokenize_resumes_from_encoded_parts() {
         let start = Instant::now();
         while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(60) {
             let encoded = std::fs::read_dir(&spill)
-                .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".done")).count())
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| {
+                            // A marker being written (`.tmp-…`) is not one yet.
+                            let n = e.file_name().to_string_lossy().into_owned();
+                            n.starts_with("part-") && n.ends_with(".done")
+                        })
+                        .count()
+                })
                 .unwrap_or(0);
             if encoded >= 1 {
                 break;

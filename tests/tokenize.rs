@@ -131,8 +131,15 @@ fn megatron_concat_round_trips_repeats_and_split() {
     assert!(m.splits.contains_key("train") && m.splits.contains_key("validation"));
     let train = &m.splits["train"];
     let val = &m.splits["validation"];
-    let share = val.documents as f64 / (train.documents + val.documents) as f64;
-    assert!((0.04..0.2).contains(&share), "validation share {share}");
+    // Stratified by genre with exact counts: round(10%) of each genre's documents.
+    let present: Vec<(String, u32)> = docs(&ds).into_values().filter(|(_, r)| *r > 0).collect();
+    assert_eq!(m.validation_by_genre.values().map(|s| s.documents).sum::<u64>(), present.len() as u64);
+    for (g, st) in &m.validation_by_genre {
+        assert_eq!(st.validation, (0.1 * st.documents as f64).round() as u64, "{g}: {st:?}");
+    }
+    assert!(m.validation_by_genre.len() == 2, "{:?}", m.validation_by_genre);
+    assert_eq!(val.documents, m.validation_by_genre.values().map(|s| s.validation).sum::<u64>());
+    assert_eq!(train.documents + val.documents, present.len() as u64);
     // Token counts by genre add up; concat fills every window but the last of each shard.
     for dim in ["genre", "decade", "source"] {
         assert_eq!(train.tokens_by[dim].values().sum::<u64>(), train.packing.tokens, "{dim}");

@@ -19,6 +19,7 @@ pub mod merge;
 pub mod pack;
 pub mod shuffle;
 pub mod special;
+pub mod split;
 pub mod stage;
 pub mod train;
 pub mod verify;

@@ -139,6 +139,9 @@ pub struct ShardsManifest {
     pub dtype: DType,
     pub seed: u64,
     pub val_fraction: f64,
+    /// Per genre: documents and documents in validation (empty without a validation split).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub validation_by_genre: BTreeMap<String, super::split::Stratum>,
     pub shuffle: String,
     pub buckets: u32,
     pub splits: BTreeMap<String, SplitSummary>,
@@ -316,6 +319,7 @@ pub fn tokenize_with(
     dataset::write_atomic(&spill.join(SPILL_PLAN), spill_plan.as_bytes())?;
     let done: Vec<Option<PartCounts>> = (0..n_parts).map(|i| spilled(&spill, i, &spill_plan)).collect();
     let parts_resumed = done.iter().flatten().count();
+    let split = super::split::ValidationSplit::plan(&ds, opts.seed, opts.val_fraction)?;
     shuffle::remove_spills(&spill, |p| done.get(p as usize).is_none_or(|d| d.is_none()))?;
 
     // Pass one: encode and spill.
@@ -329,7 +333,7 @@ pub fn tokenize_with(
                 if let Some(c) = &done[i] {
                     return Ok(c.clone());
                 }
-                let c = spill_part(&ds, part, i as u32, enc, opts, &spill, buckets)?;
+                let c = spill_part(&ds, part, i as u32, enc, opts, &split, &spill, buckets)?;
                 let marker = SpilledPart { plan: spill_plan.clone(), counts: c.clone() };
                 dataset::write_atomic(
                     &spill.join(spilled_name(i as u32)),
@@ -408,6 +412,7 @@ pub fn tokenize_with(
         dtype,
         seed: opts.seed,
         val_fraction: opts.val_fraction,
+        validation_by_genre: split.strata.clone(),
         shuffle: "global: (document, repeat) sorted by xxh3 key over seeded buckets (external sort)".into(),
         buckets,
         splits,
@@ -476,6 +481,7 @@ fn spill_part(
     i: u32,
     enc: &dyn Encoder,
     opts: &TokenizeOptions,
+    split: &super::split::ValidationSplit,
     spill: &Path,
     buckets: u32,
 ) -> Result<PartCounts, TokenizeError> {
@@ -505,14 +511,14 @@ fn spill_part(
             if n == 0 {
                 continue;
             }
-            let split = usize::from(shuffle::is_validation(opts.seed, id, opts.val_fraction));
+            let g = genre.as_ref().filter(|a| a.is_valid(r)).map(|a| a.value(r));
+            let split = usize::from(split.is_validation(id, g));
             if split == 1 {
                 c.val_documents += 1;
             } else {
                 c.documents += 1;
             }
             c.text_bytes += texts[r].len() as u64;
-            let g = genre.as_ref().filter(|a| a.is_valid(r)).map(|a| a.value(r));
             let src = source.as_ref().filter(|a| a.is_valid(r)).map(|a| a.value(r));
             let dec = decade.as_ref().filter(|a| a.is_valid(r)).map(|a| a.value(r));
             for rep in 0..n {
