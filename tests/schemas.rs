@@ -478,6 +478,7 @@ fn shards_md_documents_the_manifest_and_columns() {
         dtype: DType::Uint16,
         seed: 0,
         val_fraction: 0.0,
+        validation_by_genre: Default::default(),
         shuffle: String::new(),
         buckets: 1,
         splits: [("train".to_string(), sp)].into_iter().collect(),

@@ -333,7 +333,8 @@ pub fn tokenize_with(
                 if let Some(c) = &done[i] {
                     return Ok(c.clone());
                 }
-                let c = spill_part(&ds, part, i as u32, enc, opts, &split, &spill, buckets)?;
+                let to = SpillTo { split: &split, dir: &spill, buckets };
+                let c = spill_part(&ds, part, i as u32, enc, opts, &to)?;
                 let marker = SpilledPart { plan: spill_plan.clone(), counts: c.clone() };
                 dataset::write_atomic(
                     &spill.join(spilled_name(i as u32)),
@@ -475,18 +476,24 @@ struct PartCounts {
     text_bytes: u64,
 }
 
+/// Where pass one puts a part's records: which split, which bucket of which folder.
+struct SpillTo<'a> {
+    split: &'a super::split::ValidationSplit,
+    dir: &'a Path,
+    buckets: u32,
+}
+
 fn spill_part(
     ds: &Dataset,
     part: &dataset::PartFile,
     i: u32,
     enc: &dyn Encoder,
     opts: &TokenizeOptions,
-    split: &super::split::ValidationSplit,
-    spill: &Path,
-    buckets: u32,
+    to: &SpillTo,
 ) -> Result<PartCounts, TokenizeError> {
+    let (split, buckets) = (to.split, to.buckets);
     let path = ds.dir.join(&part.file);
-    let mut spiller = Spiller::new(spill, i, buckets);
+    let mut spiller = Spiller::new(to.dir, i, buckets);
     let mut c = PartCounts::default();
     for batch in dataset::read_parquet_batches(&path, 1024)? {
         let batch = batch?;
