@@ -66,7 +66,24 @@ pub fn stage_statuses(p: &Pipeline, run: &RunDir) -> Vec<StageStatus> {
                         k => format!("{k}{n_in} parts written"),
                     }
                 }
-                Err(_) => String::new(),
+                Err(_) => match kind {
+                    StageKind::Tokenize => crate::tokenize::stage::ShardsManifest::read(&dir)
+                        .map(|m| {
+                            let splits: Vec<String> = m
+                                .splits
+                                .iter()
+                                .map(|(name, sp)| {
+                                    format!("{name} {} tokens in {} windows", sp.packing.tokens, sp.packing.windows)
+                                })
+                                .collect();
+                            splits.join(", ")
+                        })
+                        .unwrap_or_default(),
+                    StageKind::Audit if run.output_manifest(kind).exists() => {
+                        dir.join("report.html").display().to_string()
+                    }
+                    _ => String::new(),
+                },
             };
             let st = if state::is_done(p, run, stage) {
                 "done".to_string()
