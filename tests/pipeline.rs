@@ -95,6 +95,23 @@ fn pipeline_errors_name_the_file_and_the_problem() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(e.contains("run the `dedup` stage first"), "{e}");
+    // A stage that fails at run time: the error names it, and `status` says it failed and why.
+    let collections = common::repo().join("data-samples/collections.toml");
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!(
+            "[run]\ndir = \"badrun\"\n[ingest]\nconfig = {collections:?}\n[tokenize]\ntokenizer = \"nope.json\"\nseq_len = 64\neos = \"0\"\n"
+        ),
+    )
+    .unwrap();
+    let o = kbcurate().arg("run").arg(&bad).arg("--quiet").output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("stage tokenize") && e.contains("nope.json"), "{e}");
+    let o = kbcurate().arg("status").arg(tmp.path().join("badrun")).output().unwrap();
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.lines().any(|l| l.starts_with("ingest") && l.contains("done")), "{s}");
+    assert!(s.lines().any(|l| l.starts_with("tokenize") && l.contains("failed") && l.contains("nope.json")), "{s}");
     let o = kbcurate().arg("status").arg(tmp.path().join("nowhere")).output().unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a run folder"));
 }

@@ -107,9 +107,21 @@ pub fn run_local(
         } else {
             ProgressBar::hidden()
         };
+        let mut attempt = state::Attempt { pid: std::process::id(), error: None };
+        state::write_attempt(run, stage.kind, &attempt)?;
         let r = steps::run_stage(p, run, stage, &o.run);
         spinner.finish_and_clear();
-        let summary = r?;
+        let summary = match r {
+            Ok(s) => {
+                state::clear_attempt(run, stage.kind);
+                s
+            }
+            Err(e) => {
+                attempt.error = Some(e.to_string());
+                let _ = state::write_attempt(run, stage.kind, &attempt);
+                return Err(e);
+            }
+        };
         say(summary.trim_end());
         outcomes.push(StageOutcome { stage: stage.kind, ran: true, summary, elapsed: start.elapsed() });
     }

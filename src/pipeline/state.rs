@@ -166,6 +166,33 @@ pub fn clear_done(run: &RunDir, kind: StageKind) -> Result<(), PipelineError> {
     }
 }
 
+/// `RUN/_run/state/STAGE.attempt`: a local run started the stage (and, if it failed, why). It
+/// lets `status` tell running, failed and interrupted apart; it is removed when the stage is done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub pid: u32,
+    pub error: Option<String>,
+}
+
+fn attempt_path(run: &RunDir, kind: StageKind) -> PathBuf {
+    run.meta("state").join(format!("{kind}.attempt"))
+}
+
+pub fn write_attempt(run: &RunDir, kind: StageKind, a: &Attempt) -> Result<(), PipelineError> {
+    let path = attempt_path(run, kind);
+    fs::create_dir_all(path.parent().expect("state has a folder")).map_err(io(&path))?;
+    dataset::write_atomic(&path, &serde_json::to_vec_pretty(a).expect("attempt serializes"))?;
+    Ok(())
+}
+
+pub fn read_attempt(run: &RunDir, kind: StageKind) -> Option<Attempt> {
+    serde_json::from_slice(&fs::read(attempt_path(run, kind)).ok()?).ok()
+}
+
+pub fn clear_attempt(run: &RunDir, kind: StageKind) {
+    let _ = fs::remove_file(attempt_path(run, kind));
+}
+
 /// What a Slurm task of `stage` is done *for*: the stage's key and its current input. `None`
 /// while the input is not complete (then no task counts as done).
 pub fn task_key(p: &Pipeline, run: &RunDir, stage: &Stage) -> Option<String> {

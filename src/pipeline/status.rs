@@ -85,8 +85,17 @@ pub fn stage_statuses(p: &Pipeline, run: &RunDir) -> Vec<StageStatus> {
                     _ => String::new(),
                 },
             };
+            let held = RunLock::holder(run);
             let st = if state::is_done(p, run, stage) {
                 "done".to_string()
+            } else if let Some(a) = state::read_attempt(run, kind) {
+                match (&a.error, &held) {
+                    (Some(e), _) => {
+                        return StageStatus { stage: kind, state: "failed".into(), detail: e.clone() };
+                    }
+                    (None, Some(_)) => format!("running (pid {})", a.pid),
+                    (None, None) => "interrupted (rerun to resume)".into(),
+                }
             } else {
                 match state::read_state(run, kind) {
                     Some(s) if s.key != stage.key => "stale (its config changed)".into(),
