@@ -245,6 +245,9 @@ pub struct TokenizeStage {
     pub bucket_mb: u64,
     /// `cpu` (default), `cuda`, `cuda:N` or `auto`; outputs do not depend on it.
     pub device: Option<String>,
+    /// Array tasks of the encoding step on Slurm (packing is one job after them).
+    #[serde(default = "default_shards")]
+    pub shards: u32,
     pub slurm: Option<SlurmSettings>,
 }
 
@@ -294,7 +297,8 @@ impl Stage {
             StageConfig::Ingest { shards, .. } | StageConfig::Filter { shards, .. } => *shards,
             StageConfig::Balance { shards, .. } => *shards,
             StageConfig::Dedup { stage, .. } => stage.shards,
-            StageConfig::Tokenize(_) | StageConfig::Audit => 1,
+            StageConfig::Tokenize(t) => t.shards,
+            StageConfig::Audit => 1,
         }
     }
 }

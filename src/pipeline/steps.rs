@@ -37,11 +37,13 @@ pub fn steps(kind: StageKind) -> &'static [StepSpec] {
         step("filter", true),
         step("finalize", false),
     ];
+    const TOKENIZE: &[StepSpec] = &[step("encode", true), step("finalize", false)];
     const SINGLE: &[StepSpec] = &[step("finalize", false)];
     match kind {
         StageKind::Ingest | StageKind::Filter | StageKind::Balance => PARTS,
         StageKind::Dedup => DEDUP,
-        StageKind::Tokenize | StageKind::Audit => SINGLE,
+        StageKind::Tokenize => TOKENIZE,
+        StageKind::Audit => SINGLE,
     }
 }
 
@@ -139,7 +141,12 @@ fn run(
             opts.bucket_bytes = t.bucket_mb.max(1) << 20;
             opts.device = super::config::device(&p.path, "tokenize", &t.device)?;
             opts.threads = o.threads;
-            crate::tokenize::stage::tokenize(&input, &opts).map(|s| s.render()).map_err(|e| err(&e))
+            opts.shard = shard;
+            if shard == Shard::WHOLE {
+                crate::tokenize::stage::tokenize(&input, &opts).map(|s| s.render()).map_err(|e| err(&e))
+            } else {
+                crate::tokenize::stage::tokenize_encode_shard(&input, &opts).map(|r| r.render()).map_err(|e| err(&e))
+            }
         }
         StageConfig::Audit => {
             let input = input_dir(p, run, kind)?;

@@ -66,6 +66,9 @@ pub struct TokenizeOptions {
     pub bucket_bytes: u64,
     /// Where BPE merges run (`--device`); the ids do not depend on it.
     pub device: crate::gpu::Device,
+    /// Only pass one (encoding) for these parts, as a task of a job array: the encoded parts
+    /// are kept, no shards or manifest are written; a whole run then packs them.
+    pub shard: crate::dataset::Shard,
 }
 
 impl TokenizeOptions {
@@ -83,6 +86,7 @@ impl TokenizeOptions {
             format: Format::Megatron,
             threads: None,
             bucket_bytes: 256 << 20,
+            shard: crate::dataset::Shard::WHOLE,
             device: crate::gpu::Device::Cpu,
         }
     }
@@ -202,7 +206,7 @@ impl TokenizeSummary {
         }
         if self.parts_resumed > 0 {
             s.push_str(&format!(
-                "  {} parts were already encoded by an interrupted run and kept\n",
+                "  {} parts were already encoded (by array tasks or an interrupted run) and kept\n",
                 self.parts_resumed
             ));
         }
@@ -252,6 +256,47 @@ pub fn tokenize(input: &Path, opts: &TokenizeOptions) -> Result<TokenizeSummary,
     tokenize_with(input, enc.as_ref(), specials, opts, start)
 }
 
+/// What a shard's encoding pass did (see [`TokenizeOptions::shard`]).
+#[derive(Debug, Clone)]
+pub struct EncodeReport {
+    pub shard: crate::dataset::Shard,
+    /// Parts encoded now, and parts found encoded by an earlier run.
+    pub parts: usize,
+    pub parts_resumed: usize,
+    pub text_bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl EncodeReport {
+    pub fn render(&self) -> String {
+        format!(
+            "tokenize encode (shard {}): {} parts encoded ({} were already), {:.1} MB of text in {:.2}s\n",
+            self.shard,
+            self.parts,
+            self.parts_resumed,
+            self.text_bytes as f64 / 1e6,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// Pass one for the parts of `opts.shard` only (a job array task); a whole [`tokenize`] run
+/// afterwards finds them encoded and packs.
+pub fn tokenize_encode_shard(input: &Path, opts: &TokenizeOptions) -> Result<EncodeReport, TokenizeError> {
+    let start = Instant::now();
+    let enc = on_device(encoder::load(&opts.tokenizer)?, opts.device)?;
+    let specials = special::resolve_all(enc.as_ref(), opts.bos.as_ref(), opts.eos.as_ref(), opts.pad.as_ref())?;
+    match run(input, enc.as_ref(), specials, opts, start)? {
+        Outcome::Encoded(r) => Ok(r),
+        Outcome::Packed(_) => unreachable!("a shard run stops after encoding"),
+    }
+}
+
+enum Outcome {
+    Packed(Box<TokenizeSummary>),
+    Encoded(EncodeReport),
+}
+
 /// `enc` with its merges on the GPU `device` names; `auto` keeps an encoder the GPU cannot run
 /// (a tokenizer.json) on the CPU, where `cuda` refuses it.
 fn on_device(enc: Box<dyn Encoder>, device: crate::gpu::Device) -> Result<Box<dyn Encoder>, TokenizeError> {
@@ -273,6 +318,21 @@ pub fn tokenize_with(
     opts: &TokenizeOptions,
     start: Instant,
 ) -> Result<TokenizeSummary, TokenizeError> {
+    let whole = TokenizeOptions { shard: crate::dataset::Shard::WHOLE, ..opts.clone() };
+    match run(input, enc, specials, &whole, start)? {
+        Outcome::Packed(s) => Ok(*s),
+        Outcome::Encoded(_) => unreachable!("a whole run packs"),
+    }
+}
+
+fn run(
+    input: &Path,
+    enc: &dyn Encoder,
+    specials: Specials,
+    opts: &TokenizeOptions,
+    start: Instant,
+) -> Result<Outcome, TokenizeError> {
+    let whole = opts.shard == crate::dataset::Shard::WHOLE;
     if opts.seq_len < 2 {
         return Err(invalid(format!("--seq-len {}: must be at least 2", opts.seq_len)));
     }
@@ -313,14 +373,17 @@ pub fn tokenize_with(
         h.update(format!("{} {} {buckets} {}", opts.seed, opts.val_fraction, env!("CARGO_PKG_VERSION")).as_bytes());
         format!("{:032x}", h.digest128())
     };
-    prepare_output(out, &spill_plan)?;
-    let spill = out.join(SPILL_DIR);
+    prepare_output(out, &spill_plan, whole)?;
+    // One folder per plan: tasks of different plans never share files.
+    let spill = out.join(SPILL_DIR).join(&spill_plan[..16]);
     fs::create_dir_all(&spill).map_err(io_err(&spill))?;
-    dataset::write_atomic(&spill.join(SPILL_PLAN), spill_plan.as_bytes())?;
     let done: Vec<Option<PartCounts>> = (0..n_parts).map(|i| spilled(&spill, i, &spill_plan)).collect();
     let parts_resumed = done.iter().flatten().count();
     let split = super::split::ValidationSplit::plan(&ds, opts.seed, opts.val_fraction)?;
-    shuffle::remove_spills(&spill, |p| done.get(p as usize).is_none_or(|d| d.is_none()))?;
+    // Partial spills of unfinished parts (only this shard's: others may be writing theirs).
+    shuffle::remove_spills(&spill, |p| {
+        opts.shard.owns(p as usize) && done.get(p as usize).is_none_or(|d| d.is_none())
+    })?;
 
     // Pass one: encode and spill.
     let t_enc = Instant::now();
@@ -329,6 +392,7 @@ pub fn tokenize_with(
             .parts
             .par_iter()
             .enumerate()
+            .filter(|(i, _)| opts.shard.owns(*i))
             .map(|(i, part)| {
                 if let Some(c) = &done[i] {
                     return Ok(c.clone());
@@ -353,6 +417,17 @@ pub fn tokenize_with(
         counts[1].documents += p.val_documents;
     }
     let encode_elapsed = t_enc.elapsed();
+    if !whole {
+        let mine = (0..n_parts as usize).filter(|&i| opts.shard.owns(i)).count();
+        let resumed = (0..n_parts as usize).filter(|&i| opts.shard.owns(i) && done[i].is_some()).count();
+        return Ok(Outcome::Encoded(EncodeReport {
+            shard: opts.shard,
+            parts: mine - resumed,
+            parts_resumed: resumed,
+            text_bytes,
+            elapsed: start.elapsed(),
+        }));
+    }
 
     // Pass two: per bucket, sort, pack, write.
     let dtype = DType::for_vocab(enc.vocab_size());
@@ -391,7 +466,8 @@ pub fn tokenize_with(
             sp.padding_share = sp.packing.padding_share();
         }
     }
-    fs::remove_dir_all(&spill).map_err(io_err(&spill))?;
+    let spill_root = out.join(SPILL_DIR);
+    fs::remove_dir_all(&spill_root).map_err(io_err(&spill_root))?;
     let manifest = ShardsManifest {
         stage: STAGE.into(),
         kbcurate_version: env!("CARGO_PKG_VERSION").into(),
@@ -421,10 +497,14 @@ pub fn tokenize_with(
     let mut json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     json.push(b'\n');
     dataset::write_atomic(&out.join(dataset::MANIFEST), &json)?;
-    Ok(TokenizeSummary { manifest, text_bytes, elapsed: start.elapsed(), encode_elapsed, parts_resumed })
+    Ok(Outcome::Packed(Box::new(TokenizeSummary {
+        manifest,
+        text_bytes,
+        elapsed: start.elapsed(),
+        encode_elapsed,
+        parts_resumed,
+    })))
 }
-
-const SPILL_PLAN: &str = "plan";
 
 fn spilled_name(part: u32) -> String {
     format!("part-{part:05}.done")
@@ -443,8 +523,9 @@ fn spilled(spill: &Path, part: u32, plan: &str) -> Option<PartCounts> {
 }
 
 /// Refuses a folder holding something else; clears an earlier tokenize run's output, keeping
-/// the spill files of an interrupted run with the same `spill_plan`.
-fn prepare_output(out: &Path, spill_plan: &str) -> Result<(), TokenizeError> {
+/// the spill files of an interrupted run with the same `spill_plan`. A shard's run (`whole`
+/// false) removes nothing but the manifest: other shards are working beside it.
+fn prepare_output(out: &Path, spill_plan: &str, whole: bool) -> Result<(), TokenizeError> {
     if out.exists() {
         let manifest = out.join(dataset::MANIFEST);
         let ours = ShardsManifest::read(out).is_ok();
@@ -458,11 +539,25 @@ fn prepare_output(out: &Path, spill_plan: &str) -> Result<(), TokenizeError> {
             return Err(invalid(format!("{}: holds {what}; choose an empty or new folder", out.display())));
         }
         let _ = fs::remove_file(&manifest);
-        let same_plan = fs::read(out.join(SPILL_DIR).join(SPILL_PLAN)).is_ok_and(|b| b == spill_plan.as_bytes());
-        for d in SPLITS.iter().chain([&SPILL_DIR]) {
-            let p = out.join(d);
-            if p.exists() && !(*d == SPILL_DIR && same_plan) {
-                fs::remove_dir_all(&p).map_err(io_err(&p))?;
+        if whole {
+            for d in SPLITS {
+                let p = out.join(d);
+                if p.exists() {
+                    fs::remove_dir_all(&p).map_err(io_err(&p))?;
+                }
+            }
+            // Spill folders of other plans.
+            if let Ok(entries) = fs::read_dir(out.join(SPILL_DIR)) {
+                for e in entries.flatten() {
+                    if e.file_name().to_string_lossy() != spill_plan[..16] {
+                        let p = e.path();
+                        if p.is_dir() {
+                            fs::remove_dir_all(&p).map_err(io_err(&p))?;
+                        } else {
+                            fs::remove_file(&p).map_err(io_err(&p))?;
+                        }
+                    }
+                }
             }
         }
     }
