@@ -385,3 +385,64 @@ fn tokenize_resumes_from_encoded_parts() {
     assert!(e.contains("1 stages ran") || e.contains("2 stages ran"), "{e}");
     assert_eq!(common::tree(&run), reference);
 }
+
+/// Unmounts on drop, so a failing assertion does not leave a mount behind.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let o = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir).output();
+        match o {
+            Ok(o) if o.status.success() => Some(Tmpfs(dir.to_path_buf())),
+            Ok(o) => {
+                eprintln!("skipping: cannot mount a tmpfs (needs root): {}", String::from_utf8_lossy(&o.stderr).trim());
+                None
+            }
+            Err(e) => {
+                eprintln!("skipping: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+
+    fn resize(&self, size: &str) {
+        let o = Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(&self.0).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The disk fills up at different points of a run: the run fails saying so, and once there is
+/// room again the same command finishes with the same bytes as a run that never ran out.
+#[test]
+fn a_full_disk_then_room_again_gives_identical_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = common::demo_pipeline(tmp.path(), 1);
+    let disk = tmp.path().join("disk");
+    let Some(fs) = Tmpfs::mount(&disk, "16m") else { return };
+    let run = disk.join("run");
+    let e = ok(kbcurate().arg("run").arg(&p).arg("--run-dir").arg(&run).arg("--quiet").output().unwrap());
+    assert!(e.contains("6 stages ran"), "{e}");
+    let reference = common::tree(&run);
+    let mut failed = 0;
+    for size in ["120k", "250k", "400k", "520k"] {
+        std::fs::remove_dir_all(&run).unwrap();
+        fs.resize(size);
+        let o = kbcurate().arg("run").arg(&p).arg("--run-dir").arg(&run).arg("--quiet").output().unwrap();
+        if !o.status.success() {
+            failed += 1;
+            let e = String::from_utf8_lossy(&o.stderr);
+            assert!(e.contains("No space left on device"), "{size}: {e}");
+        }
+        fs.resize("16m");
+        let e = ok(kbcurate().arg("run").arg(&p).arg("--run-dir").arg(&run).arg("--quiet").output().unwrap());
+        assert_eq!(common::tree(&run), reference, "{size}: outputs differ after the disk had room again\n{e}");
+    }
+    assert!(failed >= 3, "only {failed} runs ran out of space");
+}
