@@ -279,6 +279,9 @@ struct RunArgs {
     /// Slurm: wait for the jobs to end, then report (exit status 1 if a task failed).
     #[arg(long)]
     wait: bool,
+    /// Slurm: cancel the jobs of the run's latest submission that are still queued or running.
+    #[arg(long, conflicts_with = "wait")]
+    cancel: bool,
     /// Worker threads per stage (default: one per core). Outputs do not depend on it.
     #[arg(short = 'j', long)]
     threads: Option<usize>,
@@ -700,6 +703,16 @@ fn run_cmd(a: RunArgs) -> Result<()> {
             eprintln!("run {}: {ran} stages ran, {} were done already", run.root.display(), outcomes.len() - ran);
             Ok(())
         }
+        Executor::Slurm if a.cancel => {
+            let ids = slurm::cancel(&p, &run)?;
+            eprintln!(
+                "cancelled {} jobs{}",
+                ids.len(),
+                if ids.is_empty() { String::new() } else { format!(": {}", ids.join(" ")) }
+            );
+            Ok(())
+        }
+        Executor::Local if a.cancel => bail!("--cancel cancels Slurm jobs: add --executor slurm"),
         Executor::Slurm => {
             let o = slurm::SlurmOptions { slice, force: a.force, wait: a.wait };
             let jobs = slurm::submit(&p, &run, &o, |line| eprintln!("{line}"))?;

@@ -91,6 +91,41 @@ fn slurm_matches_local_and_resubmits_only_failed_tasks() {
     assert!(first.iter().any(|r| r["step"] == "signatures" && r["array"] == "0-1"), "{j:#}");
     assert!(run.join("_run/logs").read_dir().unwrap().count() >= first.len());
 
+    // Submitted without --wait, then cancelled: nothing of it is left in the queue, and a
+    // resubmission is refused while something is.
+    std::fs::remove_dir_all(&run).unwrap();
+    let o = run_for(
+        {
+            let mut c = kbcurate();
+            c.arg("run").arg(&p).args(["--executor", "slurm"]);
+            c
+        },
+        120,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run_for(
+        {
+            let mut c = kbcurate();
+            c.arg("run").arg(&p).args(["--executor", "slurm"]);
+            c
+        },
+        120,
+    );
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("still queued or running"), "{e}");
+    let o = run_for(
+        {
+            let mut c = kbcurate();
+            c.arg("run").arg(&p).args(["--executor", "slurm", "--cancel"]);
+            c
+        },
+        120,
+    );
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && e.contains("cancelled"), "{e}");
+    let st = String::from_utf8_lossy(&kbcurate().arg("status").arg(&run).output().unwrap().stdout).into_owned();
+    assert!(st.contains("CANCELLED") && !st.contains("PENDING") && !st.contains("RUNNING"), "{st}");
+
     // A failing task: its dependants are cancelled, the stages after it are not done.
     std::fs::remove_dir_all(&run).unwrap();
     let o = submit(Some("filter.parts.1"));
@@ -117,7 +152,7 @@ fn slurm_matches_local_and_resubmits_only_failed_tasks() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{e}");
     let j = jobs(&run);
-    let second = j["submissions"][1].as_array().unwrap();
+    let second = j["submissions"].as_array().unwrap().last().unwrap().as_array().unwrap();
     assert_eq!(second[0]["stage"], "filter", "{j:#}");
     assert_eq!(second[0]["step"], "parts");
     assert_eq!(second[0]["array"], "1", "only the failed shard: {j:#}");

@@ -445,6 +445,21 @@ pub fn submit(
     Ok(submitted)
 }
 
+/// Cancels the latest submission's jobs that are still queued or running; returns their ids.
+pub fn cancel(p: &Pipeline, run: &RunDir) -> Result<Vec<String>, PipelineError> {
+    let client = Client { timeout: Duration::from_secs(p.slurm.client_timeout_s.max(1)) };
+    let jobs = Jobs::read(run);
+    let ours: Vec<&str> = jobs.latest().iter().map(|j| j.job_id.as_str()).collect();
+    let mut live: Vec<String> =
+        client.queue()?.into_iter().filter(|e| e.live() && ours.contains(&e.job.as_str())).map(|e| e.job).collect();
+    live.sort();
+    live.dedup();
+    if !live.is_empty() {
+        client.call("scancel", &live)?;
+    }
+    Ok(live)
+}
+
 /// A task's final state as far as the queue knows.
 #[derive(Debug, Clone)]
 pub struct TaskState {
