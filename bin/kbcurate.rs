@@ -696,6 +696,7 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     status::remember_pipeline(&run, &p)?;
     let slice = Slice { from: a.from, to: a.to };
     match a.executor {
+        Executor::Local if a.cancel => bail!("--cancel cancels Slurm jobs: add --executor slurm"),
         Executor::Local => {
             let o = local::LocalOptions { slice, force: a.force, run: opts };
             let outcomes = local::run_local(&p, &run, &o, |line| eprintln!("{line}"))?;
@@ -712,7 +713,6 @@ fn run_cmd(a: RunArgs) -> Result<()> {
             );
             Ok(())
         }
-        Executor::Local if a.cancel => bail!("--cancel cancels Slurm jobs: add --executor slurm"),
         Executor::Slurm => {
             let o = slurm::SlurmOptions { slice, force: a.force, wait: a.wait };
             let jobs = slurm::submit(&p, &run, &o, |line| eprintln!("{line}"))?;
