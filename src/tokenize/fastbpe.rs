@@ -66,7 +66,7 @@ const CACHE_PIECES: usize = 1 << 19;
 
 /// Hashes a piece with one-shot xxh3 (std's `Hash` for `[u8]` writes the length, then the bytes).
 #[derive(Default, Clone, Copy)]
-struct PieceHash(u64);
+pub(crate) struct PieceHash(u64);
 
 impl Hasher for PieceHash {
     fn write(&mut self, bytes: &[u8]) {
@@ -85,7 +85,7 @@ impl Hasher for PieceHash {
     }
 }
 
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<PieceHash>>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<PieceHash>>;
 
 // ---------------------------------------------------------------------------------------------
 // Unicode classes, as the `regex` crate defines them.
