@@ -1,7 +1,11 @@
 //! Encoders: text → token ids, behind one trait so that another backend (a GPU one) can slot in.
 //!
 //! Backends:
-//! - [`HfEncoder`]: a Hugging Face `tokenizer.json` through the `tokenizers` crate — the reference.
+//! - [`FastHfEncoder`]: a byte-level BPE `tokenizer.json` (what `kbcurate tokenizer train`
+//!   writes, cl100k as a tokenizer.json, GPT-2 style files) through [`FastBpe`], with the
+//!   `tokenizers` crate's ids; `load` takes it whenever `FastBpe` accepts the file.
+//! - [`HfEncoder`]: a Hugging Face `tokenizer.json` through the `tokenizers` crate — the reference,
+//!   and what any other `tokenizer.json` gets (its `describe()` says why the fast path was not taken).
 //! - [`TiktokenEncoder`]: tiktoken-style byte-level BPE (ranks) through `bpe-openai`'s exact
 //!   backtracking encoder: the built-in `cl100k_base` and `o200k_base` (embedded, offline) or a
 //!   `*.tiktoken` rank file. Ids equal tiktoken's `encode_ordinary`.
@@ -14,6 +18,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::fastbpe::{AddedTokenSpec, FastBpe};
 use super::TokenizeError;
 
 pub trait Encoder: Send + Sync {
@@ -65,7 +70,14 @@ pub fn load(spec: &str) -> Result<Box<dyn Encoder>, TokenizeError> {
         let text = String::from_utf8(bytes).map_err(|_| err("a rank file is UTF-8 text".into()))?;
         return TiktokenEncoder::from_rank_file(&text).map_err(err);
     }
-    HfEncoder::from_bytes(&bytes).map(|e| Box::new(e) as Box<dyn Encoder>).map_err(err)
+    let mut hf = HfEncoder::from_bytes(&bytes).map_err(err)?;
+    match FastHfEncoder::try_new(&bytes, &hf) {
+        Ok(fast) => Ok(Box::new(FastHfEncoder { hf, fast })),
+        Err(why) => {
+            hf.not_fast = Some(why);
+            Ok(Box::new(hf))
+        }
+    }
 }
 
 fn hex128(h: u128) -> String {
@@ -77,6 +89,8 @@ fn hex128(h: u128) -> String {
 pub struct HfEncoder {
     tok: tokenizers::Tokenizer,
     hash: String,
+    /// Why `load` did not take the fast path, for `describe()`.
+    not_fast: Option<String>,
 }
 
 impl HfEncoder {
@@ -84,7 +98,7 @@ impl HfEncoder {
         let mut tok = tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| format!("not a tokenizer.json: {e}"))?;
         tok.with_truncation(None).map_err(|e| e.to_string())?;
         tok.with_padding(None);
-        Ok(HfEncoder { tok, hash: hex128(xxhash_rust::xxh3::xxh3_128(bytes)) })
+        Ok(HfEncoder { tok, hash: hex128(xxhash_rust::xxh3::xxh3_128(bytes)), not_fast: None })
     }
 
     pub fn inner(&self) -> &tokenizers::Tokenizer {
@@ -94,7 +108,10 @@ impl HfEncoder {
 
 impl Encoder for HfEncoder {
     fn describe(&self) -> String {
-        "HF tokenizer.json (tokenizers crate)".into()
+        match &self.not_fast {
+            Some(why) => format!("HF tokenizer.json (tokenizers crate; no fast path: {why})"),
+            None => "HF tokenizer.json (tokenizers crate)".into(),
+        }
     }
     fn fingerprint(&self) -> String {
         self.hash.clone()
@@ -126,6 +143,66 @@ impl Encoder for HfEncoder {
             .encode_fast(text, false)
             .map_err(|e| TokenizeError::Tokenizer { spec: "tokenizer.json".into(), why: e.to_string() })?;
         Ok(enc.get_ids().to_vec())
+    }
+}
+
+/// A byte-level BPE `tokenizer.json` encoded by [`FastBpe`]: the ids of the `tokenizers` crate
+/// (checked on all of ../shared/data by `tests/tokenizer_identity.rs`), the crate kept for
+/// everything else (vocabulary, special tokens, fingerprint: the same as [`HfEncoder`]'s, so a
+/// manifest does not depend on the path taken).
+pub struct FastHfEncoder {
+    hf: HfEncoder,
+    fast: FastBpe,
+}
+
+impl FastHfEncoder {
+    /// The fast encoder of the file `bytes` that `hf` loaded, or why there is none.
+    pub fn try_new(bytes: &[u8], hf: &HfEncoder) -> Result<FastBpe, String> {
+        let added: Vec<AddedTokenSpec> = hf
+            .tok
+            .get_added_tokens_decoder()
+            .into_iter()
+            .map(|(id, t)| AddedTokenSpec {
+                content: t.content,
+                id,
+                normalized: t.normalized,
+                single_word: t.single_word,
+                lstrip: t.lstrip,
+                rstrip: t.rstrip,
+            })
+            .collect();
+        FastBpe::from_json(bytes, &added, hf.tok.get_encode_special_tokens())
+    }
+
+    /// The fast encoder for a `tokenizer.json`, or why the file does not take the fast path.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let hf = HfEncoder::from_bytes(bytes)?;
+        let fast = Self::try_new(bytes, &hf)?;
+        Ok(FastHfEncoder { hf, fast })
+    }
+}
+
+impl Encoder for FastHfEncoder {
+    fn describe(&self) -> String {
+        format!("HF tokenizer.json (fast byte-level BPE: {}; ids as the tokenizers crate's)", self.fast.describe())
+    }
+    fn fingerprint(&self) -> String {
+        self.hf.fingerprint()
+    }
+    fn vocab_size(&self) -> usize {
+        self.hf.vocab_size()
+    }
+    fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.hf.token_to_id(token)
+    }
+    fn id_to_token(&self, id: u32) -> Option<String> {
+        self.hf.id_to_token(id)
+    }
+    fn special_tokens(&self) -> Vec<(String, u32)> {
+        self.hf.special_tokens()
+    }
+    fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizeError> {
+        Ok(self.fast.encode(text))
     }
 }
 

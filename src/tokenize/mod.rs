@@ -3,6 +3,7 @@
 //! ```text
 //! convert.rs   tiktoken ranks → HF tokenizer.json (for exactness tests and benchmarks)
 //! encoder.rs   the `Encoder` trait and its backends (HF tokenizer.json, tiktoken ranks, built-ins)
+//! fastbpe.rs   byte-level BPE tokenizer.json files encoded fast, with the tokenizers crate's ids
 //! merge.rs     byte-level BPE by lowest-rank merges over a pair table: the GPU kernel's algorithm
 //! special.rs   BOS/EOS/PAD looked up by name or id, never defaulted
 //! pack.rs      concat and best-fit packing, pure functions over document lengths
@@ -14,6 +15,7 @@
 
 pub mod convert;
 pub mod encoder;
+pub mod fastbpe;
 pub mod megatron;
 pub mod merge;
 pub mod pack;
