@@ -2,8 +2,14 @@
 //! symbols per word, lines ending in punctuation, duplicate lines and paragraphs, bullet lines;
 //! and the TV/radio listing detector (time stamps such as `20.00` or `19.05-24.00`, many of
 //! them at the start of a line).
+//!
+//! Each line is walked once for its time stamps and symbol runs (the tokens found as
+//! `split_whitespace` finds them, without decoding ASCII), and the duplicate sets key on the
+//! xxh3 hashes as they are. The version with a pass per signal is kept in `reference` and the
+//! tests hold the two equal.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Line-level measures of a text.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -77,10 +83,33 @@ pub fn is_timestamp(token: &str) -> bool {
     }
 }
 
+/// xxh3 hashes are already evenly spread: the duplicate sets use them as they are instead of
+/// hashing them again with SipHash.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type HashSet64 = HashSet<u64, BuildHasherDefault<Prehashed>>;
+
 /// Measures `text` line by line.
 pub fn measure(text: &str) -> LineMeasures {
     let mut m = LineMeasures::default();
-    let mut seen: HashSet<u64> = HashSet::new();
+    let mut seen = HashSet64::default();
     for line in text.lines() {
         let l = line.trim();
         if l.is_empty() {
@@ -96,37 +125,9 @@ pub fn measure(text: &str) -> LineMeasures {
         if l.starts_with(BULLETS) {
             m.bullet_lines += 1;
         }
-        let mut first = true;
-        for tok in l.split_whitespace() {
-            if is_timestamp(tok) {
-                m.timestamps += 1;
-                if first {
-                    m.timestamp_lines += 1;
-                }
-            }
-            first = false;
-        }
-        // A run of symbols (`■■■`, `###`) counts once, like a word; so does `...`.
-        let mut prev_sym = false;
-        let mut dots = 0;
-        for c in l.chars() {
-            let sym = is_symbol(c);
-            if sym && !prev_sym {
-                m.symbols += 1;
-            }
-            prev_sym = sym;
-            if c == '.' {
-                dots += 1;
-                if dots == 3 {
-                    m.symbols += 1;
-                    dots = 0;
-                }
-            } else {
-                dots = 0;
-            }
-        }
+        scan_line(l, &mut m);
     }
-    let mut paras: HashSet<u64> = HashSet::new();
+    let mut paras = HashSet64::default();
     for p in split_paragraphs(text) {
         m.paragraphs += 1;
         if !paras.insert(xxhash_rust::xxh3::xxh3_64(p.as_bytes())) {
@@ -134,6 +135,62 @@ pub fn measure(text: &str) -> LineMeasures {
         }
     }
     m
+}
+
+/// The time stamps and symbols of one trimmed line, in one pass over its characters: tokens
+/// are split as [`str::split_whitespace`] splits. A run of symbols (`■■■`, `###`) counts once,
+/// like a word; so does `...`.
+fn scan_line(l: &str, m: &mut LineMeasures) {
+    let b = l.as_bytes();
+    let (mut prev_sym, mut dots) = (false, 0);
+    let mut token: Option<usize> = None;
+    let mut first = true;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let (sym, dot, ws, len) = if c < 0x80 {
+            (is_symbol(char::from(c)), c == b'.', matches!(c, b' ' | b'\t'..=b'\r'), 1)
+        } else {
+            let (ws, len) = super::quality::whitespace_at(l, i);
+            // Only 0xC2 (`¦`) and 0xE2 (`…`, `■`, …) lead the non-ASCII symbols.
+            let sym = matches!(c, 0xC2 | 0xE2) && l[i..].chars().next().is_some_and(is_symbol);
+            (sym, false, ws, len)
+        };
+        if sym && !prev_sym {
+            m.symbols += 1;
+        }
+        prev_sym = sym;
+        if dot {
+            dots += 1;
+            if dots == 3 {
+                m.symbols += 1;
+                dots = 0;
+            }
+        } else {
+            dots = 0;
+        }
+        if ws {
+            if let Some(start) = token.take() {
+                timestamp_token(&l[start..i], first, m);
+                first = false;
+            }
+        } else if token.is_none() {
+            token = Some(i);
+        }
+        i += len;
+    }
+    if let Some(start) = token {
+        timestamp_token(&l[start..], first, m);
+    }
+}
+
+fn timestamp_token(tok: &str, first: bool, m: &mut LineMeasures) {
+    if is_timestamp(tok) {
+        m.timestamps += 1;
+        if first {
+            m.timestamp_lines += 1;
+        }
+    }
 }
 
 /// Blank-line separated paragraphs, trimmed, non-empty.
@@ -171,6 +228,73 @@ fn find_blank_line(s: &str) -> Option<(usize, usize)> {
         i = nl + 1;
     }
     None
+}
+
+/// The measures as first written (a `split_whitespace` and a `chars` pass per line, SipHash
+/// sets): the reference the one-pass [`measure`] must agree with exactly.
+#[cfg(test)]
+mod reference {
+    use std::collections::HashSet;
+
+    use super::{is_symbol, is_timestamp, LineMeasures, BULLETS, END_PUNCT};
+
+    pub(crate) fn measure(text: &str) -> LineMeasures {
+        let mut m = LineMeasures::default();
+        let mut seen: HashSet<u64> = HashSet::new();
+        for line in text.lines() {
+            let l = line.trim();
+            if l.is_empty() {
+                continue;
+            }
+            m.lines += 1;
+            if !seen.insert(xxhash_rust::xxh3::xxh3_64(l.as_bytes())) {
+                m.dup_lines += 1;
+            }
+            if l.ends_with(END_PUNCT) {
+                m.punct_lines += 1;
+            }
+            if l.starts_with(BULLETS) {
+                m.bullet_lines += 1;
+            }
+            let mut first = true;
+            for tok in l.split_whitespace() {
+                if is_timestamp(tok) {
+                    m.timestamps += 1;
+                    if first {
+                        m.timestamp_lines += 1;
+                    }
+                }
+                first = false;
+            }
+            // A run of symbols (`■■■`, `###`) counts once, like a word; so does `...`.
+            let mut prev_sym = false;
+            let mut dots = 0;
+            for c in l.chars() {
+                let sym = is_symbol(c);
+                if sym && !prev_sym {
+                    m.symbols += 1;
+                }
+                prev_sym = sym;
+                if c == '.' {
+                    dots += 1;
+                    if dots == 3 {
+                        m.symbols += 1;
+                        dots = 0;
+                    }
+                } else {
+                    dots = 0;
+                }
+            }
+        }
+        let mut paras: HashSet<u64> = HashSet::new();
+        for p in super::split_paragraphs(text) {
+            m.paragraphs += 1;
+            if !paras.insert(xxhash_rust::xxh3::xxh3_64(p.as_bytes())) {
+                m.dup_paragraphs += 1;
+            }
+        }
+        m
+    }
 }
 
 #[cfg(test)]
@@ -213,5 +337,37 @@ mod tests {
         assert_eq!(m.symbols, 3);
         let p = "Samma stycke.\n\nSamma stycke.\n\nAnnat.";
         assert_eq!(measure(p).dup_paragraphs, 1);
+    }
+
+    #[test]
+    fn one_pass_agrees_with_the_reference_on_real_pages() {
+        let Some(pages) = crate::filter::quality::newspaper_pages() else { return };
+        for (k, p) in pages.iter().enumerate() {
+            assert_eq!(measure(p), reference::measure(p), "page {k}");
+        }
+    }
+
+    #[test]
+    fn one_pass_agrees_with_the_reference_on_corner_cases() {
+        for t in [
+            "",
+            "\n\n",
+            "19.00 Rapport\n(20.00) Film\n21.15, slut",
+            "a ... b .... c ......",
+            "■■■ ¦¦ … ……",
+            "x\u{a0}20.00\u{2003}21.00",
+            "# ### |||\n\n# ### |||",
+            "•\tpunkt\r\n• punkt",
+            "a\u{85}b\u{3000}c",
+        ] {
+            assert_eq!(measure(t), reference::measure(t), "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_agrees_with_the_reference(t in crate::filter::quality::TRICKY_ALPHABET) {
+            proptest::prop_assert_eq!(measure(&t), reference::measure(&t));
+        }
     }
 }

@@ -169,7 +169,7 @@ pub fn windows(text: &str, window: usize) -> Vec<(usize, usize)> {
         if hard < b.len() {
             // A paragraph break in the second half, else the last whitespace, else the hard cut.
             let slice = &text[start..floor_boundary(text, hard)];
-            end = match slice.rfind("\n\n").filter(|&k| k >= window / 2) {
+            end = match memchr::memmem::rfind(slice.as_bytes(), b"\n\n").filter(|&k| k >= window / 2) {
                 Some(k) => start + k,
                 None => match slice.rfind(|c: char| c.is_whitespace()).filter(|&k| k > 0) {
                     Some(k) => start + k,
@@ -382,5 +382,53 @@ mod tests {
         let r = identify(SV, None, &Always, &cfg());
         assert_eq!(r.language.as_deref(), Some("lat"));
         assert_eq!(r.shares_string(), "lat:1.00");
+    }
+
+    /// [`windows`] as first written (`str::rfind` for the paragraph break).
+    fn windows_reference(text: &str, window: usize) -> Vec<(usize, usize)> {
+        let b = text.as_bytes();
+        let window = window.max(16);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < b.len() {
+            while start < b.len() && b[start].is_ascii_whitespace() {
+                start += 1;
+            }
+            if start >= b.len() {
+                break;
+            }
+            let hard = (start + window).min(b.len());
+            let mut end = hard;
+            if hard < b.len() {
+                let slice = &text[start..floor_boundary(text, hard)];
+                end = match slice.rfind("\n\n").filter(|&k| k >= window / 2) {
+                    Some(k) => start + k,
+                    None => match slice.rfind(|c: char| c.is_whitespace()).filter(|&k| k > 0) {
+                        Some(k) => start + k,
+                        None => start + slice.len(),
+                    },
+                };
+                if end <= start {
+                    end = floor_boundary(text, hard).max(start + 1);
+                    while !text.is_char_boundary(end) {
+                        end += 1;
+                    }
+                }
+            }
+            out.push((start, end));
+            start = end;
+        }
+        out
+    }
+
+    #[test]
+    fn windows_agree_with_the_reference() {
+        let pages = crate::filter::quality::newspaper_pages().unwrap_or_default();
+        let made = ["a\n\n\nb ".repeat(300), "ord\n\n".repeat(500), format!("{SV}\n\n\n\n{FI}").repeat(20)];
+        for t in pages.iter().chain(&made) {
+            for w in [16, 100, 600] {
+                assert_eq!(windows(t, w), windows_reference(t, w));
+            }
+        }
     }
 }
