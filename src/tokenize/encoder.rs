@@ -18,7 +18,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::fastbpe::{AddedTokenSpec, FastBpe};
+use super::fastbpe::FastBpe;
 use super::TokenizeError;
 
 pub trait Encoder: Send + Sync {
@@ -158,20 +158,7 @@ pub struct FastHfEncoder {
 impl FastHfEncoder {
     /// The fast encoder of the file `bytes` that `hf` loaded, or why there is none.
     pub fn try_new(bytes: &[u8], hf: &HfEncoder) -> Result<FastBpe, String> {
-        let added: Vec<AddedTokenSpec> = hf
-            .tok
-            .get_added_tokens_decoder()
-            .into_iter()
-            .map(|(id, t)| AddedTokenSpec {
-                content: t.content,
-                id,
-                normalized: t.normalized,
-                single_word: t.single_word,
-                lstrip: t.lstrip,
-                rstrip: t.rstrip,
-            })
-            .collect();
-        FastBpe::from_json(bytes, &added, hf.tok.get_encode_special_tokens())
+        FastBpe::from_hf(bytes, &hf.tok)
     }
 
     /// The fast encoder for a `tokenizer.json`, or why the file does not take the fast path.

@@ -556,6 +556,24 @@ fn split_pattern(pre: &Value) -> Result<String, String> {
 }
 
 impl FastBpe {
+    /// The fast encoder for the `tokenizer.json` `json`, taking its added tokens from `hf`, the
+    /// same file as the `tokenizers` crate loaded it.
+    pub fn from_hf(json: &[u8], hf: &tokenizers::Tokenizer) -> Result<Self, String> {
+        let added: Vec<AddedTokenSpec> = hf
+            .get_added_tokens_decoder()
+            .into_iter()
+            .map(|(id, t)| AddedTokenSpec {
+                content: t.content,
+                id,
+                normalized: t.normalized,
+                single_word: t.single_word,
+                lstrip: t.lstrip,
+                rstrip: t.rstrip,
+            })
+            .collect();
+        FastBpe::from_json(json, &added, hf.get_encode_special_tokens())
+    }
+
     /// The fast encoder for the `tokenizer.json` `json` whose added tokens the `tokenizers` crate
     /// loaded as `added` (with `encode_special_tokens` as given), or why the file is not one it
     /// encodes exactly as the crate does.

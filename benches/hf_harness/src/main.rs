@@ -25,7 +25,7 @@ mod fastbpe;
 use std::io::Write;
 use std::time::Instant;
 
-use fastbpe::{AddedTokenSpec, FastBpe};
+use fastbpe::FastBpe;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -40,20 +40,8 @@ fn main() {
 fn encode(json_path: &str, docs_path: &str, ids_path: &str, check: usize) {
     let bytes = std::fs::read(json_path).unwrap();
     let hf = tokenizers::Tokenizer::from_bytes(&bytes).unwrap();
-    let added: Vec<AddedTokenSpec> = hf
-        .get_added_tokens_decoder()
-        .into_iter()
-        .map(|(id, t)| AddedTokenSpec {
-            content: t.content,
-            id,
-            normalized: t.normalized,
-            single_word: t.single_word,
-            lstrip: t.lstrip,
-            rstrip: t.rstrip,
-        })
-        .collect();
     let t = Instant::now();
-    let fast = FastBpe::from_json(&bytes, &added, hf.get_encode_special_tokens()).expect("takes the fast path");
+    let fast = FastBpe::from_hf(&bytes, &hf).expect("takes the fast path");
     let load_s = t.elapsed().as_secs_f64();
     let docs: Vec<String> = std::fs::read_to_string(docs_path)
         .unwrap()
