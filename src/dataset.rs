@@ -114,6 +114,93 @@ impl KeptRows {
     }
 }
 
+/// New texts for some rows of a batch (boilerplate lines removed, PII masked, garbage lines
+/// dropped), applied to its `text`, `n_chars` and `n_words` columns.
+///
+/// Most documents leave a stage with the text they came with, so the untouched rows keep
+/// their values as they are — the columns are shared, not copied, when no row changed, and
+/// `n_chars`/`n_words` are recounted only for the rows that did.
+#[derive(Debug, Default)]
+pub struct TextEdits {
+    /// (row, new text, its word count), rows increasing.
+    rows: Vec<(usize, String, u32)>,
+}
+
+impl TextEdits {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Row `row` (after every earlier edited row) gets `text`, which has `words` words.
+    pub fn push(&mut self, row: usize, text: String, words: u32) {
+        debug_assert!(self.rows.last().is_none_or(|(r, _, _)| *r < row), "rows are edited in order");
+        self.rows.push((row, text, words));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// `batch` with the edits applied. Its `text` column must be LargeUtf8 and `n_chars` and
+    /// `n_words` (when present) UInt32, as in [`crate::document::schema`].
+    pub fn apply(self, batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        use arrow_array::builder::{LargeStringBuilder, UInt32Builder};
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::UInt32Type;
+        use arrow_array::{Array, ArrayRef};
+        use std::sync::Arc;
+        if self.rows.is_empty() {
+            return Ok(batch.clone());
+        }
+        let schema = batch.schema();
+        let index = |name: &str| schema.index_of(name).ok();
+        let text_at = index("text").ok_or_else(|| arrow_schema::ArrowError::SchemaError("no `text` column".into()))?;
+        let text = batch
+            .column(text_at)
+            .as_string_opt::<i64>()
+            .ok_or_else(|| arrow_schema::ArrowError::SchemaError("the `text` column is not LargeUtf8".into()))?;
+        let counts = |name: &str| {
+            index(name).and_then(|k| batch.column(k).as_primitive_opt::<UInt32Type>().map(|a| (k, a.clone())))
+        };
+        let (chars, words) = (counts("n_chars"), counts("n_words"));
+        let n = batch.num_rows();
+        let edited_bytes: usize = self.rows.iter().map(|(_, t, _)| t.len()).sum();
+        let mut new_text = LargeStringBuilder::with_capacity(n, text.value_data().len() + edited_bytes);
+        let (mut new_chars, mut new_words) = (UInt32Builder::with_capacity(n), UInt32Builder::with_capacity(n));
+        let mut edits = self.rows.into_iter().peekable();
+        for r in 0..n {
+            match edits.next_if(|(row, _, _)| *row == r) {
+                Some((_, t, w)) => {
+                    new_text.append_value(&t);
+                    new_chars.append_value(t.chars().count() as u32);
+                    new_words.append_value(w);
+                }
+                None => {
+                    if text.is_valid(r) {
+                        new_text.append_value(text.value(r));
+                    } else {
+                        new_text.append_null();
+                    }
+                    let old = |c: &Option<(usize, arrow_array::UInt32Array)>| {
+                        c.as_ref().filter(|(_, a)| a.is_valid(r)).map(|(_, a)| a.value(r))
+                    };
+                    new_chars.append_option(old(&chars));
+                    new_words.append_option(old(&words));
+                }
+            }
+        }
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns[text_at] = Arc::new(new_text.finish());
+        if let Some((k, _)) = chars {
+            columns[k] = Arc::new(new_chars.finish());
+        }
+        if let Some((k, _)) = words {
+            columns[k] = Arc::new(new_words.finish());
+        }
+        RecordBatch::try_new(schema, columns)
+    }
+}
+
 /// Where the rows of a batch came from (id, collection, path, locator, format), for the
 /// rejections a stage writes about them.
 pub struct RowOrigin {
@@ -666,6 +753,42 @@ pub fn read_parquet_batches(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_edits_recount_only_the_edited_rows() {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::UInt32Type;
+        use arrow_array::{ArrayRef, LargeStringArray, StringArray, UInt32Array};
+        use arrow_schema::{DataType, Field, Schema};
+        use std::sync::Arc;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("text", DataType::LargeUtf8, false),
+            Field::new("n_chars", DataType::UInt32, false),
+            Field::new("n_words", DataType::UInt32, false),
+        ]));
+        // The untouched rows' counts are wrong on purpose: they must come through as they are.
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec!["a", "b", "c"])),
+            Arc::new(LargeStringArray::from(vec!["ett två", "Sid. 4\nTre ord här", "fyra"])),
+            Arc::new(UInt32Array::from(vec![70, 80, 90])),
+            Arc::new(UInt32Array::from(vec![7, 8, 9])),
+        ];
+        let batch = RecordBatch::try_new(schema, cols).unwrap();
+        let same = TextEdits::new().apply(&batch).unwrap();
+        assert!(Arc::ptr_eq(same.column(1), batch.column(1)), "no edit: the text column is shared");
+
+        let mut edits = TextEdits::new();
+        edits.push(1, "Tre ord här".into(), 3);
+        let out = edits.apply(&batch).unwrap();
+        let text = out.column(1).as_string::<i64>();
+        assert_eq!((text.value(0), text.value(1), text.value(2)), ("ett två", "Tre ord här", "fyra"));
+        let chars = out.column(2).as_primitive::<UInt32Type>();
+        let words = out.column(3).as_primitive::<UInt32Type>();
+        assert_eq!(chars.values().to_vec(), vec![70, 11, 90]);
+        assert_eq!(words.values().to_vec(), vec![7, 3, 9]);
+        assert_eq!(out.column(0).as_ref(), batch.column(0).as_ref());
+    }
 
     #[test]
     fn counts_reconcile_and_add() {

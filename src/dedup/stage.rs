@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_array::builder::{LargeStringBuilder, StringBuilder, UInt32Builder};
+use arrow_array::builder::{StringBuilder, UInt32Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float32Type, UInt32Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -1153,10 +1153,8 @@ fn filter_part(
         let mut keep = Vec::with_capacity(batch.num_rows());
         let mut cluster = StringBuilder::new();
         let mut size = UInt32Builder::new();
-        // Text without boilerplate lines (and its counts), for the kept documents.
-        let mut new_text = LargeStringBuilder::new();
-        let mut new_chars = UInt32Builder::new();
-        let mut new_words = UInt32Builder::new();
+        // Kept documents that lost boilerplate lines: their new text (the others keep theirs).
+        let mut edits = dataset::TextEdits::new();
         for r in 0..batch.num_rows() {
             let d = decide(row)?;
             row += 1;
@@ -1170,15 +1168,16 @@ fn filter_part(
                 ix.row(d.keep && !emptied)?;
             }
             if d.keep && !emptied {
-                let t = stripped.as_ref().map_or(text.value(r), |(t, _)| t.as_str());
-                if let Some((_, n)) = &stripped {
-                    *counts.lines_removed.entry("boilerplate".into()).or_default() += n;
+                match stripped {
+                    Some((t, n)) => {
+                        *counts.lines_removed.entry("boilerplate".into()).or_default() += n;
+                        text_bytes += t.len() as u64;
+                        let words = crate::document::count_words(&t);
+                        edits.push(r, t, words);
+                    }
+                    None => text_bytes += text.value(r).len() as u64,
                 }
                 counts.kept += 1;
-                text_bytes += t.len() as u64;
-                new_text.append_value(t);
-                new_chars.append_value(t.chars().count() as u32);
-                new_words.append_value(crate::document::count_words(t));
                 cluster.append_value(d.cluster.as_deref().unwrap_or(&id));
                 size.append_value(d.size);
                 keep.push(true);
@@ -1194,28 +1193,18 @@ fn filter_part(
             };
             *counts.rejected.entry(reason.as_str().to_string()).or_default() += 1;
             rejected.push(&origin.rejection(r, STAGE, reason.as_str(), detail, Some(text.value(r).to_string())))?;
-            // Placeholders: the row is filtered out below.
-            new_text.append_value("");
-            new_chars.append_value(0);
-            new_words.append_value(0);
             cluster.append_value(&kept);
             size.append_value(d.size);
             keep.push(false);
         }
-        let (new_text, new_chars, new_words): (ArrayRef, ArrayRef, ArrayRef) =
-            (Arc::new(new_text.finish()), Arc::new(new_chars.finish()), Arc::new(new_words.finish()));
-        let mut columns: Vec<ArrayRef> = batch
+        let edited = edits.apply(&batch).map_err(|e| DedupError::Other(e.to_string()))?;
+        let mut columns: Vec<ArrayRef> = edited
             .schema()
             .fields()
             .iter()
-            .enumerate()
-            .filter(|(_, f)| f.name() != "dup_cluster" && f.name() != "dup_cluster_size")
-            .map(|(k, f)| match f.name().as_str() {
-                "text" if f.data_type() == &DataType::LargeUtf8 => new_text.clone(),
-                "n_chars" if f.data_type() == &DataType::UInt32 => new_chars.clone(),
-                "n_words" if f.data_type() == &DataType::UInt32 => new_words.clone(),
-                _ => batch.column(k).clone(),
-            })
+            .zip(edited.columns())
+            .filter(|(f, _)| f.name() != "dup_cluster" && f.name() != "dup_cluster_size")
+            .map(|(_, c)| c.clone())
             .collect();
         columns.push(Arc::new(cluster.finish()));
         columns.push(Arc::new(size.finish()));

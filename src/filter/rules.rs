@@ -17,11 +17,10 @@ pub struct Signals {
 
 impl Signals {
     pub fn measure(text: &str) -> Self {
-        Self {
-            words: crate::document::count_words(text),
-            quality: quality::measure(text),
-            lines: heuristics::measure(text),
-        }
+        // The token pass splits as `count_words` counts (runs of non-whitespace): its token
+        // count is the word count, without a pass of its own.
+        let quality = quality::measure(text);
+        Self { words: quality.tokens, quality, lines: heuristics::measure(text) }
     }
 
     pub fn symbol_ratio(&self) -> f32 {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_array::builder::{Float32Builder, LargeStringBuilder, StringBuilder, UInt32Builder};
+use arrow_array::builder::{Float32Builder, StringBuilder, UInt32Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -383,9 +383,8 @@ fn filter_part(
             c.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r).to_string())
         };
         let mut keep = Vec::with_capacity(batch.num_rows());
-        let mut new_text = LargeStringBuilder::new();
-        let mut new_chars = UInt32Builder::new();
-        let mut new_words = UInt32Builder::new();
+        // Kept documents whose text changed (garbage lines dropped, PII masked).
+        let mut edits = dataset::TextEdits::new();
         let mut new_lang = StringBuilder::new();
         let mut new_score = Float32Builder::new();
         let mut added = Added::new();
@@ -433,9 +432,6 @@ fn filter_part(
                 };
                 rejected.push(&origin.rejection(r, STAGE, first.reason.as_str(), first.detail, Some(text)))?;
                 // Placeholders: the row is filtered out below.
-                new_text.append_value("");
-                new_chars.append_value(0);
-                new_words.append_value(0);
                 new_lang.append_null();
                 new_score.append_null();
                 added.push(&lang, &signals, 0);
@@ -447,14 +443,11 @@ fn filter_part(
             }
             counts.kept += 1;
             text_bytes += final_text.len() as u64;
-            new_text.append_value(final_text);
-            new_chars.append_value(final_text.chars().count() as u32);
-            // The signals counted the words of `t`; masking may merge some.
-            new_words.append_value(if masked.is_some() {
-                crate::document::count_words(final_text)
-            } else {
-                signals.words
-            });
+            if cleaned.is_some() || masked.is_some() {
+                // The signals counted the words of `t`; masking may merge some.
+                let words = if masked.is_some() { crate::document::count_words(final_text) } else { signals.words };
+                edits.push(r, final_text.to_string(), words);
+            }
             new_lang.append_option(lang.language.as_deref());
             new_score.append_value(lang.score);
             if let Some(l) = &lang.language {
@@ -463,14 +456,12 @@ fn filter_part(
             added.push(&lang, &signals, masked.as_ref().map_or(0, |(_, c)| c.total()));
             keep.push(true);
         }
-        let replaced: [(&str, DataType, ArrayRef); 5] = [
-            ("text", DataType::LargeUtf8, Arc::new(new_text.finish())),
-            ("n_chars", DataType::UInt32, Arc::new(new_chars.finish())),
-            ("n_words", DataType::UInt32, Arc::new(new_words.finish())),
+        let edited = edits.apply(&batch).map_err(|e| bad(e.to_string()))?;
+        let replaced: [(&str, DataType, ArrayRef); 2] = [
             ("language", DataType::Utf8, Arc::new(new_lang.finish())),
             ("language_score", DataType::Float32, Arc::new(new_score.finish())),
         ];
-        let mut columns: Vec<ArrayRef> = batch
+        let mut columns: Vec<ArrayRef> = edited
             .schema()
             .fields()
             .iter()
@@ -480,7 +471,7 @@ fn filter_part(
                 replaced
                     .iter()
                     .find(|(n, ty, _)| n == f.name() && ty == f.data_type())
-                    .map_or_else(|| batch.column(k).clone(), |(_, _, a)| a.clone())
+                    .map_or_else(|| edited.column(k).clone(), |(_, _, a)| a.clone())
             })
             .collect();
         columns.extend(added.finish());
