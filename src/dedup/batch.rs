@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::minhash::MinHasher;
+use super::minhash::{one_permutation, MinHasher, Sketch};
 use crate::gpu::GpuError;
 
 /// Shingle hashes of many documents, one after the other.
@@ -85,12 +85,14 @@ pub struct ReferenceSigner {
     a_lo: Vec<u32>,
     a_hi: Vec<u32>,
     b: Vec<u64>,
+    sketch: Sketch,
+    key: u64,
 }
 
 impl ReferenceSigner {
     pub fn new(hasher: &MinHasher) -> Self {
         let (a_lo, a_hi, b) = hasher.family();
-        Self { a_lo: a_lo.to_vec(), a_hi: a_hi.to_vec(), b: b.to_vec() }
+        Self { a_lo: a_lo.to_vec(), a_hi: a_hi.to_vec(), b: b.to_vec(), sketch: hasher.sketch(), key: hasher.key() }
     }
 }
 
@@ -108,6 +110,12 @@ impl BatchSigner for ReferenceSigner {
         out.clear();
         out.resize(batch.docs() * perms, u32::MAX);
         if perms == 0 {
+            return Ok(());
+        }
+        if self.sketch == Sketch::OnePermutation {
+            out.par_chunks_mut(perms).enumerate().for_each_init(Vec::new, |filled, (d, sig)| {
+                one_permutation(sig, self.key, batch.shingles(d), filled);
+            });
             return Ok(());
         }
         out.par_chunks_mut(perms).enumerate().for_each(|(d, sig)| {
@@ -145,8 +153,9 @@ mod tests {
             "Berliniſche Monatsſchrift. Zwoͤlftes Stuͤk. des Men-\nſchen aus ſeiner ſelbſt verſchuldeten",
             "a b c d e f g h i j k l m n o p q r s t u v w x y z å ä ö",
         ];
-        for shingles in [Shingles::Words { n: 5 }, Shingles::Words { n: 1 }, Shingles::Chars { n: 4 }] {
-            let mut hasher = MinHasher::new(96, 11, shingles, Normalization::default());
+        let kinds = [Shingles::Words { n: 5 }, Shingles::Words { n: 1 }, Shingles::Chars { n: 4 }];
+        for (shingles, sketch) in kinds.into_iter().flat_map(|k| [(k, Sketch::MinHash), (k, Sketch::OnePermutation)]) {
+            let mut hasher = MinHasher::new(96, 11, shingles, Normalization::default()).with_sketch(sketch);
             let signer = ReferenceSigner::new(&hasher);
             let mut batch = ShingleBatch::new();
             for t in texts {
@@ -158,7 +167,7 @@ mod tests {
             let mut sig = Vec::new();
             for (d, t) in texts.iter().enumerate() {
                 let n = hasher.signature(t, &mut sig);
-                assert_eq!(&flat[d * 96..(d + 1) * 96], &sig[..], "{shingles:?} {t:?}");
+                assert_eq!(&flat[d * 96..(d + 1) * 96], &sig[..], "{shingles:?} {sketch:?} {t:?}");
                 assert_eq!(batch.shingles(d).len(), n);
                 assert_eq!(batch.exact[d], xxhash_rust::xxh3::xxh3_128(hasher.normalized().as_bytes()));
             }

@@ -2,7 +2,7 @@
 //! born-digital text). The figures behind them are in `schemas/dedup-profiles.md`.
 
 use super::lsh::Banding;
-use super::minhash::Shingles;
+use super::minhash::{Shingles, Sketch};
 use super::normalize::Normalization;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -12,6 +12,10 @@ pub struct Profile {
     pub shingles: Shingles,
     pub normalization: Normalization,
     pub banding: Banding,
+    /// How the signature values are drawn; profiles saved before this field existed used
+    /// [`Sketch::MinHash`].
+    #[serde(default)]
+    pub sketch: Sketch,
     /// Candidate pairs are kept as duplicates when their estimated Jaccard similarity (share of
     /// equal signature values) is at least this.
     pub threshold: f64,
@@ -32,6 +36,7 @@ impl Profile {
             shingles: Shingles::Words { n: 2 },
             normalization: Normalization { lowercase: true, strip_diacritics: true, fold_digits: true },
             banding: Banding { bands: 64, rows: 2 },
+            sketch: Sketch::OnePermutation,
             threshold: 0.15,
             seed: 1,
         }
@@ -45,6 +50,7 @@ impl Profile {
             shingles: Shingles::Words { n: 5 },
             normalization: Normalization { lowercase: true, strip_diacritics: false, fold_digits: false },
             banding: Banding { bands: 14, rows: 8 },
+            sketch: Sketch::OnePermutation,
             threshold: 0.7,
             seed: 1,
         }
@@ -60,6 +66,7 @@ impl Profile {
 
     pub fn hasher(&self) -> super::minhash::MinHasher {
         super::minhash::MinHasher::new(self.banding.perms(), self.seed, self.shingles, self.normalization)
+            .with_sketch(self.sketch)
     }
 }
 
@@ -108,6 +115,21 @@ mod tests {
         h.signature(gt, &mut a);
         h.signature(k["ocr_ocropy_fraktur"].as_str().unwrap(), &mut b);
         assert!(estimated_jaccard(&a, &b) < web.threshold);
+    }
+
+    /// A profile saved before `sketch` existed (an index's `--against` record) reads back as
+    /// the textbook MinHash it was made with, so it no longer equals the shipped profile and an
+    /// old index is not mixed with new signatures.
+    #[test]
+    fn profiles_saved_without_a_sketch_are_minhash() {
+        let mut old = serde_json::to_value(Profile::ocr()).unwrap();
+        old.as_object_mut().unwrap().remove("sketch");
+        let read: Profile = serde_json::from_value(old).unwrap();
+        assert_eq!(read.sketch, Sketch::MinHash);
+        assert_ne!(read, Profile::ocr());
+        assert_eq!(Profile { sketch: Sketch::OnePermutation, ..read }, Profile::ocr());
+        let json = serde_json::to_string(&Profile::ocr()).unwrap();
+        assert!(json.contains(r#""sketch":"one-permutation""#), "{json}");
     }
 
     /// Unrelated newspaper pages stay apart under the `ocr` profile.
