@@ -150,11 +150,14 @@ fn ascii_table(opts: Normalization) -> &'static [u8; 256] {
     &TABLES[opts.lowercase as usize * 2 + opts.fold_digits as usize]
 }
 
+/// A normalized Latin-1 letter: its UTF-8 length (0: none) and bytes.
+type Latin1Table = [(u8, [u8; 2]); 64];
+
 /// For U+00C0..=U+00FF (UTF-8 `C3 80`..`C3 BF`), indexed by the low 6 bits of the second
 /// byte: the normalized letter, encoded (length, bytes); length 0 for `×`, `÷` and anything
 /// the general rules must see.
-fn latin1_table(opts: Normalization) -> &'static [(u8, [u8; 2]); 64] {
-    static TABLES: [std::sync::OnceLock<[(u8, [u8; 2]); 64]>; 4] = [const { std::sync::OnceLock::new() }; 4];
+fn latin1_table(opts: Normalization) -> &'static Latin1Table {
+    static TABLES: [std::sync::OnceLock<Latin1Table>; 4] = [const { std::sync::OnceLock::new() }; 4];
     let idx = opts.lowercase as usize * 2 + opts.strip_diacritics as usize;
     TABLES[idx].get_or_init(|| {
         std::array::from_fn(|k| {
