@@ -28,7 +28,7 @@ fn int(n: u64) -> String {
     crate::balance::solve::fmt_num(n as f64)
 }
 
-/// Word-level differences between two excerpts (LCS), as HTML with <del>/<ins>.
+/// Word-level differences between two excerpts (LCS), as HTML with `<del>`/`<ins>`.
 pub fn diff(a: &str, b: &str) -> String {
     let (x, y): (Vec<&str>, Vec<&str>) = (a.split_whitespace().collect(), b.split_whitespace().collect());
     let (n, m) = (x.len(), y.len());

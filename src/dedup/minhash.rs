@@ -1,8 +1,12 @@
 //! Shingles and MinHash signatures.
 //!
-//! A shingle is a run of `n` normalized words or `n` characters, hashed with xxh3-64. The
-//! signature holds, for each of `P` hash functions, the smallest value over the document's
-//! shingles. The hash functions are Dietzfelbinger's multiply-add-shift on the 32-bit folded
+//! A shingle is a run of `n` normalized words or `n` characters, hashed with xxh3-64. A
+//! signature holds `P` values drawn by one of two [`Sketch`]es. The shipped profiles use
+//! [`Sketch::OnePermutation`]: each shingle hash is mixed once with a key (splitmix64's
+//! finalizer), its high half picks one of `P` bins and its low half is the value; each bin
+//! keeps its minimum, and empty bins are filled by optimal densification
+//! ([`one_permutation`]). [`Sketch::MinHash`] holds, for each of `P` hash functions, the
+//! smallest value over the document's shingles. Its hash functions are Dietzfelbinger's multiply-add-shift on the 32-bit folded
 //! shingle hash, `h_i(x) = ((a_i·x + b_i) mod 2^64) >> 32` with random 64-bit `a_i` (odd) and
 //! `b_i`: a 2-independent family at one 64-bit multiply per function, instead of arithmetic
 //! modulo 2^61−1. (With `a_i` below 2^32 the product never wraps, `h_i` becomes monotone in `x`

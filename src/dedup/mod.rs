@@ -1,9 +1,9 @@
-//! Deduplication for noisy library text (`kbcurate dedup`, in progress): normalization that
-//! forgives OCR noise, shingling, MinHash signatures and LSH banding.
-//!
-//! Built so far: the signature side ([`normalize`], [`minhash`], [`lsh`]) and the named
-//! [`profile`]s (`schemas/dedup-profiles.md` has the measurements behind them). The stage that runs them over a dataset (bucket sorting, clustering, best-copy
-//! choice, boilerplate lines) stands on these.
+//! Deduplication for noisy library text (`kbcurate dedup`): normalization that forgives OCR
+//! noise ([`normalize`]), shingles and signatures ([`minhash`], [`batch`] for the GPU's flat
+//! layout), LSH banding ([`lsh`]), the named [`profile`]s (`schemas/dedup-profiles.md` has the
+//! measurements behind them), sorted runs on disk ([`runs`]), boilerplate lines
+//! ([`boilerplate`]), clusters ([`cluster`]), the stage and its steps ([`stage`]) and the
+//! planted-duplicate evaluation ([`eval`]).
 
 pub mod batch;
 pub mod boilerplate;

@@ -31,7 +31,7 @@ impl Default for Normalization {
 /// (most of Latin-script text) is mapped through a table and appended in one go; a letter of
 /// U+00C0..U+00FF (`å ä ö é ü`, two bytes led by 0xC3) is looked up by its second byte;
 /// anything else — punctuation, whitespace, other characters, a pending hyphenation break —
-/// goes through [`Normalizer::char`], the rules above written out for one character. The tests
+/// goes through `Normalizer::char`, the rules above written out for one character. The tests
 /// hold the result equal to the plain per-char version (`reference`) on all of
 /// `../shared/data` and on random text, under every option.
 pub fn normalize_into(text: &str, opts: Normalization, out: &mut String) {
