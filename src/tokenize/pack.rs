@@ -1,7 +1,7 @@
 //! Packing documents into fixed-length windows: pure functions over document lengths (tokens,
 //! BOS/EOS included), so they are tested and benchmarked without any text.
 //!
-//! - [`concat`]: documents joined end to end and cut every `seq_len` tokens (Megatron's way).
+//! - [`concat()`]: documents joined end to end and cut every `seq_len` tokens (Megatron's way).
 //!   Documents straddling a cut are truncated (split over two windows); only the last window
 //!   may be short.
 //! - [`best_fit`]: Best-Fit-Decreasing (Ding et al. 2024, "Fewer Truncations Improve Language
