@@ -35,7 +35,6 @@ use rayon::prelude::*;
 use super::batch::{BatchSigner, ShingleBatch};
 use super::boilerplate::strip;
 use super::cluster::{better_by, Rank, UnionFind};
-
 use super::profile::Profile;
 use super::runs::{self, Entry};
 use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink};
