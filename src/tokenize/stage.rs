@@ -14,7 +14,7 @@
 //! input, options and seed ⇒ byte-identical shards on any number of threads.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,8 +24,6 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int16Type, UInt32Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -223,20 +221,8 @@ fn weighted_chars(ds: &Dataset) -> Result<u64, TokenizeError> {
     let mut total = 0u64;
     for part in &ds.manifest.parts {
         let path = ds.dir.join(&part.file);
-        let file = File::open(&path).map_err(io_err(&path))?;
-        let pq = |e: parquet::errors::ParquetError| invalid(format!("{}: {e}", path.display()));
-        let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
-        let cols: Vec<usize> = b
-            .schema()
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.name() == "n_chars" || f.name() == "repeats")
-            .map(|(i, _)| i)
-            .collect();
-        let mask = ProjectionMask::roots(b.parquet_schema(), cols);
-        for batch in b.with_projection(mask).with_batch_size(8192).build().map_err(pq)? {
-            let batch = batch.map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+        for batch in crate::dataset::read_parquet_projected(&path, &["n_chars", "repeats"], 8192)? {
+            let batch = batch?;
             let chars = batch.column_by_name("n_chars").map(|c| c.as_primitive::<UInt32Type>().clone());
             let reps = batch.column_by_name("repeats").map(|c| c.as_primitive::<UInt32Type>().clone());
             for r in 0..batch.num_rows() {
