@@ -97,6 +97,41 @@ enum Command {
         #[arg(short = 'j', long)]
         threads: Option<usize>,
     },
+    /// Build word-frequency lists (one per language) from a dataset, for the filter's
+    /// `quality.lexicons` (the `unknown-words` rule): words of clean documents, counted once per
+    /// document.
+    Lexicon {
+        /// The dataset to count words in (e.g. the output of dedup).
+        input: PathBuf,
+        /// Folder to write `<language>.tsv` into.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Languages (ISO 639-3, repeatable); default: the filter config's `language.keep`.
+        #[arg(long = "language")]
+        languages: Vec<String>,
+        /// Filter config whose `[language]` table decides each document's language.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// A word must occur in at least this many documents.
+        #[arg(long, default_value_t = 3)]
+        min_documents: u64,
+        /// At most this many words per lexicon (the most frequent).
+        #[arg(long, default_value_t = 200_000)]
+        max_words: usize,
+        /// Distinct words held per language while counting (bounds memory; rarer words are
+        /// dropped beyond it, and the file records the floor).
+        #[arg(long, default_value_t = 4_000_000)]
+        max_entries: usize,
+        /// Only documents with at most this share of tokens that do not look like words count.
+        #[arg(long, default_value_t = 0.2)]
+        max_non_word_share: f32,
+        /// Only documents with at least this OCR confidence count (documents without one do).
+        #[arg(long, default_value_t = 0.8)]
+        min_ocr_confidence: f32,
+        /// Worker threads (default: one per core). Output does not depend on it.
+        #[arg(short = 'j', long)]
+        threads: Option<usize>,
+    },
     /// Reweight the corpus by genre, decade, source (any metadata column) under a TOML policy:
     /// down-sample what dominates, up-sample with capped repeats.
     Balance {
@@ -222,6 +257,24 @@ enum EvalCommand {
         /// Also score groups of this many consecutive sentences (a short article's worth).
         #[arg(long, default_value_t = 8)]
         group: usize,
+    },
+    /// The lexicon signal: each page of a language measured against the lexicon of the other
+    /// pages (leave one out): `unknown_word_share` (and, for comparison, `non_word_share`) on
+    /// the pages clean and with planted OCR noise, and on pages of other languages.
+    Lexicon {
+        /// JSONL pages with `language` and `text` fields.
+        #[arg(long, default_value = "../shared/data/newspaper_text/newseye_sv_fi_pages.train_dev.jsonl")]
+        pages: PathBuf,
+        #[arg(long, default_value = "swe")]
+        language: String,
+        /// A word must occur in at least this many of the other pages.
+        #[arg(long, default_value_t = 2)]
+        min_documents: u64,
+        /// Shares of words to noise (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = [0.05, 0.1, 0.2, 0.3])]
+        noise: Vec<f64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Plant noisy duplicates in real text, run ingest + dedup, and report precision, recall,
     /// F1 over duplicate pairs, adjusted Rand index and how often the cleanest copy is kept.
@@ -559,6 +612,71 @@ fn run(cli: Cli) -> Result<()> {
             let summary = kbcurate::filter::stage::filter(&input, &opts)
                 .with_context(|| format!("filter {} into {}", input.display(), output.display()))?;
             eprint!("{}", summary.render());
+            Ok(())
+        }
+        Command::Lexicon {
+            input,
+            output,
+            languages,
+            config,
+            min_documents,
+            max_words,
+            max_entries,
+            max_non_word_share,
+            min_ocr_confidence,
+            threads,
+        } => {
+            use kbcurate::filter::lexicon;
+            let cfg = match &config {
+                Some(c) => kbcurate::filter::config::FilterConfig::from_file(c)?,
+                None => Default::default(),
+            };
+            let languages = if languages.is_empty() { cfg.language.keep.clone() } else { languages };
+            for l in &languages {
+                if kbcurate::language::normalize(l).as_deref() != Some(l.as_str()) || l.len() != 3 {
+                    anyhow::bail!("--language {l}: expected a lower-case ISO 639-3 code such as `swe`");
+                }
+            }
+            let opts = lexicon::BuildOptions {
+                languages,
+                language: cfg.language,
+                min_documents,
+                max_words,
+                max_entries,
+                max_non_word_share,
+                min_ocr_confidence,
+                threads,
+            };
+            let start = std::time::Instant::now();
+            let built = lexicon::build(&input, &opts).with_context(|| format!("lexicon from {}", input.display()))?;
+            std::fs::create_dir_all(&output).with_context(|| format!("cannot create {}", output.display()))?;
+            for b in &built {
+                let path = output.join(format!("{}.tsv", b.language));
+                kbcurate::dataset::write_atomic(&path, b.render(&opts, &input).as_bytes())?;
+                eprintln!(
+                    "lexicon {}: {} words (of {} counted) from {} documents, {} word tokens -> {}",
+                    b.language,
+                    b.words.len(),
+                    b.counter.distinct(),
+                    b.counter.documents,
+                    b.counter.tokens,
+                    path.display()
+                );
+            }
+            eprintln!("lexicon: {:.2}s", start.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Eval(EvalCommand::Lexicon { pages, language, min_documents, noise, seed }) => {
+            let data = kbcurate::filter::eval::read_pages(&pages)?;
+            let (size, rows) = kbcurate::filter::eval::lexicon_rows(&data, &language, min_documents, &noise, seed);
+            if rows[0].unknown.is_empty() {
+                anyhow::bail!("{}: no pages in {language}", pages.display());
+            }
+            println!(
+                "## Lexicon signal ({}, language {language}: each page against the lexicon of the others, words on ≥ {min_documents}; {size} words from all)\n",
+                pages.display()
+            );
+            println!("{}", kbcurate::filter::eval::render_signal_rows(&rows));
             Ok(())
         }
         Command::Eval(EvalCommand::Langid { sentences, pages, config, group }) => {

@@ -52,6 +52,8 @@ pub enum Reason {
     NonAlpha,
     /// filter: too many tokens that do not look like words (OCR garbage).
     Gibberish,
+    /// filter: too many tokens that are not in the lexicon of the document's language.
+    UnknownWords,
     /// filter: mean word length outside the configured bounds.
     WordLength,
     /// filter: too much text in runs of one repeated character.
@@ -75,7 +77,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 32] = [
+    pub const ALL: [Reason; 33] = [
         Reason::IoError,
         Reason::EmptyFile,
         Reason::EmptyText,
@@ -98,6 +100,7 @@ impl Reason {
         Reason::LowOcrConfidence,
         Reason::NonAlpha,
         Reason::Gibberish,
+        Reason::UnknownWords,
         Reason::WordLength,
         Reason::RepeatedChars,
         Reason::SymbolRatio,
@@ -134,6 +137,7 @@ impl Reason {
             Reason::LowOcrConfidence => "low-ocr-confidence",
             Reason::NonAlpha => "non-alpha",
             Reason::Gibberish => "gibberish",
+            Reason::UnknownWords => "unknown-words",
             Reason::WordLength => "word-length",
             Reason::RepeatedChars => "repeated-chars",
             Reason::SymbolRatio => "symbol-ratio",

@@ -180,3 +180,138 @@ fn real_swedish_newspaper_pages_are_swedish() {
         .count();
     assert!(ok as f64 / sv.len() as f64 >= 0.99, "{ok} of {}", sv.len());
 }
+
+/// Real pages: `kbcurate lexicon` builds the same word list on any thread count, and the
+/// filter's `unknown_word_share` is higher on pages with planted OCR noise than on the same
+/// pages clean; the lexicon path in a config file is relative to that file.
+#[test]
+fn lexicons_built_from_real_pages_flag_noised_pages() {
+    use std::io::Write;
+    let Some(p) = shared("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl") else { return };
+    let pages = kbcurate::filter::eval::read_pages(&p).unwrap();
+    let sv: Vec<&str> = pages.iter().filter(|(l, _)| l == "swe").map(|(_, t)| t.as_str()).collect();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    // Every other Swedish page (and the Finnish pages) for the lexicon; the rest are judged.
+    let write = |name: &str, rows: Vec<(String, String)>| {
+        let mut f = std::fs::File::create(w.join(name)).unwrap();
+        for (id, text) in rows {
+            writeln!(f, "{}", serde_json::json!({ "title": id, "text": text })).unwrap();
+        }
+    };
+    let mut base: Vec<(String, String)> =
+        sv.iter().step_by(2).enumerate().map(|(i, t)| (format!("b{i}"), t.to_string())).collect();
+    base.extend(pages.iter().filter(|(l, _)| l == "fin").enumerate().map(|(i, (_, t))| (format!("f{i}"), t.clone())));
+    write("base.jsonl", base);
+    let judged: Vec<&str> = sv.iter().skip(1).step_by(2).copied().collect();
+    let mut rows: Vec<(String, String)> =
+        judged.iter().enumerate().map(|(i, t)| (format!("clean{i:02}"), t.to_string())).collect();
+    rows.extend(
+        judged
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("noisy{i:02}"), kbcurate::dedup::eval::noisy_text(t, 0.3, i as u64))),
+    );
+    write("judged.jsonl", rows);
+    let cfg = config("[[collection]]\nname = \"base\"\npaths = [\"base.jsonl\"]\nformat = \"jsonl\"\n");
+    run(&cfg, w, &w.join("base"), |o| o.part_size = 60_000);
+    assert!(kbcurate::dataset::Manifest::read(&w.join("base")).unwrap().parts.len() > 2);
+    let cfg = config("[[collection]]\nname = \"judged\"\npaths = [\"judged.jsonl\"]\nformat = \"jsonl\"\n");
+    run(&cfg, w, &w.join("judged"), |_| {});
+
+    let lexicon = |out: &str, threads: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_kbcurate"))
+            .args(["lexicon", "base", "-o", out, "--language", "swe", "--min-documents", "2", "-j", threads])
+            .current_dir(w)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{err}");
+        err
+    };
+    let err = lexicon("lex1", "1");
+    assert!(err.contains("lexicon swe: ") && err.contains("lex1/swe.tsv"), "{err}");
+    lexicon("lex2", "2");
+    let text = std::fs::read_to_string(w.join("lex1/swe.tsv")).unwrap();
+    assert_eq!(text, std::fs::read_to_string(w.join("lex2/swe.tsv")).unwrap(), "thread count changed the lexicon");
+    // Only the Swedish pages were counted; the most common words lead.
+    // The Swedish pages were counted (and one Finnish page the detector takes for Swedish).
+    let docs: usize = text.lines().find_map(|l| l.strip_prefix("# documents\t")).unwrap().parse().unwrap();
+    assert!((sv.len().div_ceil(2)..=sv.len().div_ceil(2) + 1).contains(&docs), "{docs} documents counted");
+    let first: Vec<&str> =
+        text.lines().filter(|l| !l.starts_with('#')).take(10).map(|l| l.split('\t').next().unwrap()).collect();
+    assert!(first.contains(&"och") && first.contains(&"i"), "{first:?}");
+    let top: Vec<&str> =
+        text.lines().filter(|l| !l.starts_with('#')).take(200).map(|l| l.split('\t').next().unwrap()).collect();
+    for fi in ["että", "ovat", "oli", "myös", "kanssa"] {
+        assert!(!top.contains(&fi), "Finnish `{fi}` among the Swedish lexicon's 200 most common words");
+    }
+
+    // The config names the lexicon relative to itself.
+    std::fs::create_dir(w.join("conf")).unwrap();
+    std::fs::write(
+        w.join("conf/f.toml"),
+        "[language]\nkeep = []\n[quality]\nlexicons = { swe = \"../lex1/swe.tsv\" }\nmax_unknown_word_share = 1.0\n",
+    )
+    .unwrap();
+    let fc = FilterConfig::from_file(&w.join("conf/f.toml")).unwrap();
+    let mut opts = FilterOptions::new(w.join("out"));
+    opts.config = fc.clone();
+    let s = filter(&w.join("judged"), &opts).unwrap();
+    assert!(s.counts.reconciles());
+    let mut share: BTreeMap<String, f32> = BTreeMap::new();
+    for part in kbcurate::dataset::Manifest::read(&w.join("out")).unwrap().parts {
+        for b in kbcurate::dataset::read_parquet_projected(
+            &w.join("out").join(&part.file),
+            &["title", "language", "unknown_word_share"],
+            1024,
+        )
+        .unwrap()
+        {
+            use arrow_array::{cast::AsArray, Array};
+            let b = b.unwrap();
+            let ids = b.column(0).as_string::<i32>();
+            let u = b.column(2).as_primitive::<arrow_array::types::Float32Type>();
+            for r in 0..b.num_rows() {
+                if b.column(1).as_string::<i32>().value(r) == "swe" {
+                    assert!(u.is_valid(r), "a Swedish page without unknown_word_share");
+                    share.insert(ids.value(r).to_string(), u.value(r));
+                } else {
+                    assert!(u.is_null(r), "no lexicon, no share");
+                }
+            }
+        }
+    }
+    let (mut pairs, mut higher) = (0, 0);
+    for i in 0..judged.len() {
+        if let (Some(c), Some(n)) = (share.get(&format!("clean{i:02}")), share.get(&format!("noisy{i:02}"))) {
+            pairs += 1;
+            higher += (n > c) as usize;
+        }
+    }
+    assert!(pairs >= judged.len() * 3 / 4, "{pairs} of {} pairs kept as Swedish", judged.len());
+    assert!(higher as f64 >= 0.9 * pairs as f64, "noise raised the share on {higher} of {pairs} pages");
+
+    // As a rule: the threshold between the clean and the noised pages' means removes mostly noise.
+    let mean = |p: &str| {
+        let v: Vec<f32> = share.iter().filter(|(k, _)| k.starts_with(p)).map(|(_, v)| *v).collect();
+        v.iter().sum::<f32>() / v.len() as f32
+    };
+    let mut opts = FilterOptions::new(w.join("out2"));
+    opts.config = fc;
+    opts.config.quality.max_unknown_word_share = (mean("clean") + mean("noisy")) / 2.0;
+    let s = filter(&w.join("judged"), &opts).unwrap();
+    let rej: Vec<_> = rejections(&w.join("out2")).into_iter().filter(|r| r.reason == "unknown-words").collect();
+    assert_eq!(rej.len() as u64, s.counts.rejected["unknown-words"]);
+    let title: BTreeMap<String, String> =
+        documents(&w.join("judged")).into_iter().map(|d| (d.id, d.title.unwrap_or_default())).collect();
+    let noisy = rej.iter().filter(|r| title[&r.id].starts_with("noisy")).count();
+    assert!(noisy * 2 > rej.len() * 3 / 2 && noisy >= pairs / 3, "{noisy} noised of {} removed", rej.len());
+    assert!(rej[0].detail.starts_with("share of words not in the lexicon "), "{}", rej[0].detail);
+
+    // A missing lexicon names the file.
+    let mut opts = FilterOptions::new(w.join("out3"));
+    opts.config.quality.lexicons.insert("swe".into(), w.join("nope.tsv"));
+    let e = filter(&w.join("judged"), &opts).unwrap_err().to_string();
+    assert!(e.contains("nope.tsv"), "{e}");
+}

@@ -397,7 +397,7 @@ fn balance_policy_schema_matches_the_parser() {
 
 /// `schemas/filter.md` lists every key of the filter config with its default, its example
 /// parses, the sample config is the defaults written out, every `--flag` it names is a flag of
-/// `filter`, and the columns the stage adds are documented in document.md.
+/// `filter` or `lexicon`, and the columns the stage adds are documented in document.md.
 #[test]
 fn filter_md_documents_the_config() {
     use kbcurate::filter::config::FilterConfig;
@@ -432,13 +432,22 @@ fn filter_md_documents_the_config() {
     let sample = FilterConfig::from_toml(&read_text("data-samples/filter.toml"), "data-samples/filter.toml").unwrap();
     assert_eq!(sample, FilterConfig::default(), "data-samples/filter.toml writes out the defaults");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_kbcurate")).args(["filter", "--help"]).output().unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
+    // The page documents `filter` and `lexicon` (which builds the filter's word lists).
+    let help: String = ["filter", "lexicon"]
+        .iter()
+        .map(|c| {
+            let out = Command::new(env!("CARGO_BIN_EXE_kbcurate")).args([c, "--help"]).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).to_string()
+        })
+        .collect();
     let flag = regex::Regex::new(r"(--[a-z][a-z-]*)").unwrap();
     let flags: BTreeSet<String> = flag.captures_iter(&md).map(|c| c[1].to_string()).collect();
     assert!(flags.contains("--config") && flags.contains("--threads"), "{flags:?}");
     for f in flags {
-        assert!(help.contains(&format!("{f} ")) || help.contains(&format!("{f}\n")), "`{f}` is not a flag of filter");
+        assert!(
+            help.contains(&format!("{f} ")) || help.contains(&format!("{f}\n")),
+            "`{f}` is not a flag of filter or lexicon"
+        );
     }
 
     let doc = read_text("schemas/document.md");

@@ -135,6 +135,16 @@ fn noisy_copy(words: &[&str], noise: f64, rng: &mut Rng) -> String {
     out.join(" ")
 }
 
+/// `text` with OCR noise planted as in the duplicates' copies (a share `noise` of the words
+/// confused, split or joined; now and then a lost line and a cut end). Deterministic for a seed.
+pub fn noisy_text(text: &str, noise: f64, seed: u64) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
+        return String::new();
+    }
+    noisy_copy(&words, noise, &mut Rng(seed))
+}
+
 /// Cuts the base texts into originals and plants noisy copies. Deterministic for a seed.
 pub fn plant(base: &[String], p: &PlantParams) -> Vec<Planted> {
     let mut rng = Rng(p.seed);

@@ -2,6 +2,9 @@
 //! default (documented in `schemas/filter.md`); unknown keys are refused, and errors name the
 //! key.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -82,6 +85,13 @@ pub struct QualityConfig {
     /// A line (of at least 3 tokens) is garbage when more than this share of its tokens are not
     /// words (no letter, or not word-like).
     pub garbage_line_share: f32,
+    /// Word lists by language (ISO 639-3 → file built with `kbcurate lexicon`; relative paths
+    /// are relative to the config file). Documents in a language with a lexicon get
+    /// `unknown_word_share`.
+    pub lexicons: BTreeMap<String, PathBuf>,
+    /// Remove documents where more than this share of tokens with letters are not in the
+    /// lexicon of their language (documents without a lexicon are not judged).
+    pub max_unknown_word_share: f32,
 }
 
 impl Default for QualityConfig {
@@ -95,6 +105,8 @@ impl Default for QualityConfig {
             max_repeat_char_share: 0.02,
             drop_garbage_lines: false,
             garbage_line_share: 0.7,
+            lexicons: BTreeMap::new(),
+            max_unknown_word_share: 0.6,
         }
     }
 }
@@ -182,10 +194,22 @@ pub enum ConfigError {
 }
 
 impl FilterConfig {
-    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
-        Self::from_toml(&text, &path.display().to_string())
+        let mut cfg = Self::from_toml(&text, &path.display().to_string())?;
+        cfg.resolve_paths(path.parent().unwrap_or(Path::new("")));
+        Ok(cfg)
+    }
+
+    /// Makes relative file names (the lexicons) relative to `base`, the folder of the file
+    /// that named them.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for p in self.quality.lexicons.values_mut() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
     }
 
     /// Parses and validates; `origin` names the file in errors.
@@ -208,6 +232,7 @@ impl FilterConfig {
             ("quality.max_non_word_share", self.quality.max_non_word_share),
             ("quality.max_repeat_char_share", self.quality.max_repeat_char_share),
             ("quality.garbage_line_share", self.quality.garbage_line_share),
+            ("quality.max_unknown_word_share", self.quality.max_unknown_word_share),
             ("heuristics.min_punct_line_share", self.heuristics.min_punct_line_share),
             ("heuristics.max_dup_line_share", self.heuristics.max_dup_line_share),
             ("heuristics.max_dup_paragraph_share", self.heuristics.max_dup_paragraph_share),
@@ -234,7 +259,12 @@ impl FilterConfig {
         if self.heuristics.max_symbol_ratio < 0.0 {
             return Err(bad("heuristics.max_symbol_ratio", "must be ≥ 0"));
         }
-        for (k, list) in [("language.keep", &self.language.keep), ("language.candidates", &self.language.candidates)] {
+        let lexicon_languages: Vec<String> = self.quality.lexicons.keys().cloned().collect();
+        for (k, list) in [
+            ("language.keep", &self.language.keep),
+            ("language.candidates", &self.language.candidates),
+            ("quality.lexicons", &lexicon_languages),
+        ] {
             for code in list {
                 if crate::language::normalize(code).as_deref() != Some(code.as_str()) || code.len() != 3 {
                     return Err(bad(k, &format!("holds `{code}`: expected lower-case ISO 639-3 codes such as `swe`")));

@@ -1,6 +1,8 @@
 //! `kbcurate eval langid`: accuracy per language and the confusion matrix of a detector on
 //! labelled sentences (Universal Dependencies `*.tsv`: `label<TAB>sentence`), and accuracy on
-//! whole OCR'd newspaper pages (JSONL with `language` and `text`), sampled and unsampled.
+//! whole OCR'd newspaper pages (JSONL with `language` and `text`), sampled and unsampled; and
+//! `kbcurate eval lexicon`: how the lexicon signal (`unknown_word_share`) separates clean pages
+//! from the same pages with planted OCR noise and from pages in other languages.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -175,4 +177,105 @@ pub fn read_pages(path: &Path) -> std::io::Result<Vec<(String, String)>> {
             Some((lang, v["text"].as_str()?.to_string()))
         })
         .collect())
+}
+
+/// One row of the lexicon evaluation: a set of texts and its signal values.
+#[derive(Debug, Clone)]
+pub struct SignalRow {
+    pub name: String,
+    /// `unknown_word_share` per text.
+    pub unknown: Vec<f32>,
+    /// `non_word_share` per text (the language-light test, for comparison).
+    pub non_word: Vec<f32>,
+}
+
+fn mean(v: &[f32]) -> f32 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f32>() / v.len() as f32
+    }
+}
+
+/// Leave one out: each page of `language` is measured against the lexicon of all the other
+/// pages of that language (words on at least `min_documents` of them), clean and with planted
+/// OCR noise at each of `noises`; the pages of other languages against the lexicon of all.
+/// Also returns the size of the lexicon built from every page.
+pub fn lexicon_rows(
+    pages: &[(String, String)],
+    language: &str,
+    min_documents: u64,
+    noises: &[f64],
+    seed: u64,
+) -> (usize, Vec<SignalRow>) {
+    use super::lexicon::{unknown_words, word_forms, WordCounter};
+    let own: Vec<&str> = pages.iter().filter(|(l, _)| l == language).map(|(_, t)| t.as_str()).collect();
+    let mut counter = WordCounter::new(usize::MAX);
+    for t in &own {
+        counter.add_document(t);
+    }
+    let size = counter.top(min_documents, usize::MAX).len();
+    // Known without page `i`: its own forms count once less.
+    let measure = |text: &str, own_forms: Option<&std::collections::HashSet<String>>| {
+        unknown_words(text, |f| counter.count(f) - own_forms.is_some_and(|o| o.contains(f)) as u64 >= min_documents)
+            .share()
+    };
+    let forms: Vec<_> = own.iter().map(|t| word_forms(t).0).collect();
+    let mut texts =
+        vec![(format!("{language}, left out, clean"), own.iter().map(|t| t.to_string()).collect::<Vec<_>>())];
+    for &n in noises {
+        let noisy = own
+            .iter()
+            .enumerate()
+            .map(|(i, t)| crate::dedup::eval::noisy_text(t, n, seed.wrapping_add(i as u64)))
+            .collect();
+        texts.push((format!("{language}, left out, {:.0}% of words noised", n * 100.0), noisy));
+    }
+    let mut rows: Vec<SignalRow> = texts
+        .into_iter()
+        .map(|(name, texts)| SignalRow {
+            name,
+            unknown: texts.iter().zip(&forms).map(|(t, f)| measure(t, Some(f))).collect(),
+            non_word: texts.iter().map(|t| super::quality::measure(t).non_word_share()).collect(),
+        })
+        .collect();
+    let others: Vec<&str> = pages.iter().filter(|(l, _)| l != language).map(|(_, t)| t.as_str()).collect();
+    if !others.is_empty() {
+        rows.push(SignalRow {
+            name: "other languages".into(),
+            unknown: others.iter().map(|t| measure(t, None)).collect(),
+            non_word: others.iter().map(|t| super::quality::measure(t).non_word_share()).collect(),
+        });
+    }
+    (size, rows)
+}
+
+/// The rows as a Markdown table, with the share of each row's texts above the clean texts'
+/// maximum (how many a threshold just above clean text would remove).
+pub fn render_signal_rows(rows: &[SignalRow]) -> String {
+    let clean_max =
+        |f: fn(&SignalRow) -> &Vec<f32>| rows.first().map_or(0.0, |r| f(r).iter().fold(0.0f32, |a, &b| a.max(b)));
+    let (u_max, w_max) = (clean_max(|r| &r.unknown), clean_max(|r| &r.non_word));
+    let mut s = String::from(
+        "| texts | n | unknown_word_share mean (min–max) | above clean max | non_word_share mean (min–max) | above clean max |\n|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let range = |v: &[f32]| {
+            let (lo, hi) = v.iter().fold((f32::MAX, 0.0f32), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            format!("{:.3} ({:.3}–{:.3})", mean(v), if v.is_empty() { 0.0 } else { lo }, hi)
+        };
+        let above = |v: &[f32], max: f32| {
+            format!("{:.2}", v.iter().filter(|&&x| x > max).count() as f64 / v.len().max(1) as f64)
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            r.name,
+            r.unknown.len(),
+            range(&r.unknown),
+            above(&r.unknown, u_max),
+            range(&r.non_word),
+            above(&r.non_word, w_max),
+        ));
+    }
+    s
 }

@@ -86,7 +86,7 @@ pub fn is_timestamp(token: &str) -> bool {
 /// xxh3 hashes are already evenly spread: the duplicate sets use them as they are instead of
 /// hashing them again with SipHash.
 #[derive(Default)]
-struct Prehashed(u64);
+pub(crate) struct Prehashed(u64);
 
 impl Hasher for Prehashed {
     fn finish(&self) -> u64 {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod eval;
 pub mod heuristics;
 pub mod langid;
+pub mod lexicon;
 pub mod nordic;
 pub mod pii;
 pub mod quality;

@@ -116,7 +116,7 @@ fn is_edge(c: char) -> bool {
 }
 
 /// `token` without edge punctuation.
-fn trim_edge(token: &str) -> &str {
+pub(crate) fn trim_edge(token: &str) -> &str {
     // Most tokens start and end with an ASCII letter or digit: nothing to trim.
     if let (Some(&a), Some(&z)) = (token.as_bytes().first(), token.as_bytes().last()) {
         if a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric() {

@@ -4,6 +4,7 @@
 use super::config::FilterConfig;
 use super::heuristics::{self, LineMeasures};
 use super::langid::LanguageResult;
+use super::lexicon::UnknownWords;
 use super::quality::{self, QualityMeasures};
 use crate::reject::Reason;
 
@@ -13,6 +14,8 @@ pub struct Signals {
     pub words: u32,
     pub quality: QualityMeasures,
     pub lines: LineMeasures,
+    /// Measured against the lexicon of the document's language, when there is one.
+    pub unknown_words: Option<UnknownWords>,
 }
 
 impl Signals {
@@ -20,7 +23,7 @@ impl Signals {
         // The token pass splits as `count_words` counts (runs of non-whitespace): its token
         // count is the word count, without a pass of its own.
         let quality = quality::measure(text);
-        Self { words: quality.tokens, quality, lines: heuristics::measure(text) }
+        Self { words: quality.tokens, quality, lines: heuristics::measure(text), unknown_words: None }
     }
 
     pub fn symbol_ratio(&self) -> f32 {
@@ -29,13 +32,14 @@ impl Signals {
 }
 
 /// The rules in the order they are applied (the sequential table follows it).
-pub const RULES: [Reason; 15] = [
+pub const RULES: [Reason; 16] = [
     Reason::TooShort,
     Reason::TooLong,
     Reason::Language,
     Reason::LowOcrConfidence,
     Reason::NonAlpha,
     Reason::Gibberish,
+    Reason::UnknownWords,
     Reason::WordLength,
     Reason::RepeatedChars,
     Reason::SymbolRatio,
@@ -96,6 +100,9 @@ pub fn check(s: &Signals, lang: &LanguageResult, ocr_confidence: Option<f32>, cf
     };
     above(Reason::NonAlpha, "non-alphabetic token share", s.quality.non_alpha_share(), q.max_non_alpha_share);
     above(Reason::Gibberish, "non-word share", s.quality.non_word_share(), q.max_non_word_share);
+    if let Some(u) = s.unknown_words {
+        above(Reason::UnknownWords, "share of words not in the lexicon", u.share(), q.max_unknown_word_share);
+    }
     let mwl = s.quality.mean_word_length();
     if s.quality.words > 0 && !(q.min_mean_word_length..=q.max_mean_word_length).contains(&mwl) {
         hits.push(hit(
@@ -189,6 +196,18 @@ mod tests {
         let g = check(&Signals::measure(&format!("{garbage} {garbage} {garbage}")), &lang("swe"), None, &cfg);
         let gib = g.iter().find(|h| h.reason == Reason::Gibberish).expect("gibberish");
         assert!(gib.detail.starts_with("non-word share ") && gib.detail.ends_with(" > 0.30"), "{}", gib.detail);
+        // Words outside the lexicon of the language: judged only when there is one.
+        let lex = crate::filter::lexicon::Lexicon::from_words("swe", NEWS.split_whitespace().take(40));
+        let mut s = Signals::measure(NEWS);
+        assert!(check(&s, &lang("swe"), None, &cfg).is_empty());
+        s.unknown_words = Some(lex.measure(NEWS));
+        assert!(check(&s, &lang("swe"), None, &cfg).is_empty(), "{:?}", s.unknown_words);
+        let other =
+            "Hallitus esitti eduskunnalle, että rautateiden määrärahaa korotetaan kahdella miljoonalla markalla";
+        s.unknown_words = Some(lex.measure(other));
+        let h = check(&s, &lang("swe"), None, &cfg);
+        assert_eq!(h[0].reason, Reason::UnknownWords);
+        assert_eq!(h[0].detail, "share of words not in the lexicon 1.00 > 0.60");
         let rep = format!("{NEWS} iiiiiiiiii llllllllll mmmmmmmmmm nnnnnnnnnnnn iiiiiiiii");
         assert!(reasons(&rep, "swe", None, &cfg).contains(&Reason::RepeatedChars));
         let sym = format!("{NEWS} {}", "# | ■ ... ".repeat(20));

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::FilterConfig;
 use super::langid::{self, LanguageDetector};
+use super::lexicon::Lexicons;
 use super::pii::Masker;
 use super::rules::{self, Signals, RULES};
 use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink, Shard};
@@ -32,11 +33,12 @@ pub const STAGE: &str = "filter";
 
 /// Columns the stage adds (after the input's columns), with their types. Documented in
 /// `schemas/document.md`.
-pub const ADDED_COLUMNS: [(&str, DataType, bool); 13] = [
+pub const ADDED_COLUMNS: [(&str, DataType, bool); 14] = [
     ("language_shares", DataType::Utf8, false),
     ("language_flag", DataType::Utf8, true),
     ("non_alpha_share", DataType::Float32, false),
     ("non_word_share", DataType::Float32, false),
+    ("unknown_word_share", DataType::Float32, true),
     ("mean_word_length", DataType::Float32, false),
     ("repeat_char_share", DataType::Float32, false),
     ("symbol_ratio", DataType::Float32, false),
@@ -182,9 +184,11 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
         dataset::clean_stale(out, parts.len() as u32)?;
     }
     let config_json = serde_json::to_value(&opts.config).expect("config serializes");
+    let lexicons = Lexicons::read(&opts.config.quality.lexicons).map_err(|e| FilterError::Other(e.to_string()))?;
     let plan = {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(config_json.to_string().as_bytes());
+        lexicons.hash_into(&mut h);
         for p in parts {
             h.update(p.xxh3.as_bytes());
         }
@@ -208,7 +212,8 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
                     return Ok((rec, stats));
                 }
             }
-            let (rec, stats) = filter_part(&ds, part, i, &plan, out, opts, detector.as_ref(), &masker)?;
+            let tools = Tools { detector: detector.as_ref(), masker: &masker, lexicons: &lexicons };
+            let (rec, stats) = filter_part(&ds, part, i, &plan, out, opts, &tools)?;
             dataset::write_atomic(
                 &out.join(stats_name(i)),
                 &serde_json::to_vec_pretty(&stats).expect("stats serialize"),
@@ -289,6 +294,7 @@ pub fn output_schema(input: &Schema) -> SchemaRef {
 struct Added {
     shares: StringBuilder,
     flag: StringBuilder,
+    unknown: Float32Builder,
     f: [Float32Builder; 9],
     timestamps: UInt32Builder,
     pii: UInt32Builder,
@@ -299,6 +305,7 @@ impl Added {
         Self {
             shares: StringBuilder::new(),
             flag: StringBuilder::new(),
+            unknown: Float32Builder::new(),
             f: std::array::from_fn(|_| Float32Builder::new()),
             timestamps: UInt32Builder::new(),
             pii: UInt32Builder::new(),
@@ -308,6 +315,7 @@ impl Added {
     fn push(&mut self, lang: &langid::LanguageResult, s: &Signals, pii: u32) {
         self.shares.append_value(lang.shares_string());
         self.flag.append_option(lang.flag.as_deref());
+        self.unknown.append_option(s.unknown_words.map(|u| u.share()));
         let v = [
             s.quality.non_alpha_share(),
             s.quality.non_word_share(),
@@ -328,16 +336,24 @@ impl Added {
 
     fn finish(mut self) -> Vec<ArrayRef> {
         let mut cols: Vec<ArrayRef> = vec![Arc::new(self.shares.finish()), Arc::new(self.flag.finish())];
-        for b in self.f.iter_mut() {
-            cols.push(Arc::new(b.finish()));
-        }
+        let mut f = self.f.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef);
+        // The order of ADDED_COLUMNS: non_alpha_share, non_word_share, unknown_word_share, ...
+        cols.extend(f.by_ref().take(2));
+        cols.push(Arc::new(self.unknown.finish()));
+        cols.extend(f);
         cols.push(Arc::new(self.timestamps.finish()));
         cols.push(Arc::new(self.pii.finish()));
         cols
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every part shares: built once per run.
+struct Tools<'a> {
+    detector: &'a dyn LanguageDetector,
+    masker: &'a Masker,
+    lexicons: &'a Lexicons,
+}
+
 fn filter_part(
     ds: &Dataset,
     part: &dataset::PartFile,
@@ -345,9 +361,9 @@ fn filter_part(
     plan: &str,
     out: &Path,
     opts: &FilterOptions,
-    detector: &dyn LanguageDetector,
-    masker: &Masker,
+    tools: &Tools,
 ) -> Result<(PartRecord, PartStats), FilterError> {
+    let Tools { detector, masker, lexicons } = *tools;
     let cfg = &opts.config;
     let path = ds.dir.join(&part.file);
     let bad = |what: String| FilterError::Other(format!("{}: {what}", path.display()));
@@ -404,7 +420,10 @@ fn filter_part(
                 None
             };
             let t = cleaned.as_ref().map_or(original, |(t, _)| t.as_str());
-            let signals = Signals::measure(t);
+            let mut signals = Signals::measure(t);
+            if let Some(lex) = lang.language.as_deref().and_then(|l| lexicons.get(l)) {
+                signals.unknown_words = Some(lex.measure(t));
+            }
             let ocr = conf.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r));
             let mut hits = rules::check(&signals, &lang, ocr, cfg);
             if t.trim().is_empty() {

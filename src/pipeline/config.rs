@@ -455,8 +455,13 @@ impl Pipeline {
                     FilterConfig::from_file(&dir.join(f)).map_err(|e| invalid(path, format!("[filter] config: {e}")))?
                 }
                 Some(v) => return Err(invalid(path, format!("[filter] config = {v}: expected a file name"))),
-                None => FilterConfig::from_toml(&toml::to_string(&t).expect("a table serializes"), &origin("filter"))
-                    .map_err(|e| invalid(path, e.to_string()))?,
+                None => {
+                    let mut c =
+                        FilterConfig::from_toml(&toml::to_string(&t).expect("a table serializes"), &origin("filter"))
+                            .map_err(|e| invalid(path, e.to_string()))?;
+                    c.resolve_paths(&dir);
+                    c
+                }
             };
             let key = key_of(&serde_json::to_value(&config).expect("config serializes"));
             stages.push(Stage { kind: StageKind::Filter, config: StageConfig::Filter { config, shards }, slurm, key });
