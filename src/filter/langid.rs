@@ -125,6 +125,17 @@ impl<D: LanguageDetector> LanguageDetector for Nordic<D> {
                 return Some(g);
             }
         }
+        // Finnish: few separate function words (an agglutinative language, and OCR glues words),
+        // and `ä`/`ö` count for Swedish too and blur the margin. Judged on the words alone, a
+        // window with several Finnish function words, a clear margin and a few `ä`/`ö` (English
+        // has `he` and `me` too) needs no trigram detector either; `õ` (Estonian, which shares
+        // `on`, `oli`, `ja`, `ei`) leaves it to the detector.
+        let fin = nordic::LANGS.iter().position(|l| *l == "fin").expect("fin is scored");
+        if s.strong_hits >= 3 && s.letter_scores[fin] >= 0.5 && self.allowed.contains(&"fin") && !text.contains('õ') {
+            if let Some(g) = self.decide(&s.words_only(), "").filter(|g| g.lang == "fin" && g.confidence >= 0.5) {
+                return Some(g);
+            }
+        }
         let inner = self.inner.detect(text);
         let inner_nordic = inner.as_ref().is_some_and(|g| nordic::LANGS.contains(&g.lang.as_str()));
         if !(inner_nordic || clearly_nordic) || s.hits == 0 {
@@ -430,5 +441,43 @@ mod tests {
                 assert_eq!(windows(t, w), windows_reference(t, w));
             }
         }
+    }
+
+    /// An inner detector that always says one language: shows whether the Nordic scorer asked it.
+    struct Always(&'static str);
+
+    impl LanguageDetector for Always {
+        fn detect(&self, _: &str) -> Option<Guess> {
+            Some(Guess { lang: self.0.into(), confidence: 1.0 })
+        }
+        fn name(&self) -> String {
+            format!("always {}", self.0)
+        }
+    }
+
+    #[test]
+    fn clear_finnish_is_decided_without_the_trigram_detector() {
+        let cands = LanguageConfig::default().candidates;
+        let det = Nordic::new(Always("est"), &cands);
+        // Long words, few function words (under the 15% that makes text "clearly Nordic").
+        let fi = "Suomen hallituksen toimesta käsitelleet Ruotsin oikeudenkäyntikomissionin jäsenet ovat \
+            tarkastelleet yhteistyökysymyksiä Suomen valtiollisten viranomaisten sekä Ruotsin kuninkaallisten \
+            virastojen välisissä lainsäädäntöasioissa, ja keskustelut jatkuvat huomenna Helsingissä pidettävässä \
+            kokouksessa, mutta lopullisia päätöksiä odotetaan vasta ensi vuoden alussa pidettävässä \
+            yhteisistunnossa, koska valmistelutyö on vielä kesken.";
+        let s = nordic::score(fi);
+        assert!(s.strong_hits >= 3 && s.strong_share() < det.min_hit_share, "{s:?}");
+        assert_eq!(det.detect(fi).unwrap().lang, "fin");
+        // Estonian letters, English `he`/`me` without `ä`/`ö`, or Finnish not among the
+        // candidates: the inner detector decides.
+        assert_eq!(det.detect(&format!("{fi} õ")).unwrap().lang, "est");
+        let en = "He said that the committee would meet again next week in London, and he asked me to write to \
+            the members about the new rules for the railway companies before the meeting, which he expects to last \
+            two days.";
+        let s = nordic::score(en);
+        assert!(s.strong_hits >= 3 && s.strong_share() < det.min_hit_share, "{s:?}");
+        assert_eq!(det.detect(en).unwrap().lang, "est");
+        let no_fin: Vec<String> = cands.iter().filter(|c| *c != "fin").cloned().collect();
+        assert_eq!(Nordic::new(Always("est"), &no_fin).detect(fi).unwrap().lang, "est");
     }
 }

@@ -194,6 +194,8 @@ pub struct NordicScore {
     pub tokens: u32,
     /// Hits on words that are not also common English, German or Finnish words.
     pub strong_hits: u32,
+    /// The part of `scores` that the letters (`ä`, `ø`, `ð`, ...) gave.
+    pub letter_scores: [f32; 7],
 }
 
 impl NordicScore {
@@ -203,6 +205,17 @@ impl NordicScore {
         let mut order: Vec<usize> = (0..LANGS.len()).collect();
         order.sort_by(|&a, &b| self.scores[b].total_cmp(&self.scores[a]).then(a.cmp(&b)));
         (LANGS[order[0]], self.scores[order[0]], self.scores[order[1]])
+    }
+
+    /// The scores of the words alone (function words, endings, letter pairs), without the
+    /// letters: `ä` and `ö` count for Swedish and Finnish alike and blur their margin.
+    pub fn words_only(&self) -> NordicScore {
+        let mut s = *self;
+        for (sc, l) in s.scores.iter_mut().zip(self.letter_scores) {
+            *sc = (*sc - l).max(0.0);
+        }
+        s.letter_scores = [0.0; 7];
+        s
     }
 
     /// Share of tokens that are Nordic function words: high in any running Nordic text
@@ -228,7 +241,7 @@ impl NordicScore {
 /// Scores `text` (any case; `ſ` is read as `s`).
 pub fn score(text: &str) -> NordicScore {
     let lex = lexicon();
-    let mut s = NordicScore { scores: [0.0; 7], hits: 0, tokens: 0, strong_hits: 0 };
+    let mut s = NordicScore { scores: [0.0; 7], hits: 0, tokens: 0, strong_hits: 0, letter_scores: [0.0; 7] };
     let mut word = String::with_capacity(32);
     // Letter-pair features (INFIXES) seen in the current word, as bits.
     let mut pairs = 0u8;
@@ -249,7 +262,8 @@ pub fn score(text: &str) -> NordicScore {
         word.push(lc);
         if !lc.is_ascii() {
             if let Some((_, langs)) = LETTERS.iter().find(|(l, _)| *l == lc) {
-                add(&mut s, langs, LETTER_WEIGHT);
+                add(&mut s.scores, langs, LETTER_WEIGHT);
+                add(&mut s.letter_scores, langs, LETTER_WEIGHT);
             }
         }
         for (k, (pair, _, _)) in INFIXES.iter().enumerate() {
@@ -264,11 +278,11 @@ pub fn score(text: &str) -> NordicScore {
     s
 }
 
-fn add(s: &mut NordicScore, langs: &[&str], w: f32) {
+fn add(scores: &mut [f32; 7], langs: &[&str], w: f32) {
     let w = w / langs.len() as f32;
     for l in langs {
         let k = LANGS.iter().position(|x| x == l).expect("feature languages are in LANGS");
-        s.scores[k] += w;
+        scores[k] += w;
     }
 }
 
@@ -281,14 +295,14 @@ fn flush(word: &mut String, s: &mut NordicScore, lex: &Lexicon, pairs: u8) {
     if word.len() >= 4 && word.ends_with(['n', 'g', 'e', 't', 'd']) {
         for (end, langs, w) in ENDINGS {
             if word.ends_with(end) {
-                add(s, langs, *w);
+                add(&mut s.scores, langs, *w);
             }
         }
     }
     if pairs != 0 {
         for (k, (_, langs, w)) in INFIXES.iter().enumerate() {
             if pairs & (1 << k) != 0 {
-                add(s, langs, *w);
+                add(&mut s.scores, langs, *w);
             }
         }
     }
