@@ -72,6 +72,16 @@ fn main() {
     time("signals: lines (heuristics)", &mut |t| kbcurate::filter::heuristics::measure(t).lines as usize);
     time("signals (all)", &mut |t| Signals::measure(t).words as usize);
     time("PII masking", &mut |t| masker.mask(t).map_or(0, |(m, _)| m.len()));
+    // A lexicon of the pages' own words (seen on 2+ pages), as `kbcurate lexicon` builds it.
+    let mut counter = kbcurate::filter::lexicon::WordCounter::new(4_000_000);
+    for p in &pages {
+        counter.add_document(p);
+    }
+    let words = counter.top(2, 200_000);
+    let lex = kbcurate::filter::lexicon::Lexicon::from_words("swe", words.iter().map(|(w, _)| w.as_str()));
+    time(&format!("lexicon lookup ({} words; only with quality.lexicons)", lex.len()), &mut |t| {
+        lex.measure(t).unknown as usize
+    });
     time("all (as the stage, without I/O)", &mut |t| {
         let l = langid::identify(t, None, det.as_ref(), &cfg.language);
         let s = Signals::measure(t);

@@ -257,8 +257,15 @@ pub fn render_signal_rows(rows: &[SignalRow]) -> String {
         |f: fn(&SignalRow) -> &Vec<f32>| rows.first().map_or(0.0, |r| f(r).iter().fold(0.0f32, |a, &b| a.max(b)));
     let (u_max, w_max) = (clean_max(|r| &r.unknown), clean_max(|r| &r.non_word));
     let mut s = String::from(
-        "| texts | n | unknown_word_share mean (min–max) | above clean max | non_word_share mean (min–max) | above clean max |\n|---|---|---|---|---|---|\n",
+        "| texts | n | unknown_word_share mean (min–max) | above clean max | above its clean page | non_word_share mean (min–max) | above clean max | above its clean page |\n|---|---|---|---|---|---|---|---|\n",
     );
+    // Noised copies line up with the clean texts (row 0): how often the copy scores higher.
+    let paired = |v: &[f32], clean: &[f32]| {
+        if v.len() != clean.len() || v.is_empty() {
+            return "–".to_string();
+        }
+        format!("{:.2}", v.iter().zip(clean).filter(|(a, b)| a > b).count() as f64 / v.len() as f64)
+    };
     for r in rows {
         let range = |v: &[f32]| {
             let (lo, hi) = v.iter().fold((f32::MAX, 0.0f32), |(lo, hi), &x| (lo.min(x), hi.max(x)));
@@ -267,14 +274,17 @@ pub fn render_signal_rows(rows: &[SignalRow]) -> String {
         let above = |v: &[f32], max: f32| {
             format!("{:.2}", v.iter().filter(|&&x| x > max).count() as f64 / v.len().max(1) as f64)
         };
+        let (cu, cw) = (&rows[0].unknown, &rows[0].non_word);
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.name,
             r.unknown.len(),
             range(&r.unknown),
             above(&r.unknown, u_max),
+            if r.name.contains("noised") { paired(&r.unknown, cu) } else { "–".into() },
             range(&r.non_word),
             above(&r.non_word, w_max),
+            if r.name.contains("noised") { paired(&r.non_word, cw) } else { "–".into() },
         ));
     }
     s

@@ -53,10 +53,38 @@ const END_PUNCT: &[char] = &['.', '!', '?', ':', ';', '"', '\'', '”', '’', '
 /// `#`, `…`, `|`, `¦`, `■`, `□`, `▪`, `●`, `◆`, `★`, `☆`, `^`, `~`, `{`, `}`, `\`, `_`, `<`, `>`.
 fn is_symbol(c: char) -> bool {
     if c.is_ascii() {
-        matches!(c, '#' | '|' | '^' | '~' | '{' | '}' | '\\' | '_' | '<' | '>')
+        is_ascii_symbol(c as u8)
     } else {
         matches!(c, '…' | '¦' | '■' | '□' | '▪' | '●' | '◆' | '★' | '☆')
     }
+}
+
+const SYMBOL: u8 = 1;
+const DOT: u8 = 2;
+const SPACE: u8 = 4;
+
+/// [`is_symbol`], `.` and ASCII whitespace, by ASCII byte.
+static ASCII_CLASS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        if is_ascii_symbol(c) {
+            t[i] |= SYMBOL;
+        }
+        if c == b'.' {
+            t[i] |= DOT;
+        }
+        if matches!(c, b' ' | b'\t'..=b'\r') {
+            t[i] |= SPACE;
+        }
+        i += 1;
+    }
+    t
+};
+
+const fn is_ascii_symbol(c: u8) -> bool {
+    matches!(c, b'#' | b'|' | b'^' | b'~' | b'{' | b'}' | b'\\' | b'_' | b'<' | b'>')
 }
 
 /// Whether `token` is a time of day (`20.00`, `7.30`, `19:05`) or a range of two
@@ -149,7 +177,10 @@ fn scan_line(l: &str, m: &mut LineMeasures) {
     while i < b.len() {
         let c = b[i];
         let (sym, dot, ws, len) = if c < 0x80 {
-            (is_symbol(char::from(c)), c == b'.', matches!(c, b' ' | b'\t'..=b'\r'), 1)
+            // A table, not a `match`: the match became a jump table, one unpredictable
+            // indirect branch per byte.
+            let k = ASCII_CLASS[c as usize];
+            (k & SYMBOL != 0, k & DOT != 0, k & SPACE != 0, 1)
         } else {
             let (ws, len) = super::quality::whitespace_at(l, i);
             // Only 0xC2 (`¦`) and 0xE2 (`…`, `■`, …) lead the non-ASCII symbols.
