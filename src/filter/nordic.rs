@@ -251,6 +251,9 @@ pub fn score(text: &str) -> NordicScore {
             'a'..='z' => c,
             'A'..='Z' => c.to_ascii_lowercase(),
             'ſ' => 's',
+            // Latin-1 letters (`ä`, `Ö`, `ø`, `Æ`) without the Unicode tables.
+            'à'..='þ' if c != '÷' => c,
+            'À'..='Þ' if c != '×' => char::from_u32(c as u32 + 32).unwrap_or(c),
             c if c.is_ascii() || !c.is_alphabetic() => {
                 flush(&mut word, &mut s, lex, pairs);
                 pairs = 0;
@@ -328,6 +331,21 @@ mod tests {
 
     fn best(t: &str) -> &'static str {
         score(t).best().0
+    }
+
+    #[test]
+    fn latin1_letters_score_as_their_lower_case() {
+        // The Latin-1 arms agree with the Unicode functions they stand in for.
+        for c in '\u{c0}'..='\u{ff}' {
+            if c == '×' || c == '÷' {
+                continue;
+            }
+            assert!(c.is_alphabetic(), "{c}");
+            let upper = format!("OCH {} SÅ", c.to_uppercase());
+            assert_eq!(score(&upper), score(&upper.to_lowercase()), "{c}");
+        }
+        assert_eq!(score("ÄR HON HÄR"), score("är hon här"));
+        assert_eq!(score("a×b ÷ c"), score("a b c"));
     }
 
     #[test]
