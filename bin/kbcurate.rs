@@ -650,7 +650,20 @@ fn run(cli: Cli) -> Result<()> {
             let start = std::time::Instant::now();
             let built = lexicon::build(&input, &opts).with_context(|| format!("lexicon from {}", input.display()))?;
             std::fs::create_dir_all(&output).with_context(|| format!("cannot create {}", output.display()))?;
+            let mut written = 0;
             for b in &built {
+                if b.words.is_empty() {
+                    eprintln!(
+                        "lexicon {}: no word in {} documents of {} (none identified as {}, or none clean enough: \
+                         see --max-non-word-share, --min-ocr-confidence, --min-documents); nothing written",
+                        b.language,
+                        b.counter.documents,
+                        input.display(),
+                        b.language
+                    );
+                    continue;
+                }
+                written += 1;
                 let path = output.join(format!("{}.tsv", b.language));
                 kbcurate::dataset::write_atomic(&path, b.render(&opts, &input).as_bytes())?;
                 eprintln!(
@@ -664,6 +677,9 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             eprintln!("lexicon: {:.2}s", start.elapsed().as_secs_f64());
+            if written == 0 {
+                anyhow::bail!("no lexicon written");
+            }
             Ok(())
         }
         Command::Eval(EvalCommand::Lexicon { pages, language, min_documents, noise, seed }) => {

@@ -229,6 +229,14 @@ fn lexicons_built_from_real_pages_flag_noised_pages() {
         assert!(o.status.success(), "{err}");
         err
     };
+    // A language without documents: said, nothing written, and a failure when nothing at all is.
+    let o = Command::new(env!("CARGO_BIN_EXE_kbcurate"))
+        .args(["lexicon", "base", "-o", "lex0", "--language", "isl"])
+        .current_dir(w)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("lexicon isl: no word") && !w.join("lex0/isl.tsv").exists(), "{err}");
     let err = lexicon("lex1", "1");
     assert!(err.contains("lexicon swe: ") && err.contains("lex1/swe.tsv"), "{err}");
     lexicon("lex2", "2");
