@@ -609,6 +609,8 @@ genre = "letter"
 [filter]
 [filter.language]
 min_chars = 40
+[filter.quality]
+lexicons = { swe = "lexicons/swe.tsv", fin = "/abs/fin.tsv" }
 
 [balance]
 seed = 7
@@ -632,6 +634,14 @@ strategy = "proportional"
                 assert_eq!(config.collections[0].name, "letters");
                 assert_eq!(base, &samples());
                 assert_eq!(*part_size, 1 << 20);
+            }
+            other => panic!("{other:?}"),
+        }
+        match &p.stages[1].config {
+            // Inline, the lexicons are relative to the pipeline file.
+            StageConfig::Filter { config, .. } => {
+                assert_eq!(config.quality.lexicons["swe"], samples().join("lexicons/swe.tsv"));
+                assert_eq!(config.quality.lexicons["fin"], Path::new("/abs/fin.tsv"));
             }
             other => panic!("{other:?}"),
         }
