@@ -108,8 +108,18 @@ fn offset(parts: &[&[u8]], i: usize, t: &[u8]) -> usize {
 
 /// cl100k_base (from bpe-openai's embedded vocabulary) as a tokenizer.json.
 pub fn cl100k_base_json() -> String {
+    let specials: Vec<(String, u32)> = CL100K_SPECIALS.iter().map(|(n, i)| (n.to_string(), *i)).collect();
+    cl100k_json_with(&specials)
+}
+
+/// cl100k_base as a tokenizer.json without its special tokens: a special token's text in a
+/// document is then encoded as text, as tiktoken's `encode_ordinary` (and `kbcurate`) does.
+pub fn cl100k_base_ordinary_json() -> String {
+    cl100k_json_with(&[])
+}
+
+fn cl100k_json_with(specials: &[(String, u32)]) -> String {
     let t = bpe_openai::cl100k_base();
     let tokens: Vec<Vec<u8>> = (0..t.bpe.num_tokens() as u32).map(|i| t.bpe.token_bytes(i).to_vec()).collect();
-    let specials: Vec<(String, u32)> = CL100K_SPECIALS.iter().map(|(n, i)| (n.to_string(), *i)).collect();
-    ranks_to_hf_json(&tokens, CL100K_HF_PATTERN, &specials).expect("cl100k_base converts")
+    ranks_to_hf_json(&tokens, CL100K_HF_PATTERN, specials).expect("cl100k_base converts")
 }

@@ -219,6 +219,11 @@ pub struct TiktokenEncoder {
     specials: Vec<(String, u32)>,
     by_name: HashMap<String, u32>,
     hash: String,
+    /// cl100k_base only: the same ranks through [`FastBpe`] (cl100k as a tokenizer.json without
+    /// specials), 5–8× faster than bpe-openai's backtracking encoder on this text and giving its
+    /// ids (tests/tokenizer_identity.rs holds all three equal on ../shared/data). Built on the
+    /// first encode: converting 100k tokens costs a moment that loading alone should not.
+    fast: Option<std::sync::OnceLock<FastBpe>>,
 }
 
 impl TiktokenEncoder {
@@ -240,7 +245,24 @@ impl TiktokenEncoder {
             h.update(n.as_bytes());
             h.update(&i.to_le_bytes());
         }
-        TiktokenEncoder { name: name.to_string(), bpe, specials, by_name, hash: hex128(h.digest128()) }
+        TiktokenEncoder { name: name.to_string(), bpe, specials, by_name, hash: hex128(h.digest128()), fast: None }
+    }
+
+    /// The fast path of cl100k_base, built on first use.
+    fn fast(&self) -> Option<&FastBpe> {
+        self.fast.as_ref().map(|cell| {
+            cell.get_or_init(|| {
+                let json = super::convert::cl100k_base_ordinary_json();
+                FastHfEncoder::from_bytes(json.as_bytes()).expect("cl100k_base takes the fast path").fast
+            })
+        })
+    }
+
+    /// The encoder bpe-openai's backtracking encoder alone (no fast path): the reference the
+    /// fast path is tested against.
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast = None;
+        self
     }
 
     fn tok(&self) -> &bpe_openai::Tokenizer {
@@ -251,12 +273,14 @@ impl TiktokenEncoder {
     }
 
     pub fn cl100k_base() -> Self {
-        Self::new(
+        let mut e = Self::new(
             "cl100k_base",
             Bpe::Static(bpe_openai::cl100k_base()),
             &super::convert::CL100K_SPECIALS,
             "cl100k_base",
-        )
+        );
+        e.fast = Some(std::sync::OnceLock::new());
+        e
     }
 
     pub fn o200k_base() -> Self {
@@ -287,7 +311,10 @@ impl TiktokenEncoder {
 
 impl Encoder for TiktokenEncoder {
     fn describe(&self) -> String {
-        format!("{} (bpe-openai)", self.name)
+        match &self.fast {
+            Some(_) => format!("{} (bpe-openai ranks; encoded by the fast byte-level BPE)", self.name),
+            None => format!("{} (bpe-openai)", self.name),
+        }
     }
     fn fingerprint(&self) -> String {
         self.hash.clone()
@@ -315,7 +342,10 @@ impl Encoder for TiktokenEncoder {
         self.specials.clone()
     }
     fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizeError> {
-        Ok(self.tok().encode(text))
+        Ok(match self.fast() {
+            Some(f) => f.encode(text),
+            None => self.tok().encode(text),
+        })
     }
     fn rank_bpe(&self) -> Option<&bpe_openai::Tokenizer> {
         Some(self.tok())
