@@ -113,20 +113,20 @@ enum Command {
         #[arg(short, long)]
         config: Option<PathBuf>,
         /// A word must occur in at least this many documents.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = kbcurate::filter::lexicon::BuildOptions::default().min_documents)]
         min_documents: u64,
         /// At most this many words per lexicon (the most frequent).
-        #[arg(long, default_value_t = 200_000)]
+        #[arg(long, default_value_t = kbcurate::filter::lexicon::BuildOptions::default().max_words)]
         max_words: usize,
         /// Distinct words held per language while counting (bounds memory; rarer words are
         /// dropped beyond it, and the file records the floor).
-        #[arg(long, default_value_t = 4_000_000)]
+        #[arg(long, default_value_t = kbcurate::filter::lexicon::BuildOptions::default().max_entries)]
         max_entries: usize,
         /// Only documents with at most this share of tokens that do not look like words count.
-        #[arg(long, default_value_t = 0.2)]
+        #[arg(long, default_value_t = kbcurate::filter::lexicon::BuildOptions::default().max_non_word_share)]
         max_non_word_share: f32,
         /// Only documents with at least this OCR confidence count (documents without one do).
-        #[arg(long, default_value_t = 0.8)]
+        #[arg(long, default_value_t = kbcurate::filter::lexicon::BuildOptions::default().min_ocr_confidence)]
         min_ocr_confidence: f32,
         /// Worker threads (default: one per core). Output does not depend on it.
         #[arg(short = 'j', long)]
@@ -633,7 +633,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let languages = if languages.is_empty() { cfg.language.keep.clone() } else { languages };
             for l in &languages {
-                if kbcurate::language::normalize(l).as_deref() != Some(l.as_str()) || l.len() != 3 {
+                if !kbcurate::language::is_code(l) {
                     anyhow::bail!("--language {l}: expected a lower-case ISO 639-3 code such as `swe`");
                 }
             }

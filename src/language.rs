@@ -29,6 +29,12 @@ const LANGS: &[(&str, &str, &str, &str, &str)] = &[
     ("ara", "ar", "", "arabic", "العربية"),
 ];
 
+/// Whether `code` is already a lower-case ISO 639-3 code as the project writes it (`swe`), as
+/// configs and flags must give one.
+pub fn is_code(code: &str) -> bool {
+    code.len() == 3 && normalize(code).as_deref() == Some(code)
+}
+
 /// Normalizes a declared language to ISO 639-3. Returns `None` for empty input and for
 /// "undetermined"/"multiple" codes (`und`, `mul`, `zxx`).
 pub fn normalize(code: &str) -> Option<String> {

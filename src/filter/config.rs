@@ -266,7 +266,7 @@ impl FilterConfig {
             ("quality.lexicons", &lexicon_languages),
         ] {
             for code in list {
-                if crate::language::normalize(code).as_deref() != Some(code.as_str()) || code.len() != 3 {
+                if !crate::language::is_code(code) {
                     return Err(bad(k, &format!("holds `{code}`: expected lower-case ISO 639-3 codes such as `swe`")));
                 }
             }
