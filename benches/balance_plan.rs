@@ -56,7 +56,7 @@ fn main() {
         let t = Instant::now();
         for p in 0..n.div_ceil(per_part) {
             let rows = per_part.min(n - p * per_part);
-            let props = dataset::writer_properties(1);
+            let props = dataset::writer_properties(dataset::Codec::default());
             let mut w = ParquetPartWriter::create(&dir, &dataset::part_name(p as u32), schema.clone(), props).unwrap();
             let mut done = 0;
             while done < rows {
@@ -109,6 +109,7 @@ fn main() {
             parts,
             rejected_parts: Vec::new(),
             text_bytes: 3 * n,
+            compression: dataset::Codec::default(),
             stats: None,
         };
         m.write(&dir).unwrap();

@@ -199,12 +199,13 @@ def parse_eval_row(out):
 # kbcurate end to end
 
 
-def kbcurate_run(kb, planted, work, threads):
+def kbcurate_run(kb, planted, work, threads, compression):
     x, y = work / f"kb-ingested-j{threads}", work / f"kb-deduped-j{threads}"
     for d in (x, y):
         shutil.rmtree(d, ignore_errors=True)
-    ti, ri = timed([kb, "ingest", str(planted), "--format", "jsonl", "-o", str(x), "-j", str(threads), "--quiet"])
-    td, rd = timed([kb, "dedup", str(x), "-o", str(y), "-j", str(threads)])
+    ti, ri = timed([kb, "ingest", str(planted), "--format", "jsonl", "-o", str(x), "-j", str(threads), "--quiet",
+                    "--compression", compression])
+    td, rd = timed([kb, "dedup", str(x), "-o", str(y), "-j", str(threads), "--compression", compression])
     return {"ingest_s": ti, "dedup_s": td, "wall_s": ti + td, "rss_mb": max(ri or 0, rd or 0) / 1024}, x, y
 
 
@@ -359,6 +360,9 @@ def dt_run(py, me, work, name, inp, tasks, workers, tokenizer, timeout):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kbcurate", default=DEFAULT_BIN)
+    ap.add_argument("--kb-compression", default="zstd",
+                    help="kbcurate's --compression for ingest and dedup: zstd (its default), zstd:LEVEL or none "
+                         "(datatrove's runs here write uncompressed JSONL)")
     ap.add_argument("--texts", default=DEFAULT_TEXTS)
     ap.add_argument("--work", default="/var/tmp/kbcurate-datatrove-bench")
     ap.add_argument("--venv", default=DEFAULT_VENV)
@@ -451,7 +455,7 @@ def main():
             st = idle.wait(f"{c} run {k + 1}")
             if c.startswith("kb-j"):
                 th = int(c[4:])
-                res, x, y = kbcurate_run(kb, planted, work, th)
+                res, x, y = kbcurate_run(kb, planted, work, th, a.kb_compression)
                 if k == 0:
                     res["scores"] = kbcurate_score(x, y)
             else:
@@ -473,7 +477,8 @@ def main():
         w = 1 if c.endswith("1") else 2
         return results.get(f"kb-j{w}")
 
-    label = {"kb-j1": "kbcurate ingest+dedup, -j1", "kb-j2": "kbcurate ingest+dedup, -j2 (default: 1/core)",
+    comp = f", --compression {a.kb_compression}"
+    label = {"kb-j1": f"kbcurate ingest+dedup, -j1{comp}", "kb-j2": f"kbcurate ingest+dedup, -j2 (default: 1/core){comp}",
              "dt-w1": "datatrove MinHash, default tokenizer, 1 worker",
              "dt-w2": "datatrove MinHash, default tokenizer, 2 workers",
              "dt-ws-w1": "datatrove MinHash, whitespace tokenizer, 1 worker",

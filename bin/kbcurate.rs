@@ -81,6 +81,10 @@ enum Command {
         /// Output does not depend on it.
         #[arg(long, default_value = "cpu")]
         device: kbcurate::gpu::Device,
+        /// Compression of the Parquet parts: zstd (level 1), zstd:LEVEL (-7 to 22; below 1 is
+        /// faster and larger), or none.
+        #[arg(long, default_value = "zstd")]
+        compression: kbcurate::dataset::Codec,
     },
     /// Language identification and quality filtering for OCR'd and spoken material; every
     /// removed document goes to rejected/ with the rule and the value that removed it.
@@ -96,6 +100,10 @@ enum Command {
         /// Worker threads (default: one per core). Output does not depend on it.
         #[arg(short = 'j', long)]
         threads: Option<usize>,
+        /// Compression of the Parquet parts: zstd (level 1), zstd:LEVEL (-7 to 22; below 1 is
+        /// faster and larger), or none.
+        #[arg(long, default_value = "zstd")]
+        compression: kbcurate::dataset::Codec,
     },
     /// Build word-frequency lists (one per language) from a dataset, for the filter's
     /// `quality.lexicons` (the `unknown-words` rule): words of clean documents, counted once per
@@ -153,6 +161,10 @@ enum Command {
         /// Worker threads (default: one per core). Output does not depend on it.
         #[arg(short = 'j', long)]
         threads: Option<usize>,
+        /// Compression of the Parquet parts: zstd (level 1), zstd:LEVEL (-7 to 22; below 1 is
+        /// faster and larger), or none.
+        #[arg(long, default_value = "zstd")]
+        compression: kbcurate::dataset::Codec,
     },
     /// Write an audit report of a dataset or run folder: report.html (charts), report.json,
     /// report.md (a datasheet); or compare two datasets with --compare.
@@ -441,9 +453,10 @@ struct IngestArgs {
     /// At most this many MiB of input per part (the unit of resume; small inputs get smaller parts).
     #[arg(long, default_value_t = 256)]
     part_size_mb: u64,
-    /// zstd level of the Parquet parts.
-    #[arg(long, default_value_t = 1)]
-    zstd_level: i32,
+    /// Compression of the Parquet parts: zstd (level 1), zstd:LEVEL (-7 to 22; below 1 is
+    /// faster and larger), or none.
+    #[arg(long, default_value = "zstd")]
+    compression: kbcurate::dataset::Codec,
     /// Never draw a progress bar.
     #[arg(long)]
     quiet: bool,
@@ -491,6 +504,7 @@ fn run(cli: Cli) -> Result<()> {
             keep_order,
             threads,
             device,
+            compression,
         } => {
             let mut opts = kbcurate::dedup::stage::DedupOptions::new(&output);
             opts.profile = kbcurate::dedup::profile::Profile::by_name(&profile)
@@ -520,6 +534,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             opts.threads = threads;
             opts.device = device;
+            opts.compression = compression;
             opts.boilerplate_min_docs = boilerplate_min_docs;
             opts.against = against;
             opts.save_index = save_index;
@@ -537,7 +552,7 @@ fn run(cli: Cli) -> Result<()> {
             eprint!("{}", summary.render());
             Ok(())
         }
-        Command::Balance { input, policy, output, dry_run, seed, threads } => {
+        Command::Balance { input, policy, output, dry_run, seed, threads, compression } => {
             let mut p = kbcurate::balance::policy::Policy::read(&policy)?;
             if let Some(seed) = seed {
                 p.seed = seed;
@@ -551,6 +566,7 @@ fn run(cli: Cli) -> Result<()> {
             let output = output.expect("clap requires --output without --dry-run");
             let mut opts = kbcurate::balance::stage::BalanceOptions::new(&output);
             opts.threads = threads;
+            opts.compression = compression;
             let summary = kbcurate::balance::stage::balance(&input, &p, &opts)
                 .with_context(|| format!("balance {} into {}", input.display(), output.display()))?;
             print!("{}", kbcurate::balance::solve::render(&summary.plan));
@@ -603,12 +619,13 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Filter { input, output, config, threads } => {
+        Command::Filter { input, output, config, threads, compression } => {
             let mut opts = kbcurate::filter::stage::FilterOptions::new(&output);
             if let Some(c) = &config {
                 opts.config = kbcurate::filter::config::FilterConfig::from_file(c)?;
             }
             opts.threads = threads;
+            opts.compression = compression;
             let summary = kbcurate::filter::stage::filter(&input, &opts)
                 .with_context(|| format!("filter {} into {}", input.display(), output.display()))?;
             eprint!("{}", summary.render());
@@ -913,7 +930,7 @@ fn ingest_cmd(a: IngestArgs) -> Result<()> {
     let mut opts = IngestOptions::new(&a.output);
     opts.threads = a.threads;
     opts.part_size = a.part_size_mb.max(1) << 20;
-    opts.zstd_level = a.zstd_level;
+    opts.compression = a.compression;
     opts.progress = !a.quiet && std::io::stderr().is_terminal();
     let summary =
         ingest::ingest(&config, &base, &opts).with_context(|| format!("ingest into {}", a.output.display()))?;

@@ -322,6 +322,9 @@ pub struct Manifest {
     pub rejected_parts: Vec<PartFile>,
     /// Bytes of text in the kept documents.
     pub text_bytes: u64,
+    /// How the parts are compressed (manifests written before this field: zstd level 1).
+    #[serde(default)]
+    pub compression: Codec,
     /// Stage-specific tables (filter: each rule's sequential and marginal counts, PII masked,
     /// languages). Left out when a stage has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -366,16 +369,82 @@ fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{TMP_PREFIX}{name}"))
 }
 
-/// Parquet settings shared by all parts. zstd level 1: level 3 ran at ~100 MB/s of text per
-/// core, which alone would cap ingest at the target; level 1 compresses nearly as well on text
-/// (see README, "Storage") at about twice the speed.
+/// How a stage compresses the Parquet parts it writes (`--compression`, `[run] compression`).
+///
+/// zstd level 1 is the default: level 3 ran at ~100 MB/s of text per core here, which alone
+/// would cap ingest at its target, and level 1 compresses text nearly as well at about twice the
+/// speed (README, "Storage"). Negative levels (zstd's `--fast`) and `none` trade disk for time:
+/// on the dedup benchmark's corpus `zstd:-1` compressed twice as fast as level 1 into a 1.5×
+/// larger file, and `none` skips the work, for scratch datasets that the next stage reads once.
+/// Every Parquet reader (pyarrow, polars, DuckDB, Spark) reads all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    /// zstd at this level (-7..=22 accepted; below 1 is zstd's fast mode).
+    Zstd(i32),
+    /// Uncompressed pages.
+    None,
+}
+
+impl Default for Codec {
+    fn default() -> Self {
+        Codec::Zstd(1)
+    }
+}
+
+impl std::fmt::Display for Codec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Codec::Zstd(level) => write!(f, "zstd:{level}"),
+            Codec::None => f.write_str("none"),
+        }
+    }
+}
+
+impl std::str::FromStr for Codec {
+    type Err = String;
+
+    /// `zstd` (level 1), `zstd:LEVEL` or `none`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("compression `{s}`: expected `zstd`, `zstd:LEVEL` (-7 to 22) or `none`");
+        match s.trim() {
+            "none" | "uncompressed" => Ok(Codec::None),
+            "zstd" => Ok(Codec::default()),
+            other => {
+                let level: i32 = other.strip_prefix("zstd:").and_then(|l| l.trim().parse().ok()).ok_or_else(bad)?;
+                if (-7..=22).contains(&level) {
+                    Ok(Codec::Zstd(level))
+                } else {
+                    Err(bad())
+                }
+            }
+        }
+    }
+}
+
+impl Serialize for Codec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Codec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parquet settings shared by all parts, compressed with `codec`.
 ///
 /// Unique, long columns (text, meta, ids, locators) get neither a dictionary nor min/max
 /// statistics: both cost a hash or a comparison per value and buy nothing there. Short
 /// repeated columns (collection, genre, source, language, format, path) keep their dictionary.
-pub fn writer_properties(zstd_level: i32) -> WriterProperties {
+pub fn writer_properties(codec: Codec) -> WriterProperties {
+    let compression = match codec {
+        Codec::Zstd(level) => Compression::ZSTD(ZstdLevel::try_new(level).unwrap_or_default()),
+        Codec::None => Compression::UNCOMPRESSED,
+    };
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(zstd_level).unwrap_or_default()))
+        .set_compression(compression)
         .set_max_row_group_row_count(Some(1 << 20))
         .set_created_by(format!("kbcurate {}", env!("CARGO_PKG_VERSION")));
     for col in ["text", "meta", "id", "locator", "detail"] {
@@ -755,6 +824,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn codecs_parse_and_print() {
+        for (text, codec) in
+            [("zstd", Codec::Zstd(1)), ("zstd:3", Codec::Zstd(3)), ("zstd:-5", Codec::Zstd(-5)), ("none", Codec::None)]
+        {
+            let c: Codec = text.parse().unwrap();
+            assert_eq!(c, codec);
+            assert_eq!(c.to_string().parse::<Codec>().unwrap(), c);
+        }
+        for bad in ["zstd:23", "zstd:-8", "zstd:", "lz4", "gzip:1", ""] {
+            let e = bad.parse::<Codec>().unwrap_err();
+            assert!(e.contains(&format!("`{bad}`")) && e.contains("none"), "{e}");
+        }
+        // In configs and manifests: the same strings.
+        let v: serde_json::Value = serde_json::json!({ "c": "zstd:2" });
+        assert_eq!(
+            serde_json::from_value::<std::collections::BTreeMap<String, Codec>>(v).unwrap()["c"],
+            Codec::Zstd(2)
+        );
+    }
+
+    #[test]
     fn text_edits_recount_only_the_edited_rows() {
         use arrow_array::cast::AsArray;
         use arrow_array::types::UInt32Type;
@@ -807,7 +897,8 @@ mod tests {
     #[test]
     fn part_writer_is_atomic_and_checksummed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sink = DocumentSink::create(dir.path(), &part_name(0), writer_properties(1), 2, 1 << 20).unwrap();
+        let mut sink =
+            DocumentSink::create(dir.path(), &part_name(0), writer_properties(Codec::default()), 2, 1 << 20).unwrap();
         for i in 0..5 {
             sink.push(&Document {
                 id: format!("d{i}"),

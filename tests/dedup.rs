@@ -125,6 +125,42 @@ fn dedup_output_is_identical_on_any_thread_count() {
     assert_eq!(files(a.path()), files(b.path()));
 }
 
+/// The codecs of every column chunk of a dataset's Parquet files (kept and rejected).
+fn codecs(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let m = kbcurate::dataset::Manifest::read(dir).unwrap();
+    let mut out = std::collections::BTreeSet::new();
+    for p in m.parts.iter().chain(&m.rejected_parts) {
+        let f = std::fs::File::open(dir.join(&p.file)).unwrap();
+        let r = parquet::file::reader::SerializedFileReader::new(f).unwrap();
+        use parquet::file::reader::FileReader;
+        for rg in r.metadata().row_groups() {
+            out.extend(rg.columns().iter().map(|c| format!("{:?}", c.compression())));
+        }
+    }
+    out
+}
+
+#[test]
+fn uncompressed_output_holds_the_same_documents() {
+    let (_input, ingested) = corpus();
+    let (zstd, none) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    dedup(ingested.path(), &DedupOptions::new(zstd.path())).unwrap();
+    let mut o = DedupOptions::new(none.path());
+    o.compression = "none".parse().unwrap();
+    let s = dedup(ingested.path(), &o).unwrap();
+    assert_eq!(s.counts.kept, 30);
+    assert_eq!(codecs(none.path()), ["UNCOMPRESSED".to_string()].into());
+    assert!(codecs(zstd.path()).iter().all(|c| c.starts_with("ZSTD")), "{:?}", codecs(zstd.path()));
+    assert_eq!(documents(none.path()), documents(zstd.path()));
+    assert_eq!(rejections(none.path()), rejections(zstd.path()));
+    let m = kbcurate::dataset::Manifest::read(none.path()).unwrap();
+    assert_eq!(m.compression.to_string(), "none");
+    // Larger on disk: the text is stored as is.
+    let bytes =
+        |d: &std::path::Path| kbcurate::dataset::Manifest::read(d).unwrap().parts.iter().map(|p| p.bytes).sum::<u64>();
+    assert!(bytes(none.path()) > bytes(zstd.path()));
+}
+
 #[test]
 fn web_profile_misses_noisy_copies_the_ocr_profile_finds() {
     let (_input, ingested) = corpus();

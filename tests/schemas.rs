@@ -192,6 +192,7 @@ fn manifest_schema_matches_what_is_written() {
         parts: vec![part.clone()],
         rejected_parts: vec![],
         text_bytes: 0,
+        compression: kbcurate::dataset::Codec::default(),
         stats: Some(serde_json::json!({"rules": []})),
     };
     let v = serde_json::to_value(&m).unwrap();

@@ -44,7 +44,8 @@ pub enum BalanceError {
 pub struct BalanceOptions {
     pub output: PathBuf,
     pub threads: Option<usize>,
-    pub zstd_level: i32,
+    /// How the Parquet parts are compressed.
+    pub compression: crate::dataset::Codec,
     /// Only these parts (a task of a job array): the plan is computed (it is cheap: metadata
     /// columns only) but neither `plan.json` nor the manifest is written.
     pub shard: Shard,
@@ -52,7 +53,12 @@ pub struct BalanceOptions {
 
 impl BalanceOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
-        BalanceOptions { output: output.into(), threads: None, zstd_level: 1, shard: Shard::WHOLE }
+        BalanceOptions {
+            output: output.into(),
+            threads: None,
+            compression: crate::dataset::Codec::default(),
+            shard: Shard::WHOLE,
+        }
     }
 }
 
@@ -118,6 +124,7 @@ pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<B
     let plan_hash = {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(policy_json.to_string().as_bytes());
+        h.update(opts.compression.to_string().as_bytes());
         for p in parts {
             h.update(p.xxh3.as_bytes());
         }
@@ -136,7 +143,7 @@ pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<B
                     let n = repeats_in(out, &rec.documents)?;
                     return Ok((rec, n));
                 }
-                let r = sample_part(&ds, part, i as u32, &plan_hash, out, opts.zstd_level, policy, &cols, &weights)?;
+                let r = sample_part(&ds, part, i as u32, &plan_hash, out, opts.compression, policy, &cols, &weights)?;
                 dataset::write_part_record(out, &r.0)?;
                 Ok(r)
             })
@@ -185,6 +192,7 @@ pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<B
         parts: manifest_parts,
         rejected_parts,
         text_bytes,
+        compression: opts.compression,
         stats: None,
     };
     manifest.write(out)?;
@@ -243,12 +251,12 @@ fn sample_part(
     i: u32,
     plan: &str,
     out: &Path,
-    zstd_level: i32,
+    compression: crate::dataset::Codec,
     policy: &Policy,
     cols: &[String],
     weights: &HashMap<Vec<String>, f64>,
 ) -> Result<(PartRecord, u64), BalanceError> {
-    let props = dataset::writer_properties(zstd_level);
+    let props = dataset::writer_properties(compression);
     let mut rejected = RejectionSink::create(out, &dataset::rejected_part_name(i), props.clone(), 4096, 32 << 20)?;
     let mut kept_rows = dataset::KeptRows::new(out, i, props);
     let mut counts = Counts::default();

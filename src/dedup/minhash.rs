@@ -252,22 +252,8 @@ pub fn shingle_into(norm: &str, shingles: Shingles, out: &mut Vec<u64>) {
         return;
     }
     match shingles {
-        Shingles::Words { n } => {
-            let n = n.max(1);
-            let bytes = norm.as_bytes();
-            // Word starts; every word ends one byte before the next start (a space) or at the end.
-            let mut starts: Vec<usize> = Vec::with_capacity(bytes.len() / 5 + 1);
-            starts.push(0);
-            starts.extend(memchr::memchr_iter(b' ', bytes).map(|i| i + 1));
-            if starts.len() <= n {
-                out.push(xxh3_64(bytes));
-                return;
-            }
-            for i in 0..=starts.len() - n {
-                let end = if i + n < starts.len() { starts[i + n] - 1 } else { bytes.len() };
-                out.push(xxh3_64(&bytes[starts[i]..end]));
-            }
-        }
+        Shingles::Words { n } if n < WORD_RING => word_shingles(norm.as_bytes(), n.max(1), out),
+        Shingles::Words { n } => word_shingles_by_starts(norm.as_bytes(), n, out),
         Shingles::Chars { n } => {
             let n = n.max(1);
             let idx: Vec<usize> = norm.char_indices().map(|(i, _)| i).chain(std::iter::once(norm.len())).collect();
@@ -280,6 +266,58 @@ pub fn shingle_into(norm: &str, shingles: Shingles, out: &mut Vec<u64>) {
                 out.push(xxh3_64(&norm.as_bytes()[idx[i]..idx[i + n]]));
             }
         }
+    }
+}
+
+/// Word starts remembered by [`word_shingles`]: n-grams of up to `WORD_RING - 1` words.
+const WORD_RING: usize = 16;
+
+/// Word n-grams in one pass: the spaces of each 64-byte block as a bit mask (a vectorized
+/// compare), walked bit by bit, with the last `n` word starts in a ring. A `memchr` call per
+/// word and a vector of every start per document cost more than the hashing here.
+fn word_shingles(bytes: &[u8], n: usize, out: &mut Vec<u64>) {
+    let before = out.len();
+    let mut ring = [0usize; WORD_RING];
+    let mut word = 0usize; // index of the word being read; it started at ring[word % WORD_RING]
+    let mut end_word = |end: usize, word: usize, ring: &[usize; WORD_RING]| {
+        if word + 1 >= n {
+            out.push(xxh3_64(&bytes[ring[(word + 1 - n) % WORD_RING]..end]));
+        }
+    };
+    for (block, chunk) in bytes.chunks(64).enumerate() {
+        let mut spaces = 0u64;
+        for (j, &c) in chunk.iter().enumerate() {
+            spaces |= ((c == b' ') as u64) << j;
+        }
+        while spaces != 0 {
+            let at = block * 64 + spaces.trailing_zeros() as usize;
+            spaces &= spaces - 1;
+            end_word(at, word, &ring);
+            word += 1;
+            ring[word % WORD_RING] = at + 1;
+        }
+    }
+    end_word(bytes.len(), word, &ring);
+    if out.len() == before {
+        // Fewer than `n` words: the whole text is the one shingle.
+        out.push(xxh3_64(bytes));
+    }
+}
+
+/// Word n-grams through a vector of every word start: for any `n`, and the tests' reference.
+fn word_shingles_by_starts(bytes: &[u8], n: usize, out: &mut Vec<u64>) {
+    let n = n.max(1);
+    // Word starts; every word ends one byte before the next start (a space) or at the end.
+    let mut starts: Vec<usize> = Vec::with_capacity(bytes.len() / 5 + 1);
+    starts.push(0);
+    starts.extend(memchr::memchr_iter(b' ', bytes).map(|i| i + 1));
+    if starts.len() <= n {
+        out.push(xxh3_64(bytes));
+        return;
+    }
+    for i in 0..=starts.len() - n {
+        let end = if i + n < starts.len() { starts[i + n] - 1 } else { bytes.len() };
+        out.push(xxh3_64(&bytes[starts[i]..end]));
     }
 }
 
@@ -316,6 +354,21 @@ pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The one-pass word n-grams equal the ones cut from the vector of word starts, on
+        /// normalized text (words of any length, across 64-byte blocks) and for every `n`.
+        #[test]
+        fn word_shingles_equal_the_reference(words in proptest::collection::vec("[a-zåö0]{1,90}", 0..60), n in 1usize..WORD_RING) {
+            let text = words.join(" ");
+            let (mut fast, mut slow) = (vec![7], vec![7]);
+            shingle_into(&text, Shingles::Words { n }, &mut fast);
+            if !text.is_empty() {
+                word_shingles_by_starts(text.as_bytes(), n, &mut slow);
+            }
+            proptest::prop_assert_eq!(fast, slow);
+        }
+    }
 
     fn words(n: usize) -> Shingles {
         Shingles::Words { n }

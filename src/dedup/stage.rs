@@ -36,7 +36,7 @@ use super::batch::{BatchSigner, ShingleBatch};
 use super::boilerplate::strip;
 use super::cluster::{better_by, Rank, UnionFind};
 use super::profile::Profile;
-use super::runs::{self, Entry};
+use super::runs::{self, Grouped};
 use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink};
 use crate::reject::Reason;
 
@@ -60,7 +60,8 @@ pub struct DedupOptions {
     /// How the kept copy is chosen (the id breaks the last tie).
     pub keep_order: Vec<super::cluster::KeepKey>,
     pub threads: Option<usize>,
-    pub zstd_level: i32,
+    /// How the Parquet parts are compressed.
+    pub compression: crate::dataset::Codec,
     /// Where signatures are computed (`--device`); the output does not depend on it.
     pub device: crate::gpu::Device,
 }
@@ -75,7 +76,7 @@ impl DedupOptions {
             save_index: false,
             keep_order: super::cluster::DEFAULT_KEEP_ORDER.to_vec(),
             threads: None,
-            zstd_level: 1,
+            compression: crate::dataset::Codec::default(),
             device: crate::gpu::Device::Cpu,
         }
     }
@@ -495,6 +496,7 @@ impl<'a> Ctx<'a> {
         h.update(serde_json::to_string(&opts.profile).expect("profile serializes").as_bytes());
         h.update(&opts.boilerplate_min_docs.to_le_bytes());
         h.update(format!("{:?} {}", opts.keep_order, opts.save_index).as_bytes());
+        h.update(opts.compression.to_string().as_bytes());
         for p in &ctx.ds.manifest.parts {
             h.update(p.xxh3.as_bytes());
         }
@@ -652,7 +654,7 @@ impl<'a> Ctx<'a> {
         let path = self.sig_path(i);
         let mut r = BufReader::with_capacity(1 << 20, File::open(&path).map_err(io_err(&path))?);
         let banding = &self.opts.profile.banding;
-        let mut entries: Vec<Entry> = Vec::with_capacity(self.rows(i) as usize * (banding.bands + 1));
+        let mut entries = key_groups(banding, self.rows(i) as usize);
         let (mut rec, mut keys) = (vec![0u8; self.layout.size()], Vec::new());
         for row in 0..self.rows(i) {
             r.read_exact(&mut rec).map_err(io_err(&path))?;
@@ -660,7 +662,7 @@ impl<'a> Ctx<'a> {
             push_keys(&mut entries, banding, &d.sig, d.exact, self.base[i] + row, &mut keys);
         }
         let run = self.work.join(format!("keys-{i}.run"));
-        runs::write_run(&run, &mut entries).map_err(io_err(&run))
+        entries.write_run(&run).map_err(io_err(&run))
     }
 
     fn cluster(&self) -> Result<usize, DedupError> {
@@ -861,7 +863,7 @@ impl<'a> Ctx<'a> {
                 i as u32,
                 &self.plan,
                 out,
-                self.opts.zstd_level,
+                self.opts.compression,
                 &boiler,
                 self.opts.profile.normalization,
                 decide,
@@ -945,6 +947,7 @@ impl<'a> Ctx<'a> {
             parts,
             rejected_parts,
             text_bytes,
+            compression: self.opts.compression,
             stats: None,
         };
         manifest.write(out)?;
@@ -1002,8 +1005,13 @@ impl IndexWriter {
     }
 }
 
+/// Empty key groups for a part of `rows` documents: one per band, then the exact band.
+fn key_groups(banding: &super::lsh::Banding, rows: usize) -> Grouped {
+    Grouped::new((0..banding.bands as u64).chain([EXACT_BAND]).collect(), rows)
+}
+
 fn push_keys(
-    entries: &mut Vec<Entry>,
+    groups: &mut Grouped,
     banding: &super::lsh::Banding,
     sig: &[u32],
     exact: u128,
@@ -1011,10 +1019,10 @@ fn push_keys(
     keys: &mut Vec<u64>,
 ) {
     banding.keys(sig, keys);
-    for (b, k) in keys.iter().enumerate() {
-        entries.push(Entry { key: (b as u128) << 64 | *k as u128, doc });
+    for (group, k) in groups.keys.iter_mut().zip(keys.iter()) {
+        group.push((*k, doc));
     }
-    entries.push(Entry { key: (EXACT_BAND as u128) << 64 | (exact as u64) as u128, doc });
+    groups.keys[banding.bands].push((exact as u64, doc));
 }
 
 struct Decision {
@@ -1059,7 +1067,7 @@ fn signatures(
     let mut hasher = profile.hasher();
     let tmp = sig_path.with_extension("tmp");
     let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io_err(&tmp))?);
-    let mut entries: Vec<Entry> = Vec::with_capacity(part.rows as usize * (profile.banding.bands + 1));
+    let mut entries = key_groups(&profile.banding, part.rows as usize);
     let (mut sig, mut keys, mut rec) = (Vec::new(), Vec::new(), Vec::with_capacity(layout.size()));
     let mut scratch = String::new();
     let (mut shingles, mut flat, mut n_chars) = (ShingleBatch::new(), Vec::new(), Vec::new());
@@ -1130,7 +1138,7 @@ fn signatures(
         .sync_all()
         .map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, &sig_path).map_err(io_err(&sig_path))?;
-    runs::write_run(&run_path, &mut entries).map_err(io_err(&run_path))
+    entries.write_run(&run_path).map_err(io_err(&run_path))
 }
 
 /// The output schema: the input's columns plus `dup_cluster` and `dup_cluster_size`.
@@ -1153,14 +1161,14 @@ fn filter_part(
     i: u32,
     plan: &str,
     out: &Path,
-    zstd_level: i32,
+    compression: crate::dataset::Codec,
     boiler: &HashSet<u64>,
     norm: super::normalize::Normalization,
     mut decide: impl FnMut(u64) -> Result<Decision, DedupError>,
     mut index: Option<&mut IndexWriter>,
 ) -> Result<PartRecord, DedupError> {
     let mut scratch = String::new();
-    let props = dataset::writer_properties(zstd_level);
+    let props = dataset::writer_properties(compression);
     let mut rejected = RejectionSink::create(out, &dataset::rejected_part_name(i), props.clone(), 4096, 32 << 20)?;
     let mut kept_rows = dataset::KeptRows::new(out, i, props);
     let mut counts = Counts::default();

@@ -55,7 +55,8 @@ pub struct FilterOptions {
     pub output: PathBuf,
     pub config: FilterConfig,
     pub threads: Option<usize>,
-    pub zstd_level: i32,
+    /// How the Parquet parts are compressed.
+    pub compression: crate::dataset::Codec,
     /// Only these parts (a task of a job array): no manifest is written.
     pub shard: Shard,
 }
@@ -66,7 +67,7 @@ impl FilterOptions {
             output: output.into(),
             config: FilterConfig::default(),
             threads: None,
-            zstd_level: 1,
+            compression: crate::dataset::Codec::default(),
             shard: Shard::WHOLE,
         }
     }
@@ -189,6 +190,7 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(config_json.to_string().as_bytes());
         lexicons.hash_into(&mut h);
+        h.update(opts.compression.to_string().as_bytes());
         for p in parts {
             h.update(p.xxh3.as_bytes());
         }
@@ -262,6 +264,7 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
         parts: manifest_parts,
         rejected_parts,
         text_bytes,
+        compression: opts.compression,
         stats: Some(serde_json::json!({
             "rules": rules_table,
             "pii_masked": stats.pii_masked,
@@ -367,7 +370,7 @@ fn filter_part(
     let cfg = &opts.config;
     let path = ds.dir.join(&part.file);
     let bad = |what: String| FilterError::Other(format!("{}: {what}", path.display()));
-    let props = dataset::writer_properties(opts.zstd_level);
+    let props = dataset::writer_properties(opts.compression);
     let mut rejected = RejectionSink::create(out, &dataset::rejected_part_name(i), props.clone(), 4096, 32 << 20)?;
     let mut kept_rows = dataset::KeptRows::new(out, i, props);
     let mut counts = Counts::default();

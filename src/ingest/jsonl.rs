@@ -19,7 +19,12 @@ pub const MAPPABLE: [&str; 8] = ["title", "author", "date", "language", "genre",
 /// Reads a chunk of complete lines that starts at byte `offset` of the input.
 pub fn read_lines(bytes: &[u8], offset: u64, ctx: &ReadContext, out: &mut dyn FnMut(Emit)) -> Result<(), ReadError> {
     let mut pos = offset;
-    for line in bytes.split(|&b| b == b'\n') {
+    let mut from = 0;
+    while from < bytes.len() {
+        // memchr: a per-byte split loop was 5% of ingest.
+        let end = memchr::memchr(b'\n', &bytes[from..]).map_or(bytes.len(), |k| from + k);
+        let line = &bytes[from..end];
+        from = end + 1;
         let start = pos;
         pos += line.len() as u64 + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);

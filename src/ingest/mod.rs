@@ -62,7 +62,8 @@ pub struct IngestOptions {
     pub chunk: usize,
     /// Row groups hold at most this many bytes of text.
     pub row_group_bytes: usize,
-    pub zstd_level: i32,
+    /// How the Parquet parts are compressed.
+    pub compression: crate::dataset::Codec,
     /// Draw a progress bar (only ever on a terminal).
     pub progress: bool,
     /// Only these parts (a task of a job array): no manifest is written; a later whole run
@@ -79,7 +80,7 @@ impl IngestOptions {
             window: 16 << 20,
             chunk: 4 << 20,
             row_group_bytes: 32 << 20,
-            zstd_level: 1,
+            compression: crate::dataset::Codec::default(),
             progress: false,
             shard: Shard::WHOLE,
         }
@@ -231,7 +232,7 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
     let docs_done = AtomicU64::new(0);
     let shared = Shared { colls: &colls, opts, bar: &bar, docs_done: &docs_done, start };
     let plan_salt =
-        format!("{}|{}|{}|{}", config_json, opts.zstd_level, opts.row_group_bytes, env!("CARGO_PKG_VERSION"));
+        format!("{}|{}|{}|{}", config_json, opts.compression, opts.row_group_bytes, env!("CARGO_PKG_VERSION"));
 
     let records: Vec<Result<(PartRecord, bool), IngestError>> = parts
         .par_iter()
@@ -285,6 +286,7 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
         parts: manifest_parts,
         rejected_parts,
         text_bytes,
+        compression: opts.compression,
         stats: None,
     };
     manifest.write(out)?;
@@ -318,7 +320,7 @@ fn run_part(
     plan: String,
 ) -> Result<PartRecord, IngestError> {
     let out = &sh.opts.output;
-    let props = dataset::writer_properties(sh.opts.zstd_level);
+    let props = dataset::writer_properties(sh.opts.compression);
     let mut run = PartRun {
         sh,
         writer: PartWriter {

@@ -161,6 +161,10 @@ pub struct RunSection {
     pub dir: Option<PathBuf>,
     /// Worker threads of local stages (default: one per core). Outputs do not depend on it.
     pub threads: Option<usize>,
+    /// How every dataset stage compresses its Parquet parts: `zstd` (level 1, the default),
+    /// `zstd:LEVEL` or `none`.
+    #[serde(default)]
+    pub compression: crate::dataset::Codec,
 }
 
 /// `[ingest]`.
@@ -174,8 +178,6 @@ pub struct IngestStage {
     /// Most MiB of input per part: the unit of resume and of an array task's work.
     #[serde(default = "default_part_size")]
     pub part_size_mb: f64,
-    #[serde(default = "default_zstd")]
-    pub zstd_level: i32,
     #[serde(default = "default_shards")]
     pub shards: u32,
     pub slurm: Option<SlurmSettings>,
@@ -183,9 +185,6 @@ pub struct IngestStage {
 
 fn default_part_size() -> f64 {
     256.0
-}
-fn default_zstd() -> i32 {
-    1
 }
 fn default_shards() -> u32 {
     4
@@ -271,7 +270,7 @@ pub struct AuditStage {
 /// A stage with its config resolved (referenced files read and validated).
 #[derive(Debug, Clone)]
 pub enum StageConfig {
-    Ingest { config: IngestConfig, base: PathBuf, part_size: u64, zstd_level: i32, shards: u32 },
+    Ingest { config: IngestConfig, base: PathBuf, part_size: u64, shards: u32 },
     Dedup { stage: DedupStage, profile: Profile },
     Filter { config: FilterConfig, shards: u32 },
     Balance { policy: Policy, shards: u32 },
@@ -402,11 +401,11 @@ impl Pipeline {
             }
             let part_size = ((s.part_size_mb * 1048576.0) as u64).max(4096);
             let key = key_of(&serde_json::json!({
-                "config": config, "base": base, "part_size": part_size, "zstd": s.zstd_level,
+                "config": config, "base": base, "part_size": part_size,
             }));
             stages.push(Stage {
                 kind: StageKind::Ingest,
-                config: StageConfig::Ingest { config, base, part_size, zstd_level: s.zstd_level, shards: s.shards },
+                config: StageConfig::Ingest { config, base, part_size, shards: s.shards },
                 slurm: s.slurm,
                 key,
             });
@@ -556,6 +555,10 @@ impl Pipeline {
             })
         {
             return Err(invalid(path, "[tokenize] needs a dataset stage before it"));
+        }
+        // A stage that writes Parquet is rerun when the compression changes.
+        for st in stages.iter_mut().filter(|s| !matches!(s.kind, StageKind::Tokenize | StageKind::Audit)) {
+            st.key = key_of(&serde_json::json!({ "stage": st.key, "compression": file.run.compression }));
         }
         Ok(Pipeline { path: path.to_path_buf(), run: file.run, stages, slurm: file.slurm })
     }

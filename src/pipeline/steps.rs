@@ -86,11 +86,11 @@ fn run(
     let out = run.stage_dir(kind);
     let err = |e: &dyn std::fmt::Display| PipelineError::Stage { stage: kind, message: format!("{e:#}") };
     match &stage.config {
-        StageConfig::Ingest { config, base, part_size, zstd_level, .. } => {
+        StageConfig::Ingest { config, base, part_size, .. } => {
             let mut opts = crate::ingest::IngestOptions::new(&out);
             opts.threads = o.threads;
             opts.part_size = *part_size;
-            opts.zstd_level = *zstd_level;
+            opts.compression = p.run.compression;
             opts.progress = o.progress;
             opts.shard = shard;
             crate::ingest::ingest(config, base, &opts).map(|s| s.render()).map_err(|e| err(&e))
@@ -103,6 +103,7 @@ fn run(
             opts.keep_order = d.keep_order.clone();
             opts.against = d.against.clone();
             opts.save_index = d.save_index;
+            opts.compression = p.run.compression;
             opts.device = super::config::device(&p.path, "dedup", &d.device)?;
             opts.threads = o.threads;
             match dedup_step {
@@ -115,6 +116,7 @@ fn run(
             let input = input_dir(p, run, kind)?;
             let mut opts = crate::filter::stage::FilterOptions::new(&out);
             opts.config = config.clone();
+            opts.compression = p.run.compression;
             opts.threads = o.threads;
             opts.shard = shard;
             crate::filter::stage::filter(&input, &opts).map(|s| s.render()).map_err(|e| err(&e))
@@ -122,6 +124,7 @@ fn run(
         StageConfig::Balance { policy, .. } => {
             let input = input_dir(p, run, kind)?;
             let mut opts = crate::balance::stage::BalanceOptions::new(&out);
+            opts.compression = p.run.compression;
             opts.threads = o.threads;
             opts.shard = shard;
             crate::balance::stage::balance(&input, policy, &opts).map(|s| s.render()).map_err(|e| err(&e))

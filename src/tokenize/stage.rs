@@ -699,7 +699,7 @@ fn write_shard(
     let mut stats = packing.stats(&lengths);
     let pad = sp.pad.as_ref().map(|p| p.id);
     let with_ids = opts.format == Format::Parquet;
-    let props = dataset::writer_properties(3);
+    let props = dataset::writer_properties(dataset::Codec::Zstd(3));
     let rel = if with_ids { format!("{name}.parquet") } else { format!("{name}.docs.parquet") };
     let mut pq = ParquetPartWriter::create(out, &rel, shard_schema(with_ids), props)?;
     let mut mg = if with_ids { None } else { Some(MegatronWriter::create(out, name, dtype)?) };
