@@ -725,6 +725,16 @@ impl Dataset {
         read_parquet_batches(&self.dir.join(&part.file), 1024)
     }
 
+    /// As [`Dataset::batches`], with only the named columns that the part has (the others are
+    /// not read at all).
+    pub fn batches_of(
+        &self,
+        part: &PartFile,
+        columns: &[&str],
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, DatasetError>>, DatasetError> {
+        read_parquet_projected(&self.dir.join(&part.file), columns, 1024)
+    }
+
     /// All kept documents, part by part (streamed; each batch materialized at a time).
     pub fn documents(&self) -> impl Iterator<Item = Result<Document, DatasetError>> + '_ {
         self.manifest.parts.iter().flat_map(move |p| {

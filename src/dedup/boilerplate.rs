@@ -43,13 +43,12 @@ pub fn count_part(ds: &Dataset, part: &PartFile, norm: Normalization, run: &Path
     let mut pairs: HashSet<(u64, u64)> = HashSet::new();
     let mut seen: HashSet<u64> = HashSet::new();
     let mut scratch = String::new();
-    for batch in ds.batches(part)? {
+    for batch in ds.batches_of(part, &["text", "source"])? {
         let batch = batch?;
         let Some(text) = batch.column_by_name("text").map(|c| c.as_string::<i64>().clone()) else { continue };
         let source = batch.column_by_name("source").map(|c| c.as_string::<i32>().clone());
         for r in 0..batch.num_rows() {
             let src = source.as_ref().filter(|s| s.is_valid(r)).map_or("", |s| s.value(r));
-            let doc = xxhash_rust::xxh3::xxh3_64(text.value(r).as_bytes());
             seen.clear();
             for line in text.value(r).lines().filter(|l| l.len() <= MAX_LINE_BYTES) {
                 normalize_into(line, norm, &mut scratch);
@@ -57,6 +56,10 @@ pub fn count_part(ds: &Dataset, part: &PartFile, norm: Normalization, run: &Path
                     seen.insert(line_key(src, &scratch));
                 }
             }
+            if seen.is_empty() {
+                continue; // no short lines (a JSONL document is often one long line)
+            }
+            let doc = xxhash_rust::xxh3::xxh3_64(text.value(r).as_bytes());
             for k in &seen {
                 pairs.insert((*k, doc));
             }

@@ -285,10 +285,7 @@ fn word_shingles(bytes: &[u8], n: usize, out: &mut Vec<u64>) {
         }
     };
     for (block, chunk) in bytes.chunks(64).enumerate() {
-        let mut spaces = 0u64;
-        for (j, &c) in chunk.iter().enumerate() {
-            spaces |= ((c == b' ') as u64) << j;
-        }
+        let mut spaces = space_mask(chunk);
         while spaces != 0 {
             let at = block * 64 + spaces.trailing_zeros() as usize;
             spaces &= spaces - 1;
@@ -302,6 +299,27 @@ fn word_shingles(bytes: &[u8], n: usize, out: &mut Vec<u64>) {
         // Fewer than `n` words: the whole text is the one shingle.
         out.push(xxh3_64(bytes));
     }
+}
+
+/// Bit `j` set where `chunk[j]` (at most 64 bytes) is a space.
+#[inline(always)]
+fn space_mask(chunk: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if chunk.len() == 64 {
+        use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+        // SAFETY: SSE2 is part of every x86-64 CPU; the four unaligned 16-byte loads lie
+        // within the 64-byte chunk.
+        return unsafe {
+            let space = _mm_set1_epi8(b' ' as i8);
+            let mut mask = 0u64;
+            for k in 0..4 {
+                let v = _mm_loadu_si128(chunk.as_ptr().add(16 * k) as *const __m128i);
+                mask |= (_mm_movemask_epi8(_mm_cmpeq_epi8(v, space)) as u32 as u64 & 0xFFFF) << (16 * k);
+            }
+            mask
+        };
+    }
+    chunk.iter().enumerate().fold(0u64, |m, (j, &c)| m | ((c == b' ') as u64) << j)
 }
 
 /// Word n-grams through a vector of every word start: for any `n`, and the tests' reference.

@@ -1073,7 +1073,9 @@ fn signatures(
     let (mut shingles, mut flat, mut n_chars) = (ShingleBatch::new(), Vec::new(), Vec::new());
     let perms = profile.banding.perms();
     let mut row = 0u64;
-    for batch in ds.batches(part)? {
+    // The columns a signature and a rank need (not `meta`, titles, locators …).
+    let columns = ["text", "id", "ocr_confidence", "n_chars", "date", "source"];
+    for batch in ds.batches_of(part, &columns)? {
         let batch = batch?;
         let text = batch
             .column_by_name("text")
@@ -1116,7 +1118,10 @@ fn signatures(
                 let mut t_chars = 0;
                 compared(r, &mut |t| {
                     hasher.signature(t, &mut sig);
-                    t_chars = t.chars().count() as u32;
+                    // Only the rank of a dataset without `n_chars` needs it.
+                    if chars.is_none() {
+                        t_chars = t.chars().count() as u32;
+                    }
                 });
                 (xxhash_rust::xxh3::xxh3_128(hasher.normalized().as_bytes()), t_chars)
             };
