@@ -571,5 +571,11 @@ mod fast_equals_reference {
         fn on_any_string(t in any::<String>()) {
             check(&t);
         }
+
+        /// Running text: words, and the breaks between them that the byte loop handles.
+        #[test]
+        fn on_words(t in "([a-zA-Z]{1,14}( |  |, |\\. |-|\\n|ä| 1|@|\\[|`|\\{|Z ){1,2}){0,40}") {
+            check(&t);
+        }
     }
 }
