@@ -749,18 +749,15 @@ impl<'a> Ctx<'a> {
         // The kept copy of each cluster; a document of an earlier release always wins (it has
         // been released already), then the total order of `better`.
         let mut best: HashMap<u32, (u64, Rank, u128, bool)> = HashMap::new();
-        for (i, f) in sig_files.iter().enumerate() {
-            let mut r = BufReader::with_capacity(1 << 20, f.try_clone().map_err(io_err(work))?);
-            let mut rec = vec![0u8; layout.size()];
+        for (i, map) in maps.iter().enumerate() {
             let is_earlier = i >= self.n_input;
-            for row in 0..self.rows(i) {
-                r.read_exact(&mut rec).map_err(io_err(work))?;
-                let doc = base[i] + row;
+            for (row, rec) in map.chunks_exact(layout.size()).enumerate() {
+                let doc = base[i] + row as u64;
                 let root = roots[doc as usize];
                 if size[root as usize] < 2 {
                     continue;
                 }
-                let d = decode(&rec, 0);
+                let d = decode(rec, 0);
                 let e = best.entry(root).or_insert((doc, d.rank, d.exact, is_earlier));
                 let wins = match (is_earlier, e.3) {
                     (true, false) => true,
@@ -774,13 +771,9 @@ impl<'a> Ctx<'a> {
         }
         // Each input part's decisions, a fixed-size record per row, for the filter step.
         (0..self.n_input).into_par_iter().try_for_each(|i| -> Result<(), DedupError> {
-            let sig = self.sig_path(i);
-            let mut r = BufReader::with_capacity(1 << 20, File::open(&sig).map_err(io_err(&sig))?);
             let mut out = Vec::with_capacity(self.rows(i) as usize * DECISION);
-            let mut rec = vec![0u8; layout.size()];
-            for row in 0..self.rows(i) {
-                r.read_exact(&mut rec).map_err(io_err(&sig))?;
-                let doc = base[i] + row;
+            for (row, rec) in maps[i].chunks_exact(layout.size()).enumerate() {
+                let doc = base[i] + row as u64;
                 let root = roots[doc as usize];
                 let n = size[root as usize];
                 if n < 2 {
