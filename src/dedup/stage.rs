@@ -783,7 +783,7 @@ impl<'a> Ctx<'a> {
                     continue;
                 }
                 let (kept, rank, kept_exact, earlier) = best[&root];
-                let exact = doc != kept && decode(&rec, 0).exact == kept_exact;
+                let exact = doc != kept && decode(rec, 0).exact == kept_exact;
                 out.push(
                     if doc == kept { KEEP } else { 0 }
                         | if exact { EXACT } else { 0 }
