@@ -23,6 +23,18 @@ impl UnionFind {
         x
     }
 
+    /// Whether `a` and `b` are in one set, without compressing paths (so it can be asked from
+    /// many threads at once).
+    pub fn connected(&self, a: u32, b: u32) -> bool {
+        let root = |mut x: u32| {
+            while self.parent[x as usize] != x {
+                x = self.parent[x as usize];
+            }
+            x
+        };
+        root(a) == root(b)
+    }
+
     pub fn union(&mut self, a: u32, b: u32) {
         let (ra, rb) = (self.find(a), self.find(b));
         match ra.cmp(&rb) {
@@ -119,6 +131,7 @@ mod tests {
         uf.union(4, 2);
         uf.union(5, 4);
         uf.union(1, 3);
+        assert!(uf.connected(5, 4) && uf.connected(2, 5) && !uf.connected(0, 5) && !uf.connected(3, 2));
         assert_eq!(uf.find(5), 2);
         assert_eq!(uf.find(3), 1);
         assert_eq!(uf.find(0), 0);

@@ -6,6 +6,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 /// One entry: a 128-bit key (band key, or exact-text hash) and a dense document index.
@@ -65,92 +66,125 @@ impl Grouped {
     }
 }
 
-/// A run read where it lies (mapped): a buffered reader copied every 24-byte entry out through
-/// a `read_exact` call, a quarter of the serial cluster step.
-struct RunReader {
-    map: Option<memmap2::Mmap>,
-    at: usize,
+/// Runs mapped for reading: a buffered reader copied every 24-byte entry out through a
+/// `read_exact` call, a quarter of the serial cluster step. Mapped, a run can also be read
+/// from any key on (a binary search), so that ranges of keys merge in parallel.
+pub struct MappedRuns {
+    maps: Vec<Option<memmap2::Mmap>>,
 }
 
-impl RunReader {
-    fn open(path: &Path) -> io::Result<RunReader> {
-        let f = File::open(path)?;
-        let len = f.metadata()?.len();
-        if len % ENTRY as u64 != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: {len} bytes, not whole {ENTRY}-byte entries; run the step again", path.display()),
-            ));
+impl MappedRuns {
+    pub fn open(paths: &[impl AsRef<Path>]) -> io::Result<MappedRuns> {
+        let mut maps = Vec::with_capacity(paths.len());
+        for p in paths {
+            let path = p.as_ref();
+            let f = File::open(path)?;
+            let len = f.metadata()?.len();
+            if len % ENTRY as u64 != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {len} bytes, not whole {ENTRY}-byte entries; run the step again", path.display()),
+                ));
+            }
+            // SAFETY: runs are this stage's own work files, complete (renamed into place)
+            // before any step reads them and never written again; an empty file is not mapped.
+            maps.push(if len == 0 { None } else { Some(unsafe { memmap2::Mmap::map(&f)? }) });
         }
-        // SAFETY: runs are this stage's own work files, complete (renamed into place) before
-        // any step reads them and never written again; an empty file is not mapped.
-        let map = if len == 0 { None } else { Some(unsafe { memmap2::Mmap::map(&f)? }) };
-        Ok(RunReader { map, at: 0 })
+        Ok(MappedRuns { maps })
     }
 
-    fn next(&mut self) -> io::Result<Option<Entry>> {
-        let Some(b) = self.map.as_deref().and_then(|m| m.get(self.at..self.at + ENTRY)) else { return Ok(None) };
-        self.at += ENTRY;
-        Ok(Some(Entry {
-            key: u128::from_le_bytes(b[..16].try_into().expect("16 bytes")),
-            doc: u64::from_le_bytes(b[16..].try_into().expect("8 bytes")),
-        }))
+    /// Merges the runs' entries whose key has its high half in `high` (an LSH band, or the
+    /// exact band) and calls `group` with each key's documents, in ascending order, when the
+    /// key has at least `min`. Keys come in ascending order.
+    pub fn merge_in(
+        &self,
+        high: RangeInclusive<u64>,
+        min: usize,
+        mut group: impl FnMut(u128, &[u64]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut cursors: Vec<&[u8]> = self.maps.iter().flatten().map(|m| entries_in(m, &high)).collect();
+        let mut heap = BinaryHeap::with_capacity(cursors.len());
+        for (i, c) in cursors.iter_mut().enumerate() {
+            if let Some(e) = next(c) {
+                heap.push(Reverse((e, i)));
+            }
+        }
+        let mut current: Option<u128> = None;
+        let mut docs: Vec<u64> = Vec::new();
+        while let Some(mut top) = heap.peek_mut() {
+            let Reverse((e, i)) = *top;
+            if current != Some(e.key) {
+                if let Some(k) = current {
+                    if docs.len() >= min {
+                        group(k, &docs)?;
+                    }
+                }
+                current = Some(e.key);
+                docs.clear();
+            }
+            docs.push(e.doc);
+            // The run's next entry replaces the top in place: one sift down, where a pop and a
+            // push cost two.
+            match next(&mut cursors[i]) {
+                Some(n) => *top = Reverse((n, i)),
+                None => {
+                    std::collections::binary_heap::PeekMut::pop(top);
+                }
+            }
+        }
+        if let (Some(k), true) = (current, docs.len() >= min) {
+            group(k, &docs)?;
+        }
+        Ok(())
     }
+}
+
+fn entry_at(run: &[u8], i: usize) -> Entry {
+    let b = &run[i * ENTRY..(i + 1) * ENTRY];
+    Entry {
+        key: u128::from_le_bytes(b[..16].try_into().expect("16 bytes")),
+        doc: u64::from_le_bytes(b[16..].try_into().expect("8 bytes")),
+    }
+}
+
+/// The bytes of the sorted run's entries whose key has its high half in `high`.
+fn entries_in<'a>(run: &'a [u8], high: &RangeInclusive<u64>) -> &'a [u8] {
+    let n = run.len() / ENTRY;
+    let first_at_least = |h: u64| {
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if ((entry_at(run, mid).key >> 64) as u64) < h {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    };
+    let from = first_at_least(*high.start());
+    let to = high.end().checked_add(1).map_or(n, first_at_least);
+    &run[from * ENTRY..to.max(from) * ENTRY]
+}
+
+fn next(cursor: &mut &[u8]) -> Option<Entry> {
+    if cursor.is_empty() {
+        return None;
+    }
+    let e = entry_at(cursor, 0);
+    *cursor = &cursor[ENTRY..];
+    Some(e)
 }
 
 /// Merges sorted runs and calls `group` with each key's documents (in ascending order) when a
-/// key has more than one. Memory: one buffered reader per run and one group.
+/// key has more than one. Memory: the runs are mapped, and one group is held.
 pub fn merge_groups(paths: &[impl AsRef<Path>], group: impl FnMut(u128, &[u64]) -> io::Result<()>) -> io::Result<()> {
-    merge(paths, 2, group)
+    MappedRuns::open(paths)?.merge_in(0..=u64::MAX, 2, group)
 }
 
 /// As [`merge_groups`], for every key (single entries too).
 pub fn merge_all(paths: &[impl AsRef<Path>], group: impl FnMut(u128, &[u64]) -> io::Result<()>) -> io::Result<()> {
-    merge(paths, 1, group)
-}
-
-fn merge(
-    paths: &[impl AsRef<Path>],
-    min: usize,
-    mut group: impl FnMut(u128, &[u64]) -> io::Result<()>,
-) -> io::Result<()> {
-    let mut readers = Vec::with_capacity(paths.len());
-    for p in paths {
-        readers.push(RunReader::open(p.as_ref())?);
-    }
-    let mut heap = BinaryHeap::new();
-    for (i, r) in readers.iter_mut().enumerate() {
-        if let Some(e) = r.next()? {
-            heap.push(Reverse((e, i)));
-        }
-    }
-    let mut current: Option<u128> = None;
-    let mut docs: Vec<u64> = Vec::new();
-    while let Some(mut top) = heap.peek_mut() {
-        let Reverse((e, i)) = *top;
-        if current != Some(e.key) {
-            if let Some(k) = current {
-                if docs.len() >= min {
-                    group(k, &docs)?;
-                }
-            }
-            current = Some(e.key);
-            docs.clear();
-        }
-        docs.push(e.doc);
-        // The run's next entry replaces the top in place: one sift down, where a pop and a
-        // push cost two.
-        match readers[i].next()? {
-            Some(next) => *top = Reverse((next, i)),
-            None => {
-                std::collections::binary_heap::PeekMut::pop(top);
-            }
-        }
-    }
-    if let (Some(k), true) = (current, docs.len() >= min) {
-        group(k, &docs)?;
-    }
-    Ok(())
+    MappedRuns::open(paths)?.merge_in(0..=u64::MAX, 1, group)
 }
 
 #[cfg(test)]
@@ -180,6 +214,48 @@ mod tests {
         })
         .unwrap();
         assert_eq!(got, vec![(5, vec![1, 11, 13]), (9, vec![2, 10])]);
+    }
+
+    /// Merging band by band gives the groups of one merge over all bands, in the same order.
+    #[test]
+    fn ranges_of_bands_merge_like_the_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let high = vec![0, 1, 2, 5, u64::MAX];
+        let mut paths = Vec::new();
+        for r in 0..3u64 {
+            let mut g = Grouped::new(high.clone(), 8);
+            for (k, keys) in g.keys.iter_mut().enumerate() {
+                for d in 0..20u64 {
+                    keys.push(((d * 7 + k as u64 + r) % 6, r * 100 + d));
+                }
+            }
+            let p = dir.path().join(format!("{r}.run"));
+            g.write_run(&p).unwrap();
+            paths.push(p);
+        }
+        std::fs::write(dir.path().join("empty.run"), b"").unwrap();
+        paths.push(dir.path().join("empty.run"));
+        let mut whole = Vec::new();
+        merge_groups(&paths, |k, d| {
+            whole.push((k, d.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        let runs = MappedRuns::open(&paths).unwrap();
+        let mut banded = Vec::new();
+        for h in [0, 1, 2, 3, 4, 5, u64::MAX] {
+            runs.merge_in(h..=h, 2, |k, d| {
+                assert_eq!((k >> 64) as u64, h);
+                banded.push((k, d.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        }
+        assert!(whole.len() > 20);
+        assert_eq!(banded, whole);
+        std::fs::write(dir.path().join("torn.run"), [0u8; 25]).unwrap();
+        let e = MappedRuns::open(&[dir.path().join("torn.run")]).err().unwrap();
+        assert!(e.to_string().contains("torn.run") && e.to_string().contains("25 bytes"), "{e}");
     }
 
     proptest::proptest! {

@@ -713,28 +713,52 @@ impl<'a> Ctx<'a> {
         let mut uf = UnionFind::new(total as usize);
         let (mut candidates, mut verified) = (0u64, 0u64);
         let run_paths: Vec<PathBuf> = (0..self.sources.len()).map(|i| work.join(format!("keys-{i}.run"))).collect();
-        runs::merge_groups(&run_paths, |key, docs| {
-            let first = record(docs[0]);
-            let exact = (key >> 64) as u64 == EXACT_BAND;
-            for &d in &docs[1..] {
-                candidates += 1;
-                if uf.find(d as u32) == uf.find(docs[0] as u32) {
-                    continue;
-                }
-                let other = record(d);
-                let ok = if exact {
-                    other[..16] == first[..16]
-                } else {
-                    agreement(&first[Layout::HEAD..], &other[Layout::HEAD..]) >= self.opts.profile.threshold
-                };
-                if ok {
-                    verified += 1;
-                    uf.union(docs[0] as u32, d as u32);
+        let runs = runs::MappedRuns::open(&run_paths).map_err(io_err(work))?;
+        let threshold = self.opts.profile.threshold;
+        // The bands are merged and their candidates verified in parallel, a wave of bands at a
+        // time; the verified pairs are then joined in band order. A pair is joined when it is
+        // verified and not yet connected at its turn, as in one merge over all bands, so the
+        // clusters and both counts do not depend on the threads. Pairs connected before the
+        // wave are not verified again, which keeps a wave's pairs few after the first bands.
+        let bands: Vec<u64> = (0..self.opts.profile.banding.bands as u64).chain([EXACT_BAND]).collect();
+        for wave in bands.chunks(rayon::current_num_threads().max(1)) {
+            let found: Vec<io::Result<BandPairs>> = wave
+                .par_iter()
+                .map(|&band| {
+                    let (mut pairs, mut ok_pairs) = (0u64, Vec::new());
+                    runs.merge_in(band..=band, 2, |_, docs| {
+                        let first = record(docs[0]);
+                        for &d in &docs[1..] {
+                            pairs += 1;
+                            if uf.connected(d as u32, docs[0] as u32) {
+                                continue;
+                            }
+                            let other = record(d);
+                            let ok = if band == EXACT_BAND {
+                                other[..16] == first[..16]
+                            } else {
+                                agreement(&first[Layout::HEAD..], &other[Layout::HEAD..]) >= threshold
+                            };
+                            if ok {
+                                ok_pairs.push((docs[0] as u32, d as u32));
+                            }
+                        }
+                        Ok(())
+                    })?;
+                    Ok((pairs, ok_pairs))
+                })
+                .collect();
+            for band in found {
+                let (pairs, ok_pairs) = band.map_err(io_err(work))?;
+                candidates += pairs;
+                for (a, b) in ok_pairs {
+                    if uf.find(a) != uf.find(b) {
+                        verified += 1;
+                        uf.union(a, b);
+                    }
                 }
             }
-            Ok(())
-        })
-        .map_err(io_err(work))?;
+        }
         tracing::info!("{candidates} candidate pairs, {verified} joined");
 
         // Cluster sizes, then the best copy of each cluster.
@@ -1038,6 +1062,9 @@ impl Decision {
         }
     }
 }
+
+/// One band's candidate pairs (how many) and the pairs of them that verified, in merge order.
+type BandPairs = (u64, Vec<(u32, u32)>);
 
 fn hex(id: &[u8; 16]) -> String {
     format!("{:032x}", u128::from_be_bytes(*id))
