@@ -43,12 +43,24 @@ fn readme_demo_ingest_dedup_filter_inspect() {
         .arg(&deduped)
         .arg("-o")
         .arg(&filtered)
-        .args(["--config", "data-samples/filter.toml"])
+        .args(["--config", "data-samples/filter.toml", "--compression", "none"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("filter: ") && stderr.contains("kept by language: swe"), "{stderr}");
+    let manifest = std::fs::read_to_string(filtered.join("manifest.json")).unwrap();
+    assert!(manifest.contains(r#""compression": "none""#), "{manifest}");
+    let o = kbcurate()
+        .args(["dedup"])
+        .arg(&ds)
+        .arg("-o")
+        .arg(out.path().join("x"))
+        .args(["--compression", "lz4"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && stderr.contains("compression `lz4`") && stderr.contains("zstd:LEVEL"), "{stderr}");
     let o = kbcurate().args(["inspect", "-n", "2"]).arg(&filtered).output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("stage     filter"), "{stdout}");

@@ -662,6 +662,21 @@ strategy = "proportional"
         assert_ne!(p.stages[2].key, q.stages[2].key);
     }
 
+    /// `[run] compression` reaches every dataset stage's key (a change reruns them), not the
+    /// audit's; a bad value names the key and the accepted forms.
+    #[test]
+    fn compression_is_part_of_the_dataset_stages_keys() {
+        let p = parse(INLINE).unwrap();
+        assert_eq!(p.run.compression, crate::dataset::Codec::Zstd(1));
+        let q = parse(&format!("[run]\ncompression = \"none\"\n{INLINE}")).unwrap();
+        assert_eq!(q.run.compression, crate::dataset::Codec::None);
+        for (a, b) in p.stages.iter().zip(&q.stages) {
+            assert_eq!(a.key == b.key, a.kind == StageKind::Audit, "{}", a.kind);
+        }
+        let e = err(&format!("[run]\ncompression = \"lz4\"\n{INLINE}"));
+        assert!(e.contains("compression `lz4`") && e.contains("zstd:LEVEL"), "{e}");
+    }
+
     #[test]
     fn referenced_files_are_read() {
         let p = parse(
