@@ -21,9 +21,14 @@ const ENTRY: usize = 24;
 /// Sorts `entries` and writes them to `path` (through a temporary name).
 pub fn write_run(path: &Path, entries: &mut [Entry]) -> io::Result<()> {
     entries.sort_unstable();
+    write_entries(path, entries.iter().copied())
+}
+
+/// Writes entries, already in key order, to `path` (through a temporary name).
+fn write_entries(path: &Path, entries: impl Iterator<Item = Entry>) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut w = BufWriter::with_capacity(1 << 16, File::create(&tmp)?);
-    for e in entries.iter() {
+    for e in entries {
         w.write_all(&e.key.to_le_bytes())?;
         w.write_all(&e.doc.to_le_bytes())?;
     }
@@ -52,17 +57,11 @@ impl Grouped {
     /// memory at every step; a group (a few thousand 16-byte pairs) sorts in cache, and the
     /// high half is not compared at all.
     pub fn write_run(&mut self, path: &Path) -> io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        let mut w = BufWriter::with_capacity(1 << 16, File::create(&tmp)?);
-        for (high, keys) in self.high.iter().zip(&mut self.keys) {
-            keys.sort_unstable();
-            for (low, doc) in keys.iter() {
-                w.write_all(&((*high as u128) << 64 | *low as u128).to_le_bytes())?;
-                w.write_all(&doc.to_le_bytes())?;
-            }
-        }
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(tmp, path)
+        self.keys.iter_mut().for_each(|keys| keys.sort_unstable());
+        let entries = self.high.iter().zip(&self.keys).flat_map(|(high, keys)| {
+            keys.iter().map(move |&(low, doc)| Entry { key: (*high as u128) << 64 | low as u128, doc })
+        });
+        write_entries(path, entries)
     }
 }
 
