@@ -20,6 +20,12 @@ struct Cli {
     /// More log output (-v: info, -vv: debug). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Sync each stage's output to disk at its commit (before the manifest; at the end of a
+    /// shard's or step's run), so a machine crash cannot cost a rerun. Off by default: renames
+    /// alone survive killed processes, and a part cut short by a crash is detected. Also
+    /// `KBCURATE_SYNC=1`.
+    #[arg(long, global = true)]
+    sync: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -480,6 +486,9 @@ fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    if cli.sync {
+        kbcurate::dataset::set_sync(true);
+    }
     if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");
         std::process::exit(1);

@@ -160,6 +160,8 @@ pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<B
         rejected_parts.push(r.rejected);
     }
     if opts.shard != Shard::WHOLE {
+        // No manifest commits a shard's parts: they are made durable before its task ends.
+        dataset::sync_written(&opts.output)?;
         return Ok(BalanceSummary { plan, counts, documents_with_repeats: with_repeats, elapsed: start.elapsed() });
     }
     // Planning (polars) and sampling (arrow-rs) read the same documents the same way.

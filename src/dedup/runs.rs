@@ -32,7 +32,7 @@ fn write_entries(path: &Path, entries: impl Iterator<Item = Entry>) -> io::Resul
         w.write_all(&e.key.to_le_bytes())?;
         w.write_all(&e.doc.to_le_bytes())?;
     }
-    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    drop(w.into_inner().map_err(|e| e.into_error())?);
     std::fs::rename(tmp, path)
 }
 

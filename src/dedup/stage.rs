@@ -303,7 +303,10 @@ pub fn dedup_step(input: &Path, opts: &DedupOptions, step: Step, shard: Shard) -
             "step `{step}` is a single job; shards apply to the lines, signatures and filter steps"
         )));
     }
-    pool(opts)?.install(|| Ctx::new(input, opts)?.step(step, shard))
+    let report = pool(opts)?.install(|| Ctx::new(input, opts)?.step(step, shard))?;
+    // The next step may run on another node: what this one wrote goes to disk before it ends.
+    dataset::sync_written(&opts.output)?;
+    Ok(report)
 }
 
 fn pool(opts: &DedupOptions) -> Result<rayon::ThreadPool, DedupError> {
@@ -443,8 +446,28 @@ const KEEP: u8 = 1;
 const EXACT: u8 = 2;
 const EARLIER: u8 = 4;
 
-fn marker_ok(path: &Path, plan: &str) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|m| m == plan)
+/// A step's mark that its work (for one part, or the whole) is complete: the plan it was done
+/// for, then the name and size of each file it vouches for. Files are not synced one by one
+/// (see `dataset`'s durability notes), so after a machine crash a marker may outlive its
+/// files' data; a file missing or of another size voids the marker and the work is redone.
+fn marker_text(plan: &str, files: &[PathBuf]) -> Option<String> {
+    let mut text = format!("{plan}\n");
+    for f in files {
+        let len = std::fs::metadata(f).ok()?.len();
+        text.push_str(&format!("{} {len}\n", f.file_name()?.to_string_lossy()));
+    }
+    Some(text)
+}
+
+fn write_marker(path: &Path, plan: &str, files: &[PathBuf]) -> Result<(), DedupError> {
+    let text = marker_text(plan, files).ok_or_else(|| {
+        DedupError::Other(format!("{}: a file this step wrote is missing: {files:?}", path.display()))
+    })?;
+    Ok(dataset::write_atomic(path, text.as_bytes())?)
+}
+
+fn marker_ok(path: &Path, plan: &str, files: &[PathBuf]) -> bool {
+    marker_text(plan, files).is_some_and(|want| std::fs::read_to_string(path).is_ok_and(|m| m == want))
 }
 
 impl<'a> Ctx<'a> {
@@ -533,6 +556,25 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    fn lines_done(&self, i: usize) -> bool {
+        let run = self.work.join(format!("lines-{i}.run"));
+        marker_ok(&self.work.join(format!("lines-{i}.done")), &self.plan, &[run])
+    }
+
+    fn boilerplate_done(&self) -> bool {
+        marker_ok(&self.work.join("boilerplate.done"), &self.plan, &[self.work.join("boilerplate.bin")])
+    }
+
+    /// What the signatures step writes for source `i` (a saved index's signatures are read
+    /// where they are, and vouched for by size all the same).
+    fn signature_files(&self, i: usize) -> [PathBuf; 2] {
+        [self.sig_path(i), self.work.join(format!("keys-{i}.run"))]
+    }
+
+    fn signatures_done(&self, i: usize) -> bool {
+        marker_ok(&self.work.join(format!("sig-{i}.done")), &self.plan, &self.signature_files(i))
+    }
+
     fn sig_path(&self, i: usize) -> PathBuf {
         match self.sources[i] {
             Source::Index { set, part } => match &self.earlier[set] {
@@ -573,28 +615,24 @@ impl<'a> Ctx<'a> {
         if self.opts.boilerplate_min_docs == 0 {
             return Ok(0);
         }
-        let todo: Vec<usize> = (0..self.n_input)
-            .filter(|&i| shard.owns(i))
-            .filter(|&i| !(marker_ok(&self.work.join(format!("lines-{i}.done")), &self.plan)))
-            .collect();
+        let todo: Vec<usize> = (0..self.n_input).filter(|&i| shard.owns(i)).filter(|&i| !self.lines_done(i)).collect();
         todo.par_iter().try_for_each(|&i| -> Result<(), DedupError> {
             let run = self.work.join(format!("lines-{i}.run"));
             let (d, part) = self.part(i).expect("input parts are dataset parts");
             super::boilerplate::count_part(d, part, self.opts.profile.normalization, &run)?;
-            dataset::write_atomic(&self.work.join(format!("lines-{i}.done")), self.plan.as_bytes())?;
-            Ok(())
+            write_marker(&self.work.join(format!("lines-{i}.done")), &self.plan, &[run])
         })?;
         Ok(todo.len())
     }
 
     fn boilerplate(&self) -> Result<usize, DedupError> {
         let (path, marker) = (self.work.join("boilerplate.bin"), self.work.join("boilerplate.done"));
-        if marker_ok(&marker, &self.plan) && path.exists() {
+        if self.boilerplate_done() {
             return Ok(0);
         }
         let mut lines: Vec<u64> = if self.opts.boilerplate_min_docs > 0 {
             let runs: Vec<PathBuf> = (0..self.n_input).map(|i| self.work.join(format!("lines-{i}.run"))).collect();
-            let done = (0..self.n_input).all(|i| marker_ok(&self.work.join(format!("lines-{i}.done")), &self.plan));
+            let done = (0..self.n_input).all(|i| self.lines_done(i));
             self.needs("the line counts of every part", done, Step::Lines)?;
             let set =
                 super::boilerplate::frequent(&runs, self.opts.boilerplate_min_docs).map_err(io_err(&self.work))?;
@@ -605,31 +643,22 @@ impl<'a> Ctx<'a> {
         lines.sort_unstable();
         let bytes: Vec<u8> = lines.iter().flat_map(|l| l.to_le_bytes()).collect();
         dataset::write_atomic(&path, &bytes)?;
-        dataset::write_atomic(&marker, self.plan.as_bytes())?;
+        write_marker(&marker, &self.plan, &[path])?;
         tracing::info!("{} boilerplate lines", lines.len());
         Ok(0)
     }
 
     fn boilerplate_set(&self) -> Result<HashSet<u64>, DedupError> {
         let path = self.work.join("boilerplate.bin");
-        self.needs(
-            "the boilerplate lines",
-            marker_ok(&self.work.join("boilerplate.done"), &self.plan),
-            Step::Boilerplate,
-        )?;
+        self.needs("the boilerplate lines", self.boilerplate_done(), Step::Boilerplate)?;
         let bytes = std::fs::read(&path).map_err(io_err(&path))?;
         Ok(bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
     }
 
     fn signatures(&self, shard: Shard) -> Result<usize, DedupError> {
         let boiler = self.boilerplate_set()?;
-        let todo: Vec<usize> = (0..self.sources.len())
-            .filter(|&i| shard.owns(i))
-            .filter(|&i| {
-                let done = marker_ok(&self.work.join(format!("sig-{i}.done")), &self.plan);
-                !(done && self.sig_path(i).exists() && self.work.join(format!("keys-{i}.run")).exists())
-            })
-            .collect();
+        let todo: Vec<usize> =
+            (0..self.sources.len()).filter(|&i| shard.owns(i)).filter(|&i| !self.signatures_done(i)).collect();
         // A batched signer when a GPU is asked for (and found); the CPU path otherwise.
         let signer = match self.opts.device.open()? {
             Some(gpu) if !todo.is_empty() => Some(crate::gpu::minhash_signer(&gpu, &self.opts.profile.hasher())?),
@@ -643,8 +672,7 @@ impl<'a> Ctx<'a> {
             None => self.index_keys(i),
         })?;
         for &i in &todo {
-            let marker = self.work.join(format!("sig-{i}.done"));
-            dataset::write_atomic(&marker, self.plan.as_bytes())?;
+            write_marker(&self.work.join(format!("sig-{i}.done")), &self.plan, &self.signature_files(i))?;
         }
         Ok(todo.len())
     }
@@ -670,7 +698,7 @@ impl<'a> Ctx<'a> {
         if self.cluster_stats().is_some() {
             return Ok(0);
         }
-        let done = (0..self.sources.len()).all(|i| marker_ok(&self.work.join(format!("sig-{i}.done")), &self.plan));
+        let done = (0..self.sources.len()).all(|i| self.signatures_done(i));
         self.needs("the signatures of every part", done, Step::Signatures)?;
         let (layout, base, work) = (&self.layout, &self.base, &self.work);
         let sig_files: Vec<File> = (0..self.sources.len())
@@ -829,9 +857,16 @@ impl<'a> Ctx<'a> {
         Ok(0)
     }
 
+    /// The cluster step's record, if it is complete for this plan: its decision files, one
+    /// fixed-size record per row, all have their full length (see [`marker_text`] for why).
     fn cluster_stats(&self) -> Option<ClusterStats> {
         let bytes = std::fs::read(self.work.join("cluster.json")).ok()?;
-        serde_json::from_slice::<ClusterStats>(&bytes).ok().filter(|s| s.plan == self.plan)
+        let stats = serde_json::from_slice::<ClusterStats>(&bytes).ok().filter(|s| s.plan == self.plan)?;
+        let full = |i: usize| {
+            let path = self.work.join(format!("decisions-{i}.bin"));
+            std::fs::metadata(path).is_ok_and(|m| m.len() == self.rows(i) * DECISION as u64)
+        };
+        (0..self.n_input).all(full).then_some(stats)
     }
 
     fn index_part_path(&self, i: usize) -> PathBuf {
@@ -1013,11 +1048,7 @@ impl IndexWriter {
     }
 
     fn finish(self) -> Result<(), DedupError> {
-        self.to
-            .into_inner()
-            .map_err(|e| DedupError::Io { path: self.tmp.clone(), source: e.into_error() })?
-            .sync_all()
-            .map_err(io_err(&self.tmp))?;
+        drop(self.to.into_inner().map_err(|e| DedupError::Io { path: self.tmp.clone(), source: e.into_error() })?);
         std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))
     }
 }
@@ -1158,10 +1189,7 @@ fn signatures(
             row += 1;
         }
     }
-    w.into_inner()
-        .map_err(|e| DedupError::Io { path: tmp.clone(), source: e.into_error() })?
-        .sync_all()
-        .map_err(io_err(&tmp))?;
+    drop(w.into_inner().map_err(|e| DedupError::Io { path: tmp.clone(), source: e.into_error() })?);
     std::fs::rename(&tmp, &sig_path).map_err(io_err(&sig_path))?;
     entries.write_run(&run_path).map_err(io_err(&run_path))
 }

@@ -236,6 +236,8 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
         rejected_parts.push(rec.rejected);
     }
     if opts.shard != Shard::WHOLE {
+        // No manifest commits a shard's parts: they are made durable before its task ends.
+        dataset::sync_written(&opts.output)?;
         return Ok(FilterSummary { counts, stats, elapsed: start.elapsed() });
     }
     let rules_table: Vec<serde_json::Value> = RULES

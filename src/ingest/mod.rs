@@ -266,6 +266,8 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
     debug_assert!(counts.reconciles());
     let files = units.iter().map(|u| &u.path).collect::<std::collections::BTreeSet<_>>().len();
     if opts.shard != Shard::WHOLE {
+        // No manifest commits a shard's parts: they are made durable before its task ends.
+        dataset::sync_written(&opts.output)?;
         return Ok(IngestSummary {
             counts,
             parts: manifest_parts.len(),

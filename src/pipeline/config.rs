@@ -165,6 +165,10 @@ pub struct RunSection {
     /// `zstd:LEVEL` or `none`.
     #[serde(default)]
     pub compression: crate::dataset::Codec,
+    /// Sync each stage's output to disk at its commit (`kbcurate --sync`; see the durability
+    /// notes in the README). It does not change any output, so it is not in the stage keys.
+    #[serde(default)]
+    pub sync: bool,
 }
 
 /// `[ingest]`.

@@ -84,6 +84,9 @@ fn run(
 ) -> Result<String, PipelineError> {
     let kind = stage.kind;
     let out = run.stage_dir(kind);
+    if p.run.sync {
+        crate::dataset::set_sync(true);
+    }
     let err = |e: &dyn std::fmt::Display| PipelineError::Stage { stage: kind, message: format!("{e:#}") };
     match &stage.config {
         StageConfig::Ingest { config, base, part_size, .. } => {

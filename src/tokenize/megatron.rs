@@ -138,22 +138,19 @@ impl MegatronWriter {
         self.lengths.len()
     }
 
-    /// Writes the index, syncs both files and renames them into place: (`.bin`, `.idx`).
+    /// Writes the index and renames both files into place: (`.bin`, `.idx`). They are synced
+    /// with the stage's manifest (`dataset::write_commit`).
     pub fn finish(self) -> Result<(FileSum, FileSum), TokenizeError> {
         let bin_path = self.dir.join(format!("{}.bin", self.rel));
         let idx_path = self.dir.join(format!("{}.idx", self.rel));
         let bin_tmp = tmp(&bin_path);
         let f =
             self.bin.into_inner().map_err(|e| TokenizeError::Io { path: bin_tmp.clone(), source: e.into_error() })?;
-        f.sync_all().map_err(io_err(&bin_tmp))?;
         let bin_bytes = f.metadata().map_err(io_err(&bin_tmp))?.len();
         drop(f);
         let idx = index_bytes(self.dtype, &self.lengths, &self.doc_indices);
         let idx_tmp = tmp(&idx_path);
-        let mut f = File::create(&idx_tmp).map_err(io_err(&idx_tmp))?;
-        f.write_all(&idx).map_err(io_err(&idx_tmp))?;
-        f.sync_all().map_err(io_err(&idx_tmp))?;
-        drop(f);
+        fs::write(&idx_tmp, &idx).map_err(io_err(&idx_tmp))?;
         fs::rename(&bin_tmp, &bin_path).map_err(io_err(&bin_path))?;
         fs::rename(&idx_tmp, &idx_path).map_err(io_err(&idx_path))?;
         Ok((

@@ -404,6 +404,8 @@ fn run(
     }
     let encode_elapsed = t_enc.elapsed();
     if !whole {
+        // No manifest commits a shard's spill files: they are made durable before its task ends.
+        dataset::sync_written(out)?;
         let mine = (0..n_parts as usize).filter(|&i| opts.shard.owns(i)).count();
         let resumed = (0..n_parts as usize).filter(|&i| opts.shard.owns(i) && done[i].is_some()).count();
         return Ok(Outcome::Encoded(EncodeReport {
@@ -482,7 +484,7 @@ fn run(
     };
     let mut json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     json.push(b'\n');
-    dataset::write_atomic(&out.join(dataset::MANIFEST), &json)?;
+    dataset::write_commit(out, dataset::MANIFEST, &json)?;
     Ok(Outcome::Packed(Box::new(TokenizeSummary {
         manifest,
         text_bytes,
