@@ -476,7 +476,24 @@ fn parse_split(s: &str) -> Result<MetsSplit, String> {
     }
 }
 
+/// Stages allocate and free batch-sized buffers (Arrow arrays, text, signature records) all the
+/// time. glibc's malloc serves blocks over its mmap threshold with a fresh mapping and hands
+/// them back to the system on free, so every batch paid page faults and zeroing again: 36 000
+/// faults and a sixth of the wall time of a dedup run on the benchmark corpus (0.61–0.67 s →
+/// 0.53–0.56 s at -j2, peak RSS 72 MB either way). Raising the thresholds keeps freed blocks for
+/// reuse. mimalloc was tried instead: fewer faults, no faster here, and 117 MB peak RSS.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets malloc's parameters; it runs first in main, before any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
 fn main() {
+    tune_allocator();
     let cli = Cli::parse();
     let default = match cli.verbose {
         0 => "warn",

@@ -182,3 +182,68 @@ fn errors_name_the_file_and_what_to_do() {
     assert!(!o.status.success());
     assert!(stderr.contains("not a kbcurate dataset") && stderr.contains("manifest.json"), "{stderr}");
 }
+
+/// Without `--sync` no file is synced; with it (or `KBCURATE_SYNC=1`) the stage syncs its
+/// output once before the manifest and the manifest itself, and the outputs are the same
+/// bytes. The system calls are read with strace, where it is installed.
+#[test]
+fn sync_is_asked_for_and_changes_no_output() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let out = tempfile::tempdir().unwrap();
+    let ingest = |dir: &str, sync: &[&str], env: Option<&str>| {
+        let mut c = kbcurate();
+        c.current_dir(repo).args(sync).args(["ingest", "--config", "data-samples/collections.toml", "-o"]);
+        c.arg(out.path().join(dir));
+        if let Some(v) = env {
+            c.env("KBCURATE_SYNC", v);
+        } else {
+            c.env_remove("KBCURATE_SYNC");
+        }
+        c
+    };
+    let mut plain = ingest("plain", &[], None);
+    let mut synced = ingest("synced", &["--sync"], None);
+    let mut by_env = ingest("env", &[], Some("1"));
+    for c in [&mut plain, &mut synced, &mut by_env] {
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let files = |d: &str| {
+        let dir = out.path().join(d);
+        let mut v: Vec<(String, Vec<u8>)> = ["manifest.json", "part-00000.parquet", "rejected/part-00000.parquet"]
+            .iter()
+            .map(|f| (f.to_string(), std::fs::read(dir.join(f)).unwrap()))
+            .collect();
+        // The manifest names its own output folder; compare the rest.
+        v[0].1 = String::from_utf8(v[0].1.clone()).unwrap().replace(&dir.display().to_string(), "OUT").into_bytes();
+        v
+    };
+    assert_eq!(files("plain"), files("synced"));
+    assert_eq!(files("plain"), files("env"));
+
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("skipping the system-call half: strace is not installed");
+        return;
+    }
+    let traced = |sync: &[&str], dir: &str| {
+        let log = out.path().join(format!("{dir}.strace"));
+        let c = ingest(dir, sync, None);
+        let o = Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=fsync,fdatasync,syncfs", "-o"])
+            .arg(&log)
+            .arg(c.get_program())
+            .args(c.get_args())
+            .current_dir(repo)
+            .env_remove("KBCURATE_SYNC")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(&log).unwrap();
+        let count = |call: &str| text.lines().filter(|l| l.contains(&format!("{call}("))).count();
+        (count("syncfs"), count("fsync") + count("fdatasync"))
+    };
+    assert_eq!(traced(&[], "plain-traced"), (0, 0));
+    let (syncfs, fsync) = traced(&["--sync"], "synced-traced");
+    assert_eq!(syncfs, 1, "one syncfs before the manifest");
+    assert!(fsync >= 2, "the manifest and its folder are synced: {fsync} fsync calls");
+}

@@ -305,6 +305,58 @@ fn an_interrupted_dedup_resumes_to_the_same_dataset() {
     assert_eq!(files(full.path()), files(dir));
 }
 
+/// Files are not synced as they are written, so a machine crash can leave a step's file empty
+/// or short while its completion marker survives. The marker names its files' sizes: a file
+/// cut short voids it and the work is redone, giving the same dataset as an undisturbed run.
+#[test]
+fn files_cut_short_by_a_crash_are_redone_not_trusted() {
+    use kbcurate::dedup::stage::{dedup_step, Shard, Step};
+    let (_input, ingested) = corpus();
+    let whole = tempfile::tempdir().unwrap();
+    dedup(ingested.path(), &DedupOptions::new(whole.path())).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = DedupOptions::new(out.path());
+    let step = |s: Step| dedup_step(ingested.path(), &o, s, Shard::WHOLE).unwrap();
+    for s in [Step::Lines, Step::Boilerplate, Step::Signatures, Step::Cluster] {
+        step(s);
+    }
+    let work = out.path().join("_work");
+    let cut = |name: &str, len: u64| {
+        let f = std::fs::OpenOptions::new().write(true).open(work.join(name)).unwrap();
+        assert!(f.metadata().unwrap().len() > len, "{name} is already that short");
+        f.set_len(len).unwrap();
+    };
+    cut("lines-0.run", 0);
+    cut("sig-1.bin", 100);
+    cut("keys-2.run", 0);
+    let decisions = std::fs::metadata(work.join("decisions-0.bin")).unwrap().len();
+    cut("decisions-0.bin", decisions / 2);
+    // Only the parts whose files were cut are redone.
+    assert_eq!(step(Step::Lines).parts, 1);
+    step(Step::Boilerplate);
+    assert_eq!(step(Step::Signatures).parts, 2);
+    step(Step::Cluster);
+    assert_eq!(std::fs::metadata(work.join("decisions-0.bin")).unwrap().len(), decisions);
+    step(Step::Filter);
+    let s = step(Step::Finalize).summary.unwrap();
+    assert!(s.counts.reconciles());
+    assert_eq!(files(whole.path()), files(out.path()));
+}
+
+/// A dataset whose part is not the size its manifest records (cut short by a crash before it
+/// reached the disk) is refused when opened, naming the part, before a stage reads from it.
+#[test]
+fn a_dataset_part_cut_short_is_named_when_opened() {
+    let (_input, ingested) = corpus();
+    let part = ingested.path().join("part-00001.parquet");
+    let len = std::fs::metadata(&part).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&part).unwrap().set_len(len - 10).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let e = dedup(ingested.path(), &DedupOptions::new(out.path())).unwrap_err().to_string();
+    assert!(e.contains("part-00001.parquet") && e.contains("cut short"), "{e}");
+    assert!(e.contains(&format!("{} bytes, the manifest says {len}", len - 10)), "{e}");
+}
+
 /// The steps run as separate processes, the per-part ones in shards (as Slurm array tasks
 /// would), give the same dataset as one `kbcurate dedup`.
 #[test]

@@ -681,6 +681,16 @@ strategy = "proportional"
         assert!(e.contains("compression `lz4`") && e.contains("zstd:LEVEL"), "{e}");
     }
 
+    /// `[run] sync` is read and changes no stage's key: syncing changes no output.
+    #[test]
+    fn sync_is_read_and_not_part_of_any_key() {
+        let p = parse(INLINE).unwrap();
+        assert!(!p.run.sync);
+        let q = parse(&format!("[run]\nsync = true\n{INLINE}")).unwrap();
+        assert!(q.run.sync);
+        assert!(p.stages.iter().zip(&q.stages).all(|(a, b)| a.key == b.key));
+    }
+
     #[test]
     fn referenced_files_are_read() {
         let p = parse(
