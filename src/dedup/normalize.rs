@@ -40,6 +40,8 @@ pub fn normalize_into(text: &str, opts: Normalization, out: &mut String) {
     let ascii = ascii_table(opts);
     let latin1 = latin1_table(opts);
     let mut n = Normalizer { opts, pending_space: false, hyphen: false, hyphen_newline: false };
+    #[cfg(target_arch = "x86_64")]
+    let blocks = vector::Blocks::new(opts);
     // SAFETY: only whole UTF-8 sequences are appended below (ASCII bytes, a table entry that
     // holds one encoded char, chars encoded by `Normalizer`), so `out` stays valid UTF-8.
     let buf = unsafe { out.as_mut_vec() };
@@ -47,6 +49,10 @@ pub fn normalize_into(text: &str, opts: Normalization, out: &mut String) {
     let mut i = 0;
     while i < b.len() {
         if !n.hyphen {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(blocks) = &blocks {
+                i = blocks.run(b, i, buf, &mut n.pending_space);
+            }
             i = ascii_run(b, i, ascii, buf, &mut n.pending_space);
             if i == b.len() {
                 break;
@@ -171,6 +177,180 @@ fn latin1_table(opts: Normalization) -> &'static Latin1Table {
             (len, bytes)
         })
     })
+}
+
+/// Sixteen bytes at a time, where the CPU has SSSE3 (every x86-64 CPU since about 2008): a
+/// block of ASCII letters, digits and breaks, and of two-byte letters of U+00C0..U+00FF that
+/// normalize to one ASCII letter (`å ä ö é ü` under the default options), is normalized with
+/// vector compares, a table lookup for the letters and a byte shuffle that drops what the rules
+/// drop. Any other block (a hyphen, another non-ASCII character, a letter cut by the block's
+/// end) is left to the byte loops. On the Swedish and Finnish newspaper text of the dedup
+/// benchmark 9% of the bytes are non-ASCII and most 16-byte blocks hold one; only 42% are
+/// plain ASCII, which is why an ASCII-only vector path was no faster.
+#[cfg(target_arch = "x86_64")]
+mod vector {
+    use std::arch::x86_64::*;
+
+    use super::{latin1_table, Normalization};
+
+    /// For each 8-bit mask, the indices of its set bits, in order (then zeros): the shuffle
+    /// that packs the kept bytes of half a block to its front.
+    const fn pack_table(offset: u8) -> [[u8; 8]; 256] {
+        let mut t = [[0u8; 8]; 256];
+        let mut m = 0;
+        while m < 256 {
+            let (mut k, mut bit) = (0, 0);
+            while bit < 8 {
+                if m & (1 << bit) != 0 {
+                    t[m][k] = bit as u8 + offset;
+                    k += 1;
+                }
+                bit += 1;
+            }
+            m += 1;
+        }
+        t
+    }
+    static PACK_LO: [[u8; 8]; 256] = pack_table(0);
+    static PACK_HI: [[u8; 8]; 256] = pack_table(8);
+
+    pub(super) struct Blocks {
+        lowercase: bool,
+        fold_digits: bool,
+        /// What the second byte of `C3 xx` becomes, by `xx & 0x3F` in four rows of 16: one ASCII
+        /// letter, or 0 where the byte loops must handle it.
+        c3: [__m128i; 4],
+    }
+
+    impl Blocks {
+        /// `None` where the CPU lacks SSSE3.
+        pub(super) fn new(opts: Normalization) -> Option<Blocks> {
+            if !is_x86_feature_detected!("ssse3") {
+                return None;
+            }
+            let latin1 = latin1_table(opts);
+            let mut single = [0u8; 64];
+            for (k, &(len, bytes)) in latin1.iter().enumerate() {
+                if len == 1 && bytes[0].is_ascii_alphanumeric() {
+                    single[k] = bytes[0];
+                }
+            }
+            // SAFETY: each load reads 16 bytes inside the 64-byte array.
+            let c3 = std::array::from_fn(|r| unsafe { _mm_loadu_si128(single.as_ptr().add(16 * r).cast()) });
+            Some(Blocks { lowercase: opts.lowercase, fold_digits: opts.fold_digits, c3 })
+        }
+
+        /// Normalizes whole blocks from `b[i..]` while they qualify; returns where it stopped.
+        /// `pending_space` is the byte loops' state, carried in and out.
+        #[inline]
+        pub(super) fn run(&self, b: &[u8], i: usize, out: &mut Vec<u8>, pending_space: &mut bool) -> usize {
+            if i + 16 > b.len() {
+                return i;
+            }
+            // SAFETY: a `Blocks` exists only where SSSE3 was detected.
+            unsafe { self.run_ssse3(b, i, out, pending_space) }
+        }
+
+        /// [`Blocks::run`], compiled for SSSE3 so that `block` is inlined into the loop.
+        #[target_feature(enable = "ssse3")]
+        unsafe fn run_ssse3(&self, b: &[u8], mut i: usize, out: &mut Vec<u8>, pending_space: &mut bool) -> usize {
+            // A block adds at most 17 bytes (a space, then 16), and its two 8-byte stores reach
+            // 16 past the length: 32 bytes of room per block keeps every store in capacity.
+            out.reserve((b.len() - i) * 2 + 32);
+            let mut len = out.len();
+            let mut pending = *pending_space;
+            while i + 16 <= b.len() {
+                // SAFETY: `b[i..i + 16]` is in bounds; the capacity reserved above covers
+                // `len + 32` for every block (each block consumes 16 input bytes and adds at
+                // most 17 to `len`).
+                if !unsafe { self.block(b.as_ptr().add(i), out.as_mut_ptr(), &mut len, &mut pending) } {
+                    break;
+                }
+                i += 16;
+            }
+            // SAFETY: every byte below `len` was written (ASCII) by `block` or was there before.
+            unsafe { out.set_len(len) };
+            *pending_space = pending;
+            i
+        }
+
+        /// One block at `src`: appends its normalized form at `dst + *len` and returns true, or
+        /// returns false (nothing written) when the block does not qualify.
+        #[inline]
+        #[target_feature(enable = "ssse3")]
+        unsafe fn block(&self, src: *const u8, dst: *mut u8, len: &mut usize, pending: &mut bool) -> bool {
+            let v = _mm_loadu_si128(src.cast());
+            let high = _mm_movemask_epi8(v) as u32;
+            let lead = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(0xC3u8 as i8))) as u32;
+            let hyphen = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8))) as u32;
+            let second = lead << 1;
+            // Hyphens need the byte loops' state; a letter must end inside the block; every
+            // other non-ASCII byte must be a `C3 xx` letter.
+            if hyphen != 0 || lead & 0x8000 != 0 || high & !(lead | second) != 0 {
+                return false;
+            }
+            // The letters of `C3 xx`: look up `xx & 0x3F` in the row `(xx >> 4) & 3`.
+            let idx = _mm_and_si128(v, _mm_set1_epi8(0x0F));
+            let row = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x03));
+            let mut latin = _mm_setzero_si128();
+            for (r, table) in self.c3.iter().enumerate() {
+                let hit = _mm_cmpeq_epi8(row, _mm_set1_epi8(r as i8));
+                latin = _mm_or_si128(latin, _mm_and_si128(hit, _mm_shuffle_epi8(*table, idx)));
+            }
+            let missing = _mm_movemask_epi8(_mm_cmpeq_epi8(latin, _mm_setzero_si128())) as u32;
+            if second & missing != 0 {
+                return false;
+            }
+            // ASCII letters and digits, mapped. Every byte here that is not `C3 xx` is ASCII,
+            // so signed compares order them.
+            let within = |lo: u8, hi: u8| {
+                _mm_and_si128(
+                    _mm_cmpgt_epi8(v, _mm_set1_epi8(lo as i8 - 1)),
+                    _mm_cmplt_epi8(v, _mm_set1_epi8(hi as i8 + 1)),
+                )
+            };
+            let (upper, lower, digit) = (within(b'A', b'Z'), within(b'a', b'z'), within(b'0', b'9'));
+            let mut mapped = v;
+            if self.lowercase {
+                mapped = _mm_or_si128(mapped, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
+            }
+            if self.fold_digits {
+                mapped = _mm_or_si128(_mm_andnot_si128(digit, mapped), _mm_and_si128(digit, _mm_set1_epi8(b'0' as i8)));
+            }
+            let ascii_alnum = _mm_or_si128(_mm_or_si128(upper, lower), digit);
+            let alnum = _mm_movemask_epi8(ascii_alnum) as u32 | second;
+            let breaks = !(alnum | lead) & 0xFFFF;
+            // A run of breaks becomes one space, kept at its last byte when a letter follows
+            // in the block (a letter's lead byte counts); one at the block's end stays pending.
+            let starts = alnum | lead;
+            let mut keep_breaks = breaks & (starts >> 1);
+            let nonempty = *len != 0;
+            if !nonempty {
+                // Nothing written yet: no space before the first letter.
+                keep_breaks &= !((1u32 << alnum.trailing_zeros().min(16)) - 1) & 0xFFFF;
+            }
+            if starts & 1 != 0 && *pending && nonempty {
+                *dst.add(*len) = b' ';
+                *len += 1;
+            }
+            let second_mask = _mm_cmpgt_epi8(_mm_setzero_si128(), v); // every byte >= 0x80
+            let letters = _mm_or_si128(_mm_and_si128(ascii_alnum, mapped), _mm_and_si128(second_mask, latin));
+            let spaced = _mm_or_si128(
+                letters,
+                _mm_andnot_si128(_mm_or_si128(ascii_alnum, second_mask), _mm_set1_epi8(b' ' as i8)),
+            );
+            let keep = alnum | keep_breaks;
+            let (lo, hi) = ((keep & 0xFF) as usize, (keep >> 8) as usize);
+            let order = _mm_set_epi64x(i64::from_le_bytes(PACK_HI[hi]), i64::from_le_bytes(PACK_LO[lo]));
+            let packed = _mm_shuffle_epi8(spaced, order);
+            _mm_storel_epi64(dst.add(*len).cast(), packed);
+            *len += lo.count_ones() as usize;
+            _mm_storel_epi64(dst.add(*len).cast(), _mm_srli_si128(packed, 8));
+            *len += hi.count_ones() as usize;
+            *pending = breaks & 0x8000 != 0;
+            true
+        }
+    }
 }
 
 /// The state of one normalization: a word break is pending, or a hyphen (possibly followed by
@@ -496,6 +676,51 @@ mod fast_equals_reference {
     use super::*;
     use proptest::prelude::*;
 
+    /// The vector path takes the blocks it is meant for: on Swedish prose it consumes most of
+    /// the text by itself, and what it writes is what the reference writes for those bytes.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_vector_path_takes_swedish_prose() {
+        let Some(blocks) = vector::Blocks::new(Normalization::default()) else {
+            eprintln!("skipping: this CPU has no SSSE3");
+            return;
+        };
+        let text = "Så här går det till: över ån, förbi ängen och upp till Östra gården. Ät väl! ".repeat(20);
+        let b = text.as_bytes();
+        let (mut out, mut pending) = (Vec::new(), false);
+        let mut i = 0;
+        // Like `normalize_into`: blocks where they qualify, one char by the reference otherwise.
+        let mut by_blocks = 0;
+        while i < b.len() {
+            let j = blocks.run(b, i, &mut out, &mut pending);
+            by_blocks += j - i;
+            i = j;
+            if i < b.len() {
+                let c = text[i..].chars().next().unwrap();
+                let mut s = String::from_utf8(out.clone()).unwrap();
+                let mut one = String::new();
+                reference::normalize_into(
+                    &format!("{}{c}", if pending { " " } else { "" }),
+                    Normalization::default(),
+                    &mut one,
+                );
+                if !one.is_empty() {
+                    if pending && !s.is_empty() {
+                        s.push(' ');
+                    }
+                    s.push_str(&one);
+                    pending = false;
+                } else {
+                    pending = true;
+                }
+                out = s.into_bytes();
+                i += c.len_utf8();
+            }
+        }
+        assert!(by_blocks * 10 >= b.len() * 7, "the vector path took only {by_blocks} of {} bytes", b.len());
+        assert_eq!(String::from_utf8(out).unwrap(), normalize(&text, Normalization::default()));
+    }
+
     fn check(text: &str) {
         for k in 0..8 {
             let o = Normalization { lowercase: k & 1 != 0, strip_diacritics: k & 2 != 0, fold_digits: k & 4 != 0 };
@@ -569,6 +794,14 @@ mod fast_equals_reference {
 
         #[test]
         fn on_any_string(t in any::<String>()) {
+            check(&t);
+        }
+
+        /// Swedish-like running text long enough for many 16-byte blocks: letters of
+        /// `C3 xx` anywhere in a block, cut by its end, next to breaks, and two-byte letters
+        /// that stay two bytes (`æ ß`), which the vector path must leave to the byte loops.
+        #[test]
+        fn on_swedish_words(t in "([a-zA-ZåäöÅÄÖéüæß0-9]{1,12}( |, |\\. |\\n|\\n\\n| – |×|-|: |\\t|  ){1,2}){0,60}") {
             check(&t);
         }
 
