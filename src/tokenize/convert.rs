@@ -11,6 +11,17 @@ use serde_json::json;
 /// cl100k_base's split pattern in `tokenizers`' dialect.
 pub const CL100K_HF_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+/// o200k_base's split pattern in `tokenizers`' dialect (tiktoken's, which bpe-openai runs with
+/// `\s+(?!\S)` emulated by a look-ahead pattern).
+pub const O200K_HF_PATTERN: &str = concat!(
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+);
+
+/// o200k_base's special tokens.
+pub const O200K_SPECIALS: [(&str, u32); 2] = [("<|endoftext|>", 199999), ("<|endofprompt|>", 200018)];
+
 /// cl100k_base's special tokens.
 pub const CL100K_SPECIALS: [(&str, u32); 5] = [
     ("<|endoftext|>", 100257),
@@ -119,7 +130,22 @@ pub fn cl100k_base_ordinary_json() -> String {
 }
 
 fn cl100k_json_with(specials: &[(String, u32)]) -> String {
-    let t = bpe_openai::cl100k_base();
+    builtin_json(bpe_openai::cl100k_base(), CL100K_HF_PATTERN, specials)
+}
+
+/// o200k_base (from bpe-openai's embedded vocabulary) as a tokenizer.json.
+pub fn o200k_base_json() -> String {
+    let specials: Vec<(String, u32)> = O200K_SPECIALS.iter().map(|(n, i)| (n.to_string(), *i)).collect();
+    builtin_json(bpe_openai::o200k_base(), O200K_HF_PATTERN, &specials)
+}
+
+/// o200k_base as a tokenizer.json without its special tokens (see
+/// [`cl100k_base_ordinary_json`]).
+pub fn o200k_base_ordinary_json() -> String {
+    builtin_json(bpe_openai::o200k_base(), O200K_HF_PATTERN, &[])
+}
+
+fn builtin_json(t: &bpe_openai::Tokenizer, pattern: &str, specials: &[(String, u32)]) -> String {
     let tokens: Vec<Vec<u8>> = (0..t.bpe.num_tokens() as u32).map(|i| t.bpe.token_bytes(i).to_vec()).collect();
-    ranks_to_hf_json(&tokens, CL100K_HF_PATTERN, specials).expect("cl100k_base converts")
+    ranks_to_hf_json(&tokens, pattern, specials).expect("a built-in vocabulary converts")
 }

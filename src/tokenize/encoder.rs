@@ -219,11 +219,12 @@ pub struct TiktokenEncoder {
     specials: Vec<(String, u32)>,
     by_name: HashMap<String, u32>,
     hash: String,
-    /// cl100k_base only: the same ranks through [`FastBpe`] (cl100k as a tokenizer.json without
-    /// specials), 5–8× faster than bpe-openai's backtracking encoder on this text and giving its
-    /// ids (tests/tokenizer_identity.rs holds all three equal on ../shared/data). Built on the
-    /// first encode: converting 100k tokens costs a moment that loading alone should not.
-    fast: Option<std::sync::OnceLock<FastBpe>>,
+    /// The built-ins only: the same ranks through [`FastBpe`] (the vocabulary as a
+    /// tokenizer.json without specials, made by the function held here), several times faster
+    /// than bpe-openai's backtracking encoder on this text and giving its ids
+    /// (tests/tokenizer_identity.rs holds all three equal on ../shared/data). Built on the
+    /// first encode: converting 100k–200k tokens costs a moment that loading alone should not.
+    fast: Option<(fn() -> String, std::sync::OnceLock<FastBpe>)>,
 }
 
 impl TiktokenEncoder {
@@ -248,12 +249,11 @@ impl TiktokenEncoder {
         TiktokenEncoder { name: name.to_string(), bpe, specials, by_name, hash: hex128(h.digest128()), fast: None }
     }
 
-    /// The fast path of cl100k_base, built on first use.
+    /// The fast path of a built-in, built on first use.
     fn fast(&self) -> Option<&FastBpe> {
-        self.fast.as_ref().map(|cell| {
+        self.fast.as_ref().map(|(json, cell)| {
             cell.get_or_init(|| {
-                let json = super::convert::cl100k_base_ordinary_json();
-                FastHfEncoder::from_bytes(json.as_bytes()).expect("cl100k_base takes the fast path").fast
+                FastHfEncoder::from_bytes(json().as_bytes()).expect("a built-in takes the fast path").fast
             })
         })
     }
@@ -279,17 +279,19 @@ impl TiktokenEncoder {
             &super::convert::CL100K_SPECIALS,
             "cl100k_base",
         );
-        e.fast = Some(std::sync::OnceLock::new());
+        e.fast = Some((super::convert::cl100k_base_ordinary_json, std::sync::OnceLock::new()));
         e
     }
 
     pub fn o200k_base() -> Self {
-        Self::new(
+        let mut e = Self::new(
             "o200k_base",
             Bpe::Static(bpe_openai::o200k_base()),
-            &[("<|endoftext|>", 199999), ("<|endofprompt|>", 200018)],
+            &super::convert::O200K_SPECIALS,
             "o200k_base",
-        )
+        );
+        e.fast = Some((super::convert::o200k_base_ordinary_json, std::sync::OnceLock::new()));
+        e
     }
 
     /// A tiktoken rank file (`base64-token rank` per line, ranks 0..n in order), split with
