@@ -224,8 +224,12 @@ pub struct TiktokenEncoder {
     /// than bpe-openai's backtracking encoder on this text and giving its ids
     /// (tests/tokenizer_identity.rs holds all three equal on ../shared/data). Built on the
     /// first encode: converting 100k–200k tokens costs a moment that loading alone should not.
-    fast: Option<(fn() -> String, std::sync::OnceLock<FastBpe>)>,
+    fast: Option<LazyFast>,
 }
+
+/// A built-in's fast path: the function that writes its tokenizer.json, and the encoder built
+/// from it on first use.
+type LazyFast = (fn() -> String, std::sync::OnceLock<FastBpe>);
 
 impl TiktokenEncoder {
     fn new(name: &str, bpe: Bpe, specials: &[(&str, u32)], pattern: &str) -> Self {
