@@ -19,7 +19,8 @@
 //! operating system keeps what was written. Waiting for the disk is what syncing costs, and it
 //! was a quarter of the wall time of ingest and dedup on this machine (58 `fsync`s in one
 //! dedup run; one `syncfs` per step instead saved nothing, since the data itself has to reach
-//! the disk). Peers do the same: datatrove, Spark and Megatron's preprocessing do not sync.
+//! the disk). Peers do the same: datatrove's writers and megatron-core's indexed-dataset
+//! builder make no `fsync` call (their installed sources; megatron-core syncs checkpoints only).
 //!
 //! A machine crash (power, kernel) can still lose data the system had not written yet. That
 //! is detected, not trusted:
