@@ -111,7 +111,7 @@ fn main() {
     // Signatures, both profiles.
     for profile in [Profile::ocr(), Profile::web()] {
         let signer = GpuMinHash::new(&gpu, &profile.hasher()).unwrap();
-        let mut warm = ShingleBatch::new();
+        let mut warm = ShingleBatch::of(signer.input());
         warm.push(&mut profile.hasher(), refs[0]);
         signer.sign(&warm, &mut Vec::new()).unwrap();
         let perms = profile.banding.perms();
@@ -133,7 +133,7 @@ fn main() {
             refs.par_chunks(BATCH_DOCS).for_each_init(
                 || profile.hasher(),
                 |h, b| {
-                    let mut sb = ShingleBatch::new();
+                    let mut sb = ShingleBatch::of(signer.input());
                     b.iter().for_each(|t| sb.push(h, t));
                 },
             )
@@ -145,7 +145,7 @@ fn main() {
                 .map_init(
                     || profile.hasher(),
                     |h, b| {
-                        let mut sb = ShingleBatch::new();
+                        let mut sb = ShingleBatch::of(signer.input());
                         b.iter().for_each(|t| sb.push(h, t));
                         let mut flat = Vec::new();
                         signer.sign(&sb, &mut flat).unwrap();
@@ -158,7 +158,11 @@ fn main() {
         assert!(flat_want == got.concat(), "GPU signatures differ from the CPU's");
         println!("\nsignatures ({} profile, {perms} hash functions): identical", profile.name);
         println!("  CPU path, {cores} threads            {:>8.1} MB/s", total / cpu_s);
-        println!("  shingling alone (CPU)           {:>8.1} MB/s  (the GPU path's ceiling)", total / prep_s);
+        println!(
+            "  batch prep alone (CPU)          {:>8.1} MB/s  (the GPU path's ceiling: {:?} batches)",
+            total / prep_s,
+            signer.input()
+        );
         println!("  GPU path                        {:>8.1} MB/s", total / gpu_s);
         println!("  GPU side: {}", signer.times().render());
         rows.push((

@@ -11,11 +11,13 @@
 //! saying why, where there is no driver or device.
 
 mod common;
+#[path = "cuda_emu/emulator.rs"]
+mod emulator;
 
 use std::sync::Arc;
 
 use common::*;
-use kbcurate::dedup::batch::{BatchSigner, ReferenceSigner, ShingleBatch};
+use kbcurate::dedup::batch::{BatchSigner, ReferenceSigner, ShingleBatch, SignatureInput};
 use kbcurate::dedup::profile::Profile;
 use kbcurate::gpu::Device;
 use kbcurate::tokenize::encoder::{Encoder, TiktokenEncoder};
@@ -39,11 +41,21 @@ fn batches(texts: &[String]) -> Vec<&[String]> {
 /// Signatures from `signer` over flat batches equal `MinHasher::signature`, document by
 /// document; returns (documents, bytes).
 fn check_signer(texts: &[String], profile: &Profile, signer: &dyn BatchSigner) -> (usize, usize) {
+    check_signer_with(texts, profile, signer, signer.input())
+}
+
+/// [`check_signer`] with batches of `input`.
+fn check_signer_with(
+    texts: &[String],
+    profile: &Profile,
+    signer: &dyn BatchSigner,
+    input: kbcurate::dedup::batch::SignatureInput,
+) -> (usize, usize) {
     let mut hasher = profile.hasher();
     let (perms, mut flat, mut sig) = (hasher.perms(), Vec::new(), Vec::new());
     let (mut docs, mut bytes) = (0, 0);
     for batch in batches(texts) {
-        let mut sb = ShingleBatch::new();
+        let mut sb = ShingleBatch::of(input);
         for t in batch {
             sb.push(&mut hasher, t);
         }
@@ -94,12 +106,14 @@ fn reference_minhash_kernel_equals_cpu_signatures_on_shared_text() {
     let Some(texts) = shared_texts() else { return };
     for profile in [Profile::ocr(), Profile::web()] {
         let signer = ReferenceSigner::new(&profile.hasher());
-        let (docs, bytes) = check_signer(&texts, &profile, &signer);
-        eprintln!(
-            "{}: flat-batch reference signatures identical on {docs} documents, {:.1} MB",
-            profile.name,
-            bytes as f64 / 1e6
-        );
+        for input in [SignatureInput::Hashes, SignatureInput::Text] {
+            let (docs, bytes) = check_signer_with(&texts, &profile, &signer, input);
+            eprintln!(
+                "{}: flat-batch reference signatures from {input:?} identical on {docs} documents, {:.1} MB",
+                profile.name,
+                bytes as f64 / 1e6
+            );
+        }
     }
 }
 
@@ -167,6 +181,138 @@ fn reference_bpe_kernel_equals_cpu_encoder_on_generated_text() {
     }
 }
 
+/// Texts that stress the signature kernels: empty, one word, fewer words than a shingle,
+/// words of every XXH3 length class (up to 3,000 bytes: the long-input path), many tiles.
+fn edge_texts() -> Vec<String> {
+    let mut texts: Vec<String> = vec![String::new(), "ett".into(), "  ".into(), "a b c d e f".into(), "å ä ö".into()];
+    texts.push((0..5000).map(|i| format!("ord{i}")).collect::<Vec<_>>().join(" "));
+    for len in [3, 4, 8, 9, 16, 17, 32, 33, 64, 65, 96, 97, 128, 129, 200, 240, 241, 300, 1024, 1025, 3000] {
+        texts.push(format!("före {} efter och sedan", "x".repeat(len)));
+        texts.push("y".repeat(len));
+    }
+    texts
+}
+
+/// Profiles that take every signature kernel (by sketch, and from text or from hashes), with
+/// permutation counts at and off the kernels' block sizes, and the batch each is given.
+fn kernel_variants() -> Vec<(Profile, kbcurate::dedup::batch::SignatureInput)> {
+    use kbcurate::dedup::batch::SignatureInput::{Hashes, Text};
+    use kbcurate::dedup::minhash::{Shingles, Sketch};
+    [
+        (Shingles::Words { n: 5 }, Sketch::MinHash, Text, 128),
+        (Shingles::Words { n: 1 }, Sketch::MinHash, Text, 250),
+        (Shingles::Words { n: 3 }, Sketch::OnePermutation, Text, 1024),
+        (Shingles::Words { n: 2 }, Sketch::OnePermutation, Text, 1),
+        (Shingles::Words { n: 5 }, Sketch::MinHash, Hashes, 96),
+        (Shingles::Chars { n: 5 }, Sketch::MinHash, Hashes, 31),
+        (Shingles::Chars { n: 5 }, Sketch::OnePermutation, Hashes, 128),
+    ]
+    .into_iter()
+    .map(|(shingles, sketch, input, perms)| {
+        let banding = kbcurate::dedup::lsh::Banding { bands: perms, rows: 1 };
+        (Profile { banding, shingles, sketch, ..Profile::ocr() }, input)
+    })
+    .collect()
+}
+
+/// The first texts of `texts` up to about `bytes`.
+fn first_bytes(texts: &[String], bytes: usize) -> Vec<String> {
+    let mut n = 0;
+    texts
+        .iter()
+        .take_while(|t| {
+            let before = n;
+            n += t.len();
+            before < bytes
+        })
+        .cloned()
+        .collect()
+}
+
+/// The kernels' own source, run on the CPU under `tests/cuda_emu` (CI has no GPU).
+mod emulated {
+    use super::emulator::{EmulatedMerger, EmulatedSigner, Emulator, Kernels};
+    use super::*;
+
+    /// XXH3-64 on the device equals xxhash-rust's for every length to 1,100 bytes and longer
+    /// ones around the 1,024-byte blocks, on pseudo-random bytes.
+    #[test]
+    fn emulated_xxh3_equals_xxhash_rust() {
+        let Some(emu) = Emulator::build(Kernels::Signatures) else { return };
+        let mut state = 0x1234_5678u64;
+        let mut bytes = Vec::new();
+        let mut starts = vec![0u32];
+        let lens = (0..=1100).chain([2047, 2048, 2049, 3072, 3073, 5000, 9000]);
+        for len in lens {
+            for _ in 0..len {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                bytes.push((state >> 56) as u8);
+            }
+            starts.push(bytes.len() as u32);
+        }
+        let got = emu.xxh3(&bytes, &starts);
+        assert_eq!(got.len(), starts.len() - 1);
+        for (k, w) in starts.windows(2).enumerate() {
+            let slice = &bytes[w[0] as usize..w[1] as usize];
+            assert_eq!(got[k], xxhash_rust::xxh3::xxh3_64(slice), "a slice of {} bytes", slice.len());
+        }
+    }
+
+    /// The signature kernels give `MinHasher::signature`'s signatures: the shipped profiles
+    /// (word shingles hashed on the device, one permutation hashing) on all of ../shared/data,
+    /// and the other kernels (`minhash` sketch; shingle hashes from the CPU) on part of it.
+    #[test]
+    fn emulated_signature_kernels_equal_cpu_signatures() {
+        let Some(emu) = Emulator::build(Kernels::Signatures) else { return };
+        let emu = std::sync::Arc::new(emu);
+        let mut texts = edge_texts();
+        let shared = shared_texts();
+        if let Some(s) = &shared {
+            texts.extend(s.iter().cloned());
+        }
+        for profile in [Profile::ocr(), Profile::web()] {
+            let signer = EmulatedSigner::new(emu.clone(), &profile.hasher(), SignatureInput::Text);
+            let (docs, bytes) = check_signer(&texts, &profile, &signer);
+            eprintln!(
+                "{}: emulated text_oph identical on {docs} documents, {:.1} MB",
+                profile.name,
+                bytes as f64 / 1e6
+            );
+        }
+        let some = [edge_texts(), shared.map_or_else(Vec::new, |s| first_bytes(&s, 1 << 20))].concat();
+        for (profile, input) in kernel_variants() {
+            let signer = EmulatedSigner::new(emu.clone(), &profile.hasher(), input);
+            let (docs, _) = check_signer(&some, &profile, &signer);
+            eprintln!(
+                "{:?} {:?} from {input:?}, {} functions: identical on {docs} documents",
+                profile.shingles,
+                profile.sketch,
+                profile.banding.perms()
+            );
+        }
+    }
+
+    /// The merge kernel, in the encoder where the GPU's would be, gives the CPU encoder's ids.
+    #[test]
+    fn emulated_bpe_kernel_equals_cpu_encoder() {
+        let Some(emu) = Emulator::build(Kernels::Bpe) else { return };
+        let mut texts = vec!["x".repeat(127), "x".repeat(128), "ab".repeat(400), "Ꙭ ꙮ 𝔉𝔯𝔞𝔨𝔱𝔲𝔯 ǅemal".to_string()];
+        if let Some(s) = shared_texts() {
+            texts.extend(first_bytes(&s, 3 << 20));
+        }
+        let (cpu, same) = (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base());
+        let table = MergeTable::for_encoder(&same).unwrap();
+        let merger = EmulatedMerger::new(emu, &table);
+        let enc = MergeEncoder::new(Box::new(same), table, merger);
+        let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
+        eprintln!(
+            "{}: emulated merges identical on {n} texts, {:.1} MB, {tokens} tokens",
+            cpu.describe(),
+            bytes as f64 / 1e6
+        );
+    }
+}
+
 /// A tokenizer.json is not a rank BPE: the GPU path refuses it by name.
 #[test]
 fn merge_table_needs_a_rank_bpe() {
@@ -230,6 +376,8 @@ fn device_flag_errors() {
 #[cfg(feature = "cuda")]
 mod on_device {
     use super::*;
+    use kbcurate::dedup::batch::SignatureInput::{Hashes, Text};
+    use kbcurate::dedup::minhash::Shingles;
     use kbcurate::gpu::{bpe::GpuBpe, minhash::GpuMinHash, Gpu};
 
     /// The GPU, or why the test is skipped.
@@ -264,14 +412,17 @@ mod on_device {
     #[ignore = "needs a GPU: cargo test --release --features cuda -- --ignored gpu"]
     fn gpu_minhash_edge_cases() {
         let Some(gpu) = gpu() else { return };
-        // Empty documents, an empty batch, many shingles (several tiles), odd permutation counts.
-        let long = (0..5000).map(|i| format!("ord{i}")).collect::<Vec<_>>().join(" ");
-        let texts: Vec<String> = vec![String::new(), "ett".into(), long, "  ".into(), "a b c d e f".into()];
-        for perms in [1usize, 31, 128, 250, 1024] {
-            let profile =
-                Profile { banding: kbcurate::dedup::lsh::Banding { bands: perms, rows: 1 }, ..Profile::ocr() };
+        // Empty documents, an empty batch, words of every hash length class, many shingles
+        // (several tiles), every kernel, odd permutation counts.
+        let texts = edge_texts();
+        for (profile, input) in kernel_variants() {
             let signer = GpuMinHash::new(&gpu, &profile.hasher()).unwrap();
+            assert_eq!(signer.input(), if profile.shingles == (Shingles::Chars { n: 5 }) { Hashes } else { Text });
             check_signer(&texts, &profile, &signer);
+            // A batch of hashes for word shingles takes the other kernel: the same signatures.
+            if input == Hashes {
+                check_signer_with(&texts, &profile, &signer, Hashes);
+            }
             let mut out = vec![1];
             signer.sign(&ShingleBatch::new(), &mut out).unwrap();
             assert!(out.is_empty());

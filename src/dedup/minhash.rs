@@ -119,6 +119,16 @@ impl MinHasher {
         self.b.len()
     }
 
+    pub fn shingles(&self) -> Shingles {
+        self.shingles
+    }
+
+    /// `text` normalized as this hasher normalizes it (kept: [`Self::normalized`]).
+    pub fn normalize(&mut self, text: &str) -> &str {
+        normalize_into(text, self.normalization, &mut self.norm);
+        &self.norm
+    }
+
     /// The distinct shingle hashes of `text` (sorted), e.g. for exact Jaccard.
     pub fn shingle_hashes(&mut self, text: &str) -> &[u64] {
         normalize_into(text, self.normalization, &mut self.norm);

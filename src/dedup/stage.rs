@@ -1150,12 +1150,16 @@ fn signatures(
         };
         // Batched (GPU): the whole record batch's shingles in one flat array, signed at once.
         if let Some(signer) = signer {
+            if shingles.input() != signer.input() {
+                shingles = ShingleBatch::of(signer.input());
+            }
             shingles.clear();
             n_chars.clear();
             for r in 0..batch.num_rows() {
                 compared(r, &mut |t| {
                     shingles.push(&mut hasher, t);
-                    n_chars.push(t.chars().count() as u32);
+                    // Only the rank of a dataset without `n_chars` needs it.
+                    n_chars.push(if chars.is_none() { t.chars().count() as u32 } else { 0 });
                 });
             }
             signer.sign(&shingles, &mut flat)?;

@@ -72,6 +72,17 @@ impl Gpu {
 
     /// Compiles `src` with NVRTC and loads `function` from it.
     pub(crate) fn compile(&self, kernel: &'static str, src: &str, function: &str) -> Result<CudaFunction, GpuError> {
+        let mut f = self.compile_all(kernel, src, &[function])?;
+        Ok(f.remove(0))
+    }
+
+    /// Compiles `src` with NVRTC once and loads each of `functions` from it.
+    pub(crate) fn compile_all(
+        &self,
+        kernel: &'static str,
+        src: &str,
+        functions: &[&str],
+    ) -> Result<Vec<CudaFunction>, GpuError> {
         let opts = cudarc::nvrtc::CompileOptions {
             name: Some(format!("{kernel}.cu")),
             arch: self.ctx.compute_capability().ok().and_then(arch),
@@ -83,7 +94,7 @@ impl Gpu {
             what: "loading the kernel module".into(),
             why: format!("{e} (a PTX version error means the CUDA toolkit's NVRTC is newer than the driver)"),
         })?;
-        module.load_function(function).map_err(driver_err("finding the kernel function"))
+        functions.iter().map(|f| module.load_function(f).map_err(driver_err("finding the kernel function"))).collect()
     }
 }
 
@@ -102,4 +113,13 @@ fn arch((major, minor): (i32, i32)) -> Option<&'static str> {
         (12, 0) => "compute_120",
         _ => return None,
     })
+}
+
+/// cudarc's launch configuration for a [`Launch`](super::kernels::Launch).
+pub(crate) fn config(l: super::kernels::Launch) -> cudarc::driver::LaunchConfig {
+    cudarc::driver::LaunchConfig {
+        grid_dim: (l.grid, 1, 1),
+        block_dim: (l.block, 1, 1),
+        shared_mem_bytes: l.shared_bytes,
+    }
 }

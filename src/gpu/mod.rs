@@ -17,6 +17,8 @@
 //!
 //! ```text
 //! device.rs   `--device cpu|cuda[:N]|auto`: parsing, opening a context, the errors (always built)
+//! kernels.rs  the kernels' CUDA C (kernels/*.cu) and launch shapes (always built: CI runs the
+//!             kernels under a host emulation of CUDA, tests/gpu_emulated.rs)
 //! context.rs  an open GPU: the context and NVRTC compilation (feature `cuda`)
 //! staging.rs  pinned host buffers, device buffers, per-call streams and timings (feature `cuda`)
 //! minhash.rs  the signature kernel (feature `cuda`)
@@ -28,6 +30,7 @@
 //! transfer for no gain (docs/gpu.md).
 
 pub mod device;
+pub mod kernels;
 
 #[cfg(feature = "cuda")]
 pub mod bpe;

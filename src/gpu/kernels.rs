@@ -1,0 +1,114 @@
+//! The kernels' CUDA C source and how each is launched.
+//!
+//! Always built, without the `cuda` feature, for one reason: `tests/gpu_emulated.rs` compiles
+//! this same source with the host's C++ compiler against a small emulation of CUDA's execution
+//! model (`tests/cuda_emu/`: blocks one after another, a block's threads as OS threads meeting
+//! at a barrier for `__syncthreads`, shared memory as statics) and runs it on the CPU. CI has no
+//! GPU, so this is how it runs the kernels themselves — with the launch shapes below — and not
+//! only Rust copies of their loops. What the emulation cannot show (NVRTC's dialect, timing,
+//! the device's memory model) the GPU tests (`tests/gpu.rs`, `scripts/gpu-check.sh`) do.
+//!
+//! ```text
+//! kernels/xxh3.cu     XXH3-64 as a device function (shingle hashes); `xxh3_slices` for tests
+//! kernels/minhash.cu  signatures: `minhash`/`oph` from shingle hashes, `text_minhash`/`text_oph`
+//!                     from normalized text (word shingles hashed on the GPU)
+//! kernels/bpe.cu      `bpe_merge`: lowest-rank merges of short pieces over a pair table
+//! ```
+
+pub use crate::dedup::batch::SignatureInput;
+use crate::dedup::minhash::Sketch;
+use crate::tokenize::merge::MAX_MERGE_PIECE;
+
+/// XXH3-64 on the device (`xxh3_64`), and the `xxh3_slices` test kernel.
+pub const XXH3: &str = include_str!("kernels/xxh3.cu");
+/// The signature kernels; they need [`XXH3`] before them ([`signature_source`]).
+pub const MINHASH: &str = include_str!("kernels/minhash.cu");
+/// The merge kernel; it needs `MAX_PIECE` defined ([`bpe_source`]).
+pub const BPE: &str = include_str!("kernels/bpe.cu");
+
+/// Permutations per thread of the `minhash` kernels (registers), and their largest block.
+pub const PER_THREAD: usize = 4;
+pub const MAX_BLOCK: usize = 256;
+/// Most hash functions the signature kernels take.
+pub const MAX_PERMS: usize = PER_THREAD * MAX_BLOCK;
+/// Threads per block of the merge kernel: few, as each holds ~1.5 KB of local arrays.
+pub const BPE_BLOCK: u32 = 128;
+
+/// The signature kernels' source, as compiled.
+pub fn signature_source() -> String {
+    format!("{XXH3}\n{MINHASH}")
+}
+
+/// The merge kernel's source, as compiled.
+pub fn bpe_source() -> String {
+    format!("#define MAX_PIECE {MAX_MERGE_PIECE}\n{BPE}")
+}
+
+/// A kernel's grid, block and dynamic shared memory (one-dimensional).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Launch {
+    pub grid: u32,
+    pub block: u32,
+    pub shared_bytes: u32,
+}
+
+/// The entry point of the signature kernel for `sketch` over `input`.
+pub fn signature_entry(sketch: Sketch, input: SignatureInput) -> &'static str {
+    match (sketch, input) {
+        (Sketch::MinHash, SignatureInput::Hashes) => "minhash",
+        (Sketch::OnePermutation, SignatureInput::Hashes) => "oph",
+        (Sketch::MinHash, SignatureInput::Text) => "text_minhash",
+        (Sketch::OnePermutation, SignatureInput::Text) => "text_oph",
+    }
+}
+
+/// One block per document. `minhash`: a thread per permutation, up to [`PER_THREAD`] each
+/// (at least 128 threads when the block also hashes text). `oph`: the bins' values and flags
+/// in dynamic shared memory (8 KB at the 1,024-bin limit).
+pub fn signature_launch(sketch: Sketch, input: SignatureInput, perms: usize, docs: usize) -> Launch {
+    let grid = docs as u32;
+    match sketch {
+        Sketch::MinHash => {
+            let least = if input == SignatureInput::Text { 128 } else { 32 };
+            let block = perms.div_ceil(PER_THREAD).next_multiple_of(32).clamp(least, MAX_BLOCK) as u32;
+            Launch { grid, block, shared_bytes: 0 }
+        }
+        Sketch::OnePermutation => {
+            let block = if input == SignatureInput::Text { 256 } else { 128 };
+            Launch { grid, block, shared_bytes: perms as u32 * 8 }
+        }
+    }
+}
+
+/// One thread per piece.
+pub fn bpe_launch(pieces: usize) -> Launch {
+    Launch { grid: (pieces as u32).div_ceil(BPE_BLOCK), block: BPE_BLOCK, shared_bytes: 0 }
+}
+
+/// One thread per slice.
+pub fn xxh3_launch(slices: usize) -> Launch {
+    Launch { grid: (slices as u32).div_ceil(128), block: 128, shared_bytes: 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_shapes_fit_the_kernels() {
+        for input in [SignatureInput::Hashes, SignatureInput::Text] {
+            for perms in [1, 8, 96, 128, 256, 1000, MAX_PERMS] {
+                let l = signature_launch(Sketch::MinHash, input, perms, 7);
+                assert_eq!(l.grid, 7);
+                assert!(l.block as usize * PER_THREAD >= perms, "{perms}: every permutation has a thread");
+                assert!(l.block.is_multiple_of(32) && l.block as usize <= MAX_BLOCK);
+                let l = signature_launch(Sketch::OnePermutation, input, perms, 7);
+                assert_eq!(l.shared_bytes as usize, perms * 8);
+            }
+        }
+        assert_eq!(bpe_launch(129).grid, 2);
+        assert_eq!(bpe_launch(128).grid, 1);
+        assert!(signature_source().contains("xxh3_64") && signature_source().contains("text_oph"));
+        assert!(bpe_source().starts_with(&format!("#define MAX_PIECE {MAX_MERGE_PIECE}\n")));
+    }
+}

@@ -1,0 +1,115 @@
+// Runs one of kbcurate's kernels under the host emulation (emu.h) on arrays read from files:
+// what tests/gpu_emulated.rs calls. The kernel source is "kernels.cu", written by the test
+// from gpu::kernels (with `extern __shared__` arrays pointed at the emulator's buffer).
+//
+//   driver xxh3 DIR GRID BLOCK                                  bytes, starts -> out
+//   driver sig DIR ENTRY GRID BLOCK SHARED DOCS N KEY PERMS     text|hashes, offsets, a_lo, a_hi, b -> sig
+//   driver bpe DIR TABLE GRID BLOCK PIECES BITS                 bytes, starts; TABLE/keys, vals, byte_ids -> ids, counts
+//
+// Every array is DIR/NAME.bin, little-endian, as the test wrote it.
+#include "emu.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "kernels.cu"
+
+template <class T>
+static std::vector<T> load(const std::string& dir, const char* name) {
+    std::string path = dir + "/" + name + ".bin";
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) {
+        std::fprintf(stderr, "cannot open %s\n", path.c_str());
+        std::exit(2);
+    }
+    std::vector<T> v;
+    T x;
+    while (std::fread(&x, sizeof(T), 1, f) == 1) v.push_back(x);
+    std::fclose(f);
+    v.push_back(T());  // one spare element: an empty array still has a valid pointer
+    return v;
+}
+
+template <class T>
+static void store(const std::string& dir, const char* name, const std::vector<T>& v, size_t n) {
+    std::string path = dir + "/" + name + ".bin";
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f || std::fwrite(v.data(), sizeof(T), n, f) != n) {
+        std::fprintf(stderr, "cannot write %s\n", path.c_str());
+        std::exit(2);
+    }
+    std::fclose(f);
+}
+
+static unsigned long long arg(char** argv, int i) { return std::strtoull(argv[i], nullptr, 10); }
+
+int main(int argc, char** argv) {
+    if (argc < 3) return 2;
+    const std::string cmd = argv[1], dir = argv[2];
+#ifdef EMU_SIGNATURES
+    if (cmd == "xxh3" && argc == 5) {
+        auto bytes = load<unsigned char>(dir, "bytes");
+        auto starts = load<u32>(dir, "starts");
+        const u32 slices = (u32)starts.size() - 2;
+        std::vector<u64> out(slices + 1);
+        emu_launch((u32)arg(argv, 3), (u32)arg(argv, 4), 0,
+                   [&] { xxh3_slices(bytes.data(), starts.data(), slices, out.data()); });
+        store(dir, "out", out, slices);
+        return 0;
+    }
+    if (cmd == "sig" && argc == 11) {
+        const std::string entry = argv[3];
+        const u32 grid = arg(argv, 4), block = arg(argv, 5), shared = arg(argv, 6), docs = arg(argv, 7),
+                  n = arg(argv, 8), perms = arg(argv, 10);
+        const u64 key = arg(argv, 9);
+        auto offsets = load<u32>(dir, "offsets");
+        auto a_lo = load<u32>(dir, "a_lo");
+        auto a_hi = load<u32>(dir, "a_hi");
+        auto b = load<u64>(dir, "b");
+        std::vector<u32> sig((size_t)docs * perms + 1);
+        if (entry == "text_oph" || entry == "text_minhash") {
+            auto text = load<unsigned char>(dir, "text");
+            if (entry == "text_oph")
+                emu_launch(grid, block, shared, [&] { text_oph(text.data(), offsets.data(), docs, n, key, perms, sig.data()); });
+            else
+                emu_launch(grid, block, shared, [&] {
+                    text_minhash(text.data(), offsets.data(), docs, n, a_lo.data(), a_hi.data(), b.data(), perms, sig.data());
+                });
+        } else {
+            auto hashes = load<u64>(dir, "hashes");
+            if (entry == "oph")
+                emu_launch(grid, block, shared, [&] { oph(hashes.data(), offsets.data(), docs, key, perms, sig.data()); });
+            else if (entry == "minhash")
+                emu_launch(grid, block, shared, [&] {
+                    minhash(hashes.data(), offsets.data(), docs, a_lo.data(), a_hi.data(), b.data(), perms, sig.data());
+                });
+            else
+                return 3;
+        }
+        store(dir, "sig", sig, (size_t)docs * perms);
+        return 0;
+    }
+#endif
+#ifdef EMU_BPE
+    if (cmd == "bpe" && argc == 8) {
+        const std::string table = argv[3];
+        const u32 grid = arg(argv, 4), block = arg(argv, 5), pieces = arg(argv, 6), bits = arg(argv, 7);
+        auto bytes = load<unsigned char>(dir, "bytes");
+        auto starts = load<u32>(dir, "starts");
+        auto keys = load<u64>(table, "keys");
+        auto vals = load<u64>(table, "vals");
+        auto byte_ids = load<u32>(table, "byte_ids");
+        std::vector<u32> ids(bytes.size()), counts(pieces + 1);
+        emu_launch(grid, block, 0, [&] {
+            bpe_merge(bytes.data(), starts.data(), pieces, keys.data(), vals.data(), bits, byte_ids.data(), ids.data(),
+                      counts.data());
+        });
+        store(dir, "ids", ids, bytes.size() - 1);
+        store(dir, "counts", counts, pieces);
+        return 0;
+    }
+#endif
+    std::fprintf(stderr, "unknown command or arguments: %s (%d arguments)\n", cmd.c_str(), argc);
+    return 2;
+}
