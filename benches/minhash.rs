@@ -5,12 +5,14 @@
 //! ```
 //!
 //! Prints: signatures per second and MB/s of text per core for each profile (NewsEye newspaper
-//! pages from ../shared/data, repeated to ~50 MB, or generated text); the LSH detection curve
+//! pages from ../shared/data, repeated to ~50 MB, or generated text); what the GPU path leaves
+//! on the CPU (preparing a batch of text or of shingle hashes) against that; the LSH detection curve
 //! of each profile's bands × rows; and, on the Kant 1784 page, the Jaccard similarity between
 //! the ground truth and three OCR engines (exact and estimated) with each profile.
 
 use std::time::Instant;
 
+use kbcurate::dedup::batch::{ShingleBatch, SignatureInput};
 use kbcurate::dedup::minhash::{estimated_jaccard, jaccard};
 use kbcurate::dedup::profile::Profile;
 
@@ -67,6 +69,47 @@ fn main() {
             mb / best,
             (pages.len() * rounds) as f64 / best
         );
+    }
+
+    // What the GPU path leaves on the CPU: preparing a batch. From text, the CPU normalizes and
+    // keys each document and the GPU hashes the shingles; from hashes, the CPU also hashes the
+    // shingles. Its rate per core against the CPU path's bounds what a GPU can gain on the
+    // same cores (docs/gpu.md).
+    println!("\n# The CPU side of a signature (one thread, MB/s of text)\n");
+    println!("| profile | full signature (CPU path) | GPU batch from hashes | GPU batch from text | text / full |");
+    println!("|---|---|---|---|---|");
+    for p in [Profile::ocr(), Profile::web()] {
+        let mut h = p.hasher();
+        let mb = (bytes_per_round * rounds) as f64 / 1e6;
+        let mut rate = |f: &mut dyn FnMut(&mut kbcurate::dedup::minhash::MinHasher, &str)| {
+            let mut best = f64::INFINITY;
+            for _ in 0..3 {
+                let t = Instant::now();
+                for _ in 0..rounds {
+                    for page in &pages {
+                        f(&mut h, page);
+                    }
+                }
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            mb / best
+        };
+        let mut sig = Vec::new();
+        let full = rate(&mut |h, t| {
+            h.signature(t, &mut sig);
+            std::hint::black_box(xxhash_rust::xxh3::xxh3_128(h.normalized().as_bytes()));
+        });
+        let mut batch = |input| {
+            let mut b = ShingleBatch::of(input);
+            rate(&mut |h, t| {
+                if b.docs() == 1024 {
+                    b.clear();
+                }
+                b.push(h, t);
+            })
+        };
+        let (from_hashes, from_text) = (batch(SignatureInput::Hashes), batch(SignatureInput::Text));
+        println!("| {} | {full:.1} | {from_hashes:.1} | {from_text:.1} | {:.1}× |", p.name, from_text / full);
     }
 
     println!("\n# Detection probability P(s) = 1 − (1 − s^r)^b\n");

@@ -13,5 +13,6 @@ pub mod lsh;
 pub mod minhash;
 pub mod normalize;
 pub mod profile;
+pub mod rule_table;
 pub mod runs;
 pub mod stage;

@@ -371,13 +371,6 @@ impl Normalizer {
         self.pending_space = false;
     }
 
-    #[inline]
-    fn push(&mut self, c: char, out: &mut Vec<u8>) {
-        self.space_if_pending(out);
-        let mut b = [0; 4];
-        out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-    }
-
     /// One character by the general rules.
     fn char(&mut self, c: char, out: &mut Vec<u8>) {
         let opts = self.opts;
@@ -398,67 +391,115 @@ impl Normalizer {
                 }
             }
         }
-        if c.is_ascii() {
-            let c = c as u8;
-            if c.is_ascii_alphabetic() {
-                let c = if opts.lowercase { c.to_ascii_lowercase() } else { c };
-                self.push(c as char, out);
-            } else if c.is_ascii_digit() {
-                self.push(if opts.fold_digits { '0' } else { c as char }, out);
-            } else if c == b'-' && !out.is_empty() && !self.pending_space {
-                self.hyphen = true;
-            } else {
-                self.pending_space = true;
+        match rule(c, opts) {
+            Rule::Emit(e) => {
+                self.space_if_pending(out);
+                out.extend_from_slice(e.bytes());
             }
-            return;
-        }
-        match c {
-            'ſ' => self.push('s', out),
-            '¬' | '⸗' | '\u{ad}' if !out.is_empty() && !self.pending_space => self.hyphen = true,
-            '\u{ad}' => {}
-            'ﬀ' | 'ﬁ' | 'ﬂ' | 'ﬃ' | 'ﬄ' | 'ﬅ' | 'ﬆ' => {
-                let s = match c {
-                    'ﬀ' => "ff",
-                    'ﬁ' => "fi",
-                    'ﬂ' => "fl",
-                    'ﬃ' => "ffi",
-                    'ﬄ' => "ffl",
-                    _ => "st",
-                };
-                for l in s.chars() {
-                    self.push(l, out);
-                }
-            }
-            _ if ('\u{c0}'..='\u{24f}').contains(&c) && latin(c, opts) != '\0' => self.push(latin(c, opts), out),
-            _ if canonical_combining_class(c) != 0 => {
+            Rule::Break => self.pending_space = true,
+            Rule::Hyphen if !out.is_empty() && !self.pending_space => self.hyphen = true,
+            Rule::Hyphen => self.pending_space = true,
+            Rule::SoftHyphen => self.hyphen |= !out.is_empty() && !self.pending_space,
+            Rule::Combining => {
                 // A combining mark belongs to the letter before it: kept with it, or dropped.
                 if !opts.strip_diacritics && !self.pending_space && !out.is_empty() {
                     let mut b = [0; 4];
                     out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
                 }
             }
-            _ if c.is_alphabetic() => {
-                let mut base = c;
-                if opts.strip_diacritics {
-                    let mut first = None;
-                    decompose_canonical(c, |d| {
-                        if first.is_none() {
-                            first = Some(d);
-                        }
-                    });
-                    base = first.unwrap_or(c);
-                }
-                if opts.lowercase {
-                    for l in base.to_lowercase() {
-                        self.push(l, out);
-                    }
-                } else {
-                    self.push(base, out);
-                }
-            }
-            _ if c.is_numeric() => self.push(if opts.fold_digits { '0' } else { c }, out),
-            _ => self.pending_space = true,
         }
+    }
+}
+
+/// What one character does under the rules, hyphenation state aside: the rules of the module
+/// docs, for one character. `Normalizer::char` applies it with the state; `rule_table` lays it
+/// out for every code point, which is what the GPU kernel reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// A letter or digit: these bytes are appended (after a space when a break is pending).
+    Emit(Emitted),
+    /// A word break.
+    Break,
+    /// `-`, `¬`, `⸗`: right after a letter or digit, a possible hyphenation (the word goes on
+    /// if a line break and a letter follow); otherwise a break.
+    Hyphen,
+    /// The soft hyphen: a possible hyphenation like [`Rule::Hyphen`]; otherwise nothing.
+    SoftHyphen,
+    /// A combining mark: kept with the letter before it when diacritics are kept (and one
+    /// directly precedes it), dropped otherwise.
+    Combining,
+}
+
+/// The normalized form of one character: up to [`Emitted::MAX`] bytes of UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Emitted {
+    bytes: [u8; Emitted::MAX],
+    len: u8,
+}
+
+impl Emitted {
+    /// Enough for any character's lower case (at most three chars) or a ligature's letters.
+    pub const MAX: usize = 12;
+
+    fn of(chars: impl IntoIterator<Item = char>) -> Self {
+        let mut e = Emitted { bytes: [0; Self::MAX], len: 0 };
+        for c in chars {
+            let at = e.len as usize;
+            e.len += c.encode_utf8(&mut e.bytes[at..]).len() as u8;
+        }
+        e
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+/// The [`Rule`] for `c` under `opts`.
+pub fn rule(c: char, opts: Normalization) -> Rule {
+    if c.is_ascii() {
+        let b = c as u8;
+        return if b.is_ascii_alphabetic() {
+            Rule::Emit(Emitted::of([if opts.lowercase { c.to_ascii_lowercase() } else { c }]))
+        } else if b.is_ascii_digit() {
+            Rule::Emit(Emitted::of([if opts.fold_digits { '0' } else { c }]))
+        } else if b == b'-' {
+            Rule::Hyphen
+        } else {
+            Rule::Break
+        };
+    }
+    match c {
+        'ſ' => Rule::Emit(Emitted::of(['s'])),
+        '¬' | '⸗' => Rule::Hyphen,
+        '\u{ad}' => Rule::SoftHyphen,
+        'ﬀ' => Rule::Emit(Emitted::of("ff".chars())),
+        'ﬁ' => Rule::Emit(Emitted::of("fi".chars())),
+        'ﬂ' => Rule::Emit(Emitted::of("fl".chars())),
+        'ﬃ' => Rule::Emit(Emitted::of("ffi".chars())),
+        'ﬄ' => Rule::Emit(Emitted::of("ffl".chars())),
+        'ﬅ' | 'ﬆ' => Rule::Emit(Emitted::of("st".chars())),
+        _ if ('\u{c0}'..='\u{24f}').contains(&c) && latin(c, opts) != '\0' => Rule::Emit(Emitted::of([latin(c, opts)])),
+        _ if canonical_combining_class(c) != 0 => Rule::Combining,
+        _ if c.is_alphabetic() => {
+            let mut base = c;
+            if opts.strip_diacritics {
+                let mut first = None;
+                decompose_canonical(c, |d| {
+                    if first.is_none() {
+                        first = Some(d);
+                    }
+                });
+                base = first.unwrap_or(c);
+            }
+            if opts.lowercase {
+                Rule::Emit(Emitted::of(base.to_lowercase()))
+            } else {
+                Rule::Emit(Emitted::of([base]))
+            }
+        }
+        _ if c.is_numeric() => Rule::Emit(Emitted::of([if opts.fold_digits { '0' } else { c }])),
+        _ => Rule::Break,
     }
 }
 
