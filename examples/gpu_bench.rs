@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use kbcurate::dedup::batch::{BatchSigner, ShingleBatch};
+use kbcurate::dedup::batch::{BatchSigner, ShingleBatch, SignatureInput};
 use kbcurate::dedup::profile::Profile;
 use kbcurate::gpu::{bpe::GpuBpe, minhash::GpuMinHash, Device};
 use kbcurate::tokenize::encoder::{Encoder, TiktokenEncoder};
@@ -113,9 +113,10 @@ fn main() {
         let signer = GpuMinHash::new(&gpu, &profile.hasher()).unwrap();
         let mut warm = ShingleBatch::of(signer.input());
         warm.push(&mut profile.hasher(), refs[0]);
-        signer.sign(&warm, &mut Vec::new()).unwrap();
+        signer.sign(&mut warm, &mut Vec::new()).unwrap();
         let perms = profile.banding.perms();
-        let mut want: Vec<Vec<u32>> = Vec::new();
+        // The CPU path as the dedup stage runs it: signature and exact key per document.
+        let mut want: Vec<(Vec<u32>, u128)> = Vec::new();
         let cpu_s = secs(|| {
             want = refs
                 .par_iter()
@@ -124,47 +125,56 @@ fn main() {
                     |h, t| {
                         let mut s = Vec::with_capacity(perms);
                         h.signature(t, &mut s);
-                        s
+                        (s, xxhash_rust::xxh3::xxh3_128(h.normalized().as_bytes()))
                     },
                 )
                 .collect()
         });
-        let prep_s = secs(|| {
-            refs.par_chunks(BATCH_DOCS).for_each_init(
-                || profile.hasher(),
-                |h, b| {
-                    let mut sb = ShingleBatch::of(signer.input());
-                    b.iter().for_each(|t| sb.push(h, t));
-                },
-            )
-        });
-        let mut got: Vec<Vec<u32>> = Vec::new();
-        let gpu_s = secs(|| {
-            got = refs
-                .par_chunks(BATCH_DOCS)
-                .map_init(
+        let flat_want: Vec<u32> = want.iter().flat_map(|(s, _)| s.iter().copied()).collect();
+        let exact_want: Vec<u128> = want.iter().map(|(_, e)| *e).collect();
+        println!("\nsignatures ({} profile, {perms} hash functions)", profile.name);
+        println!("  CPU path, {cores} threads                      {:>8.1} MB/s", total / cpu_s);
+        // Raw text (what the stage sends: normalized on the GPU), then normalized text (the
+        // CPU normalizes), each checked against the CPU path.
+        let mut gpu_rate = 0.0;
+        for input in [SignatureInput::Raw, SignatureInput::Text] {
+            let prep_s = secs(|| {
+                refs.par_chunks(BATCH_DOCS).for_each_init(
                     || profile.hasher(),
                     |h, b| {
-                        let mut sb = ShingleBatch::of(signer.input());
+                        let mut sb = ShingleBatch::of(input);
                         b.iter().for_each(|t| sb.push(h, t));
-                        let mut flat = Vec::new();
-                        signer.sign(&sb, &mut flat).unwrap();
-                        flat
                     },
                 )
-                .collect()
-        });
-        let flat_want: Vec<u32> = want.into_iter().flatten().collect();
-        assert!(flat_want == got.concat(), "GPU signatures differ from the CPU's");
-        println!("\nsignatures ({} profile, {perms} hash functions): identical", profile.name);
-        println!("  CPU path, {cores} threads            {:>8.1} MB/s", total / cpu_s);
-        println!(
-            "  batch prep alone (CPU)          {:>8.1} MB/s  (the GPU path's ceiling: {:?} batches)",
-            total / prep_s,
-            signer.input()
-        );
-        println!("  GPU path                        {:>8.1} MB/s", total / gpu_s);
-        println!("  GPU side: {}", signer.times().render());
+            });
+            let mut got: Vec<(Vec<u32>, Vec<u128>)> = Vec::new();
+            let gpu_s = secs(|| {
+                got = refs
+                    .par_chunks(BATCH_DOCS)
+                    .map_init(
+                        || profile.hasher(),
+                        |h, b| {
+                            let mut sb = ShingleBatch::of(input);
+                            b.iter().for_each(|t| sb.push(h, t));
+                            let mut flat = Vec::new();
+                            signer.sign(&mut sb, &mut flat).unwrap();
+                            (flat, sb.exact)
+                        },
+                    )
+                    .collect()
+            });
+            let flat: Vec<u32> = got.iter().flat_map(|(f, _)| f.iter().copied()).collect();
+            let exact: Vec<u128> = got.iter().flat_map(|(_, e)| e.iter().copied()).collect();
+            assert!(flat_want == flat && exact_want == exact, "GPU signatures or exact keys differ from the CPU's");
+            println!("  GPU path from {input:?} text: identical");
+            println!("    batch prep alone (CPU)                  {:>8.1} MB/s  (its ceiling)", total / prep_s);
+            println!("    GPU path                                {:>8.1} MB/s", total / gpu_s);
+            if input == SignatureInput::Raw {
+                gpu_rate = total / gpu_s;
+            }
+        }
+        println!("  GPU side (both runs): {}", signer.times().render());
+        let gpu_s = total / gpu_rate;
         rows.push((
             if profile.name == "ocr" { "signatures (ocr)" } else { "signatures (web)" },
             total / cpu_s,

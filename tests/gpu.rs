@@ -59,8 +59,9 @@ fn check_signer_with(
         for t in batch {
             sb.push(&mut hasher, t);
         }
-        signer.sign(&sb, &mut flat).unwrap();
+        signer.sign(&mut sb, &mut flat).unwrap();
         assert_eq!(flat.len(), batch.len() * perms);
+        assert_eq!(sb.exact.len(), batch.len(), "{}: an exact key per document", signer.describe());
         for (d, t) in batch.iter().enumerate() {
             hasher.signature(t, &mut sig);
             assert!(
@@ -69,6 +70,8 @@ fn check_signer_with(
                 signer.describe(),
                 docs + d
             );
+            let exact = xxhash_rust::xxh3::xxh3_128(hasher.normalized().as_bytes());
+            assert!(sb.exact[d] == exact, "{}: document {}'s exact key differs", signer.describe(), docs + d);
         }
         docs += batch.len();
         bytes += sb.text_bytes;
@@ -106,7 +109,7 @@ fn reference_minhash_kernel_equals_cpu_signatures_on_shared_text() {
     let Some(texts) = shared_texts() else { return };
     for profile in [Profile::ocr(), Profile::web()] {
         let signer = ReferenceSigner::new(&profile.hasher());
-        for input in [SignatureInput::Hashes, SignatureInput::Text] {
+        for input in [SignatureInput::Hashes, SignatureInput::Text, SignatureInput::Raw] {
             let (docs, bytes) = check_signer_with(&texts, &profile, &signer, input);
             eprintln!(
                 "{}: flat-batch reference signatures from {input:?} identical on {docs} documents, {:.1} MB",
@@ -196,9 +199,11 @@ fn edge_texts() -> Vec<String> {
 /// Profiles that take every signature kernel (by sketch, and from text or from hashes), with
 /// permutation counts at and off the kernels' block sizes, and the batch each is given.
 fn kernel_variants() -> Vec<(Profile, kbcurate::dedup::batch::SignatureInput)> {
-    use kbcurate::dedup::batch::SignatureInput::{Hashes, Text};
+    use kbcurate::dedup::batch::SignatureInput::{Hashes, Raw, Text};
     use kbcurate::dedup::minhash::{Shingles, Sketch};
     [
+        (Shingles::Words { n: 5 }, Sketch::MinHash, Raw, 128),
+        (Shingles::Words { n: 1 }, Sketch::OnePermutation, Raw, 33),
         (Shingles::Words { n: 5 }, Sketch::MinHash, Text, 128),
         (Shingles::Words { n: 1 }, Sketch::MinHash, Text, 250),
         (Shingles::Words { n: 3 }, Sketch::OnePermutation, Text, 1024),
@@ -259,8 +264,9 @@ mod emulated {
     }
 
     /// The signature kernels give `MinHasher::signature`'s signatures: the shipped profiles
-    /// (word shingles hashed on the device, one permutation hashing) on all of ../shared/data,
-    /// and the other kernels (`minhash` sketch; shingle hashes from the CPU) on part of it.
+    /// (raw text normalized and its word shingles hashed on the device, one permutation
+    /// hashing) on all of ../shared/data, and the other kernels (`minhash` sketch; normalized
+    /// text or shingle hashes from the CPU) on part of it.
     #[test]
     fn emulated_signature_kernels_equal_cpu_signatures() {
         let Some(emu) = Emulator::build(Kernels::Signatures) else { return };
@@ -271,10 +277,10 @@ mod emulated {
             texts.extend(s.iter().cloned());
         }
         for profile in [Profile::ocr(), Profile::web()] {
-            let signer = EmulatedSigner::new(emu.clone(), &profile.hasher(), SignatureInput::Text);
+            let signer = EmulatedSigner::new(emu.clone(), &profile.hasher(), SignatureInput::Raw);
             let (docs, bytes) = check_signer(&texts, &profile, &signer);
             eprintln!(
-                "{}: emulated text_oph identical on {docs} documents, {:.1} MB",
+                "{}: emulated normalize_docs + text_oph identical on {docs} documents, {:.1} MB",
                 profile.name,
                 bytes as f64 / 1e6
             );
@@ -310,6 +316,61 @@ mod emulated {
             cpu.describe(),
             bytes as f64 / 1e6
         );
+    }
+}
+
+/// An ingested dataset of real newspaper pages, each also as an exact and a lightly altered
+/// copy, in parts of ~2 MB; `None` (saying why) without ../shared/data.
+fn duplicated_pages(work: &std::path::Path) -> Option<std::path::PathBuf> {
+    let dir = shared("newspaper_text")?;
+    let mut rows = String::new();
+    for f in texts::files(&dir) {
+        for (i, t) in texts::texts(&f).iter().enumerate() {
+            for v in [t.clone(), t.clone(), t.replacen('e', "c", 3)] {
+                rows.push_str(&serde_json::json!({ "text": v, "title": format!("{i}") }).to_string());
+                rows.push('\n');
+            }
+        }
+    }
+    std::fs::write(work.join("c.jsonl"), rows).unwrap();
+    let ds = work.join("ds");
+    run(&config("[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\n"), work, &ds, |o| o.part_size = 2_000_000);
+    Some(ds)
+}
+
+/// The dedup stage's batched path (what `--device cuda` takes) writes what the CPU path
+/// writes: with the CPU reference of the GPU kernels, and with the kernels themselves under the
+/// emulation, both on batches of raw text as the GPU signer asks for them.
+#[test]
+fn batched_dedup_writes_what_the_cpu_writes() {
+    use kbcurate::dedup::stage::{dedup, DedupOptions, Signer};
+    let work = tempfile::tempdir().unwrap();
+    let Some(ds) = duplicated_pages(work.path()) else { return };
+    let profile = Profile::ocr();
+    let mut signers: Vec<Option<std::sync::Arc<dyn BatchSigner>>> =
+        vec![None, Some(std::sync::Arc::new(ReferenceSigner::new(&profile.hasher()).taking(SignatureInput::Raw)))];
+    if let Some(emu) = emulator::Emulator::build(emulator::Kernels::Signatures) {
+        let emu = std::sync::Arc::new(emu);
+        signers.push(Some(std::sync::Arc::new(emulator::EmulatedSigner::new(
+            emu,
+            &profile.hasher(),
+            SignatureInput::Raw,
+        ))));
+    }
+    let mut outs = Vec::new();
+    for (k, signer) in signers.into_iter().enumerate() {
+        let mut o = DedupOptions::new(work.path().join(format!("dedup-{k}")));
+        let name = signer.as_ref().map_or("the CPU path".to_string(), |s| s.describe());
+        o.signer = signer.map(Signer);
+        let s = dedup(&ds, &o).unwrap();
+        eprintln!("dedup by {name}: {} of {} kept", s.counts.kept, s.counts.input);
+        assert!(s.counts.kept < s.counts.input, "the copies are found");
+        let mut files = common::files(&o.output);
+        files.retain(|(name, _)| !name.starts_with("work"));
+        outs.push((name, files));
+    }
+    for (name, files) in &outs[1..] {
+        assert!(files == &outs[0].1, "{name} wrote other files than the CPU path");
     }
 }
 
@@ -376,7 +437,7 @@ fn device_flag_errors() {
 #[cfg(feature = "cuda")]
 mod on_device {
     use super::*;
-    use kbcurate::dedup::batch::SignatureInput::{Hashes, Text};
+    use kbcurate::dedup::batch::SignatureInput::{Hashes, Raw};
     use kbcurate::dedup::minhash::Shingles;
     use kbcurate::gpu::{bpe::GpuBpe, minhash::GpuMinHash, Gpu};
 
@@ -417,14 +478,15 @@ mod on_device {
         let texts = edge_texts();
         for (profile, input) in kernel_variants() {
             let signer = GpuMinHash::new(&gpu, &profile.hasher()).unwrap();
-            assert_eq!(signer.input(), if profile.shingles == (Shingles::Chars { n: 5 }) { Hashes } else { Text });
+            assert_eq!(signer.input(), if profile.shingles == (Shingles::Chars { n: 5 }) { Hashes } else { Raw });
             check_signer(&texts, &profile, &signer);
-            // A batch of hashes for word shingles takes the other kernel: the same signatures.
-            if input == Hashes {
-                check_signer_with(&texts, &profile, &signer, Hashes);
+            // Batches of normalized text or of hashes for word shingles take the other kernels:
+            // the same signatures.
+            if input != signer.input() {
+                check_signer_with(&texts, &profile, &signer, input);
             }
             let mut out = vec![1];
-            signer.sign(&ShingleBatch::new(), &mut out).unwrap();
+            signer.sign(&mut ShingleBatch::new(), &mut out).unwrap();
             assert!(out.is_empty());
         }
     }
@@ -461,23 +523,8 @@ mod on_device {
         if gpu().is_none() {
             return;
         }
-        let Some(dir) = shared("newspaper_text") else { return };
         let work = tempfile::tempdir().unwrap();
-        // Real pages, each also as an exact and a lightly altered copy.
-        let mut rows = String::new();
-        for f in texts::files(&dir) {
-            for (i, t) in texts::texts(&f).iter().enumerate() {
-                for v in [t.clone(), t.clone(), t.replacen('e', "c", 3)] {
-                    rows.push_str(&serde_json::json!({ "text": v, "title": format!("{i}") }).to_string());
-                    rows.push('\n');
-                }
-            }
-        }
-        std::fs::write(work.path().join("c.jsonl"), rows).unwrap();
-        let ds = work.path().join("ds");
-        run(&config("[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\n"), work.path(), &ds, |o| {
-            o.part_size = 2_000_000
-        });
+        let Some(ds) = duplicated_pages(work.path()) else { return };
         let read_all = |d: &std::path::Path| {
             let mut files: Vec<_> = texts::files(d).into_iter().filter(|p| !p.ends_with("manifest.json")).collect();
             files.retain(|p| !p.to_string_lossy().contains("work"));

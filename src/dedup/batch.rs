@@ -14,6 +14,8 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::minhash::{one_permutation, shingle_into, MinHasher, Shingles, Sketch};
+use super::normalize::Normalization;
+use super::rule_table::RuleTable;
 use crate::gpu::GpuError;
 
 /// What a batch holds for each document, and so what a signature kernel reads.
@@ -24,6 +26,9 @@ pub enum SignatureInput {
     Hashes,
     /// Normalized text; the signer finds and hashes its word shingles.
     Text,
+    /// The text as given; the signer normalizes it (through a [`RuleTable`]), finds and hashes
+    /// the word shingles, and fills the batch's exact keys.
+    Raw,
 }
 
 /// Many documents, one after the other, as shingle hashes or as normalized text.
@@ -32,11 +37,13 @@ pub struct ShingleBatch {
     /// [`SignatureInput::Hashes`]: every document's shingle hashes (repeats kept, as the CPU
     /// path keeps them).
     pub hashes: Vec<u64>,
-    /// [`SignatureInput::Text`]: every document's normalized text.
+    /// [`SignatureInput::Text`]: every document's normalized text; [`SignatureInput::Raw`]:
+    /// every document's text as given.
     pub text: Vec<u8>,
     /// Document `d`'s hashes (or text bytes) are `[offsets[d] as usize..offsets[d + 1] as usize]`.
     pub offsets: Vec<u32>,
-    /// xxh3-128 of each document's normalized text: the exact-duplicate key.
+    /// xxh3-128 of each document's normalized text: the exact-duplicate key (of a batch of
+    /// [`SignatureInput::Raw`], filled in by [`BatchSigner::sign`]).
     pub exact: Vec<u128>,
     /// Bytes of text given (before normalization), for throughput figures.
     pub text_bytes: usize,
@@ -92,6 +99,12 @@ impl ShingleBatch {
                 self.text.extend_from_slice(hasher.normalize(text).as_bytes());
                 self.text.len()
             }
+            SignatureInput::Raw => {
+                self.text.extend_from_slice(text.as_bytes());
+                self.offsets.push(u32::try_from(self.text.len()).expect("a batch holds fewer than 2^32 bytes"));
+                self.text_bytes += text.len();
+                return;
+            }
         };
         self.exact.push(xxhash_rust::xxh3::xxh3_128(hasher.normalized().as_bytes()));
         self.offsets.push(u32::try_from(end).expect("a batch holds fewer than 2^32 items"));
@@ -107,9 +120,15 @@ impl ShingleBatch {
         &self.hashes[self.range(d)]
     }
 
-    /// Document `d`'s normalized text (a batch of [`SignatureInput::Text`]).
+    /// Document `d`'s normalized text (a batch of [`SignatureInput::Text`]), or its text as
+    /// given ([`SignatureInput::Raw`]).
     pub fn normalized(&self, d: usize) -> &[u8] {
         &self.text[self.range(d)]
+    }
+
+    /// Document `d`'s text as given (a batch of [`SignatureInput::Raw`]).
+    pub fn raw(&self, d: usize) -> &str {
+        std::str::from_utf8(&self.text[self.range(d)]).expect("pushed as &str")
     }
 }
 
@@ -152,7 +171,8 @@ pub trait BatchSigner: Send + Sync {
     }
     /// The signatures of every document of `batch`, row-major (`perms` values per document),
     /// into `out` (resized). A document without shingles gets all `u32::MAX`, as on the CPU.
-    fn sign(&self, batch: &ShingleBatch, out: &mut Vec<u32>) -> Result<(), GpuError>;
+    /// A batch of [`SignatureInput::Raw`] gets its exact keys.
+    fn sign(&self, batch: &mut ShingleBatch, out: &mut Vec<u32>) -> Result<(), GpuError>;
 }
 
 /// The GPU kernels' loops, in Rust: for each document and each permutation, the min of
@@ -167,6 +187,11 @@ pub struct ReferenceSigner {
     sketch: Sketch,
     key: u64,
     shingles: Shingles,
+    normalization: Normalization,
+    /// Built on the first batch of raw text.
+    rules: std::sync::OnceLock<RuleTable>,
+    /// What it asks batches to hold ([`BatchSigner::input`]); it signs any.
+    input: SignatureInput,
 }
 
 impl ReferenceSigner {
@@ -179,7 +204,32 @@ impl ReferenceSigner {
             sketch: hasher.sketch(),
             key: hasher.key(),
             shingles: hasher.shingles(),
+            normalization: hasher.normalization(),
+            rules: std::sync::OnceLock::new(),
+            input: SignatureInput::Hashes,
         }
+    }
+
+    /// The same signer asking for batches of `input` (as the GPU signer asks for raw text).
+    pub fn taking(mut self, input: SignatureInput) -> Self {
+        self.input = input;
+        self
+    }
+
+    /// A batch of raw text as the GPU has it before signing: normalized through the rule table
+    /// (the normalization kernel's loop), with its exact keys.
+    fn normalized_batch(&self, batch: &ShingleBatch) -> ShingleBatch {
+        let rules = self.rules.get_or_init(|| RuleTable::new(self.normalization));
+        let mut text = ShingleBatch::of(SignatureInput::Text);
+        let mut norm = Vec::new();
+        for d in 0..batch.docs() {
+            rules.normalize_into(batch.raw(d), &mut norm);
+            text.text.extend_from_slice(&norm);
+            text.offsets.push(text.text.len() as u32);
+            text.exact.push(xxhash_rust::xxh3::xxh3_128(&norm));
+        }
+        text.text_bytes = batch.text_bytes;
+        text
     }
 
     /// Document `d`'s shingle hashes, from either kind of batch.
@@ -209,7 +259,18 @@ impl BatchSigner for ReferenceSigner {
         self.b.len()
     }
 
-    fn sign(&self, batch: &ShingleBatch, out: &mut Vec<u32>) -> Result<(), GpuError> {
+    fn input(&self) -> SignatureInput {
+        self.input
+    }
+
+    fn sign(&self, batch: &mut ShingleBatch, out: &mut Vec<u32>) -> Result<(), GpuError> {
+        if batch.input() == SignatureInput::Raw {
+            let mut text = self.normalized_batch(batch);
+            self.sign(&mut text, out)?;
+            batch.exact = text.exact;
+            return Ok(());
+        }
+        let batch = &*batch;
         let perms = self.perms();
         out.clear();
         out.resize(batch.docs() * perms, u32::MAX);
@@ -297,14 +358,15 @@ mod tests {
         for (shingles, sketch) in kinds.into_iter().flat_map(|k| [(k, Sketch::MinHash), (k, Sketch::OnePermutation)]) {
             let mut hasher = MinHasher::new(96, 11, shingles, Normalization::default()).with_sketch(sketch);
             let signer = ReferenceSigner::new(&hasher);
-            for input in [SignatureInput::Hashes, SignatureInput::Text] {
+            for input in [SignatureInput::Hashes, SignatureInput::Text, SignatureInput::Raw] {
                 let mut batch = ShingleBatch::of(input);
                 for t in texts {
                     batch.push(&mut hasher, t);
                 }
                 assert_eq!(batch.docs(), texts.len());
+                assert_eq!(batch.exact.len(), if input == SignatureInput::Raw { 0 } else { texts.len() });
                 let mut flat = Vec::new();
-                signer.sign(&batch, &mut flat).unwrap();
+                signer.sign(&mut batch, &mut flat).unwrap();
                 let mut sig = Vec::new();
                 for (d, t) in texts.iter().enumerate() {
                     let n = hasher.signature(t, &mut sig);
@@ -312,6 +374,7 @@ mod tests {
                     match input {
                         SignatureInput::Hashes => assert_eq!(batch.shingles(d).len(), n),
                         SignatureInput::Text => assert_eq!(batch.normalized(d), hasher.normalized().as_bytes()),
+                        SignatureInput::Raw => assert_eq!(batch.raw(d), *t),
                     }
                     assert_eq!(batch.exact[d], xxhash_rust::xxh3::xxh3_128(hasher.normalized().as_bytes()));
                 }
@@ -328,7 +391,7 @@ mod tests {
         assert_eq!((batch.docs(), batch.text.len(), batch.text_bytes), (0, 0, 0));
         assert_eq!(batch.input(), SignatureInput::Text);
         let mut out = vec![1, 2, 3];
-        ReferenceSigner::new(&hasher).sign(&batch, &mut out).unwrap();
+        ReferenceSigner::new(&hasher).sign(&mut batch, &mut out).unwrap();
         assert!(out.is_empty());
     }
 }

@@ -123,6 +123,10 @@ impl MinHasher {
         self.shingles
     }
 
+    pub fn normalization(&self) -> Normalization {
+        self.normalization
+    }
+
     /// `text` normalized as this hasher normalizes it (kept: [`Self::normalized`]).
     pub fn normalize(&mut self, text: &str) -> &str {
         normalize_into(text, self.normalization, &mut self.norm);

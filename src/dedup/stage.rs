@@ -64,6 +64,19 @@ pub struct DedupOptions {
     pub compression: crate::dataset::Codec,
     /// Where signatures are computed (`--device`); the output does not depend on it.
     pub device: crate::gpu::Device,
+    /// Signs in batches with this instead of what `device` opens (library use; the tests run
+    /// the stage with the CPU reference of the GPU kernels, and with the kernels emulated).
+    pub signer: Option<Signer>,
+}
+
+/// A batched signer in [`DedupOptions`].
+#[derive(Clone)]
+pub struct Signer(pub Arc<dyn BatchSigner>);
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.describe())
+    }
 }
 
 impl DedupOptions {
@@ -78,6 +91,7 @@ impl DedupOptions {
             threads: None,
             compression: crate::dataset::Codec::default(),
             device: crate::gpu::Device::Cpu,
+            signer: None,
         }
     }
 }
@@ -659,9 +673,13 @@ impl<'a> Ctx<'a> {
         let boiler = self.boilerplate_set()?;
         let todo: Vec<usize> =
             (0..self.sources.len()).filter(|&i| shard.owns(i)).filter(|&i| !self.signatures_done(i)).collect();
-        // A batched signer when a GPU is asked for (and found); the CPU path otherwise.
-        let signer = match self.opts.device.open()? {
-            Some(gpu) if !todo.is_empty() => Some(crate::gpu::minhash_signer(&gpu, &self.opts.profile.hasher())?),
+        // A batched signer when one is given, or a GPU is asked for (and found); the CPU path
+        // otherwise.
+        let signer = match (&self.opts.signer, self.opts.device.open()?) {
+            (Some(given), _) => Some(given.0.clone()),
+            (None, Some(gpu)) if !todo.is_empty() => {
+                Some(crate::gpu::minhash_signer(&gpu, &self.opts.profile.hasher())?)
+            }
             _ => None,
         };
         todo.par_iter().try_for_each(|&i| match self.part(i) {
@@ -1162,7 +1180,7 @@ fn signatures(
                     n_chars.push(if chars.is_none() { t.chars().count() as u32 } else { 0 });
                 });
             }
-            signer.sign(&shingles, &mut flat)?;
+            signer.sign(&mut shingles, &mut flat)?;
         }
         for r in 0..batch.num_rows() {
             let (exact, t_chars) = if signer.is_some() {

@@ -9,9 +9,11 @@
 //! the device's memory model) the GPU tests (`tests/gpu.rs`, `scripts/gpu-check.sh`) do.
 //!
 //! ```text
-//! kernels/xxh3.cu     XXH3-64 as a device function (shingle hashes); `xxh3_slices` for tests
-//! kernels/minhash.cu  signatures: `minhash`/`oph` from shingle hashes, `text_minhash`/`text_oph`
-//!                     from normalized text (word shingles hashed on the GPU)
+//! kernels/xxh3.cu      XXH3-64 as a device function (shingle hashes); `xxh3_slices` for tests
+//! kernels/normalize.cu `normalize_docs` (dedup::rule_table's loop, a thread per document),
+//!                      `scan_offsets`, `compact_docs`: raw text to packed normalized text
+//! kernels/minhash.cu   signatures: `minhash`/`oph` from shingle hashes, `text_minhash`/`text_oph`
+//!                      from normalized text (word shingles hashed on the GPU)
 //! kernels/bpe.cu      `bpe_merge`: lowest-rank merges of short pieces over a pair table
 //! ```
 
@@ -21,6 +23,8 @@ use crate::tokenize::merge::MAX_MERGE_PIECE;
 
 /// XXH3-64 on the device (`xxh3_64`), and the `xxh3_slices` test kernel.
 pub const XXH3: &str = include_str!("kernels/xxh3.cu");
+/// Normalization of raw text through a rule table, and packing the results.
+pub const NORMALIZE: &str = include_str!("kernels/normalize.cu");
 /// The signature kernels; they need [`XXH3`] before them ([`signature_source`]).
 pub const MINHASH: &str = include_str!("kernels/minhash.cu");
 /// The merge kernel; it needs `MAX_PIECE` defined ([`bpe_source`]).
@@ -36,7 +40,7 @@ pub const BPE_BLOCK: u32 = 128;
 
 /// The signature kernels' source, as compiled.
 pub fn signature_source() -> String {
-    format!("{XXH3}\n{MINHASH}")
+    format!("{XXH3}\n{NORMALIZE}\n{MINHASH}")
 }
 
 /// The merge kernel's source, as compiled.
@@ -52,14 +56,31 @@ pub struct Launch {
     pub shared_bytes: u32,
 }
 
-/// The entry point of the signature kernel for `sketch` over `input`.
+/// The entry point of the signature kernel for `sketch` over `input` (raw text is normalized
+/// by the normalization kernels first, then signed as text).
 pub fn signature_entry(sketch: Sketch, input: SignatureInput) -> &'static str {
     match (sketch, input) {
         (Sketch::MinHash, SignatureInput::Hashes) => "minhash",
         (Sketch::OnePermutation, SignatureInput::Hashes) => "oph",
-        (Sketch::MinHash, SignatureInput::Text) => "text_minhash",
-        (Sketch::OnePermutation, SignatureInput::Text) => "text_oph",
+        (Sketch::MinHash, SignatureInput::Text | SignatureInput::Raw) => "text_minhash",
+        (Sketch::OnePermutation, SignatureInput::Text | SignatureInput::Raw) => "text_oph",
     }
+}
+
+/// `normalize_docs`: a thread per document, in small blocks so that a batch's documents
+/// spread over the multiprocessors.
+pub fn normalize_launch(docs: usize) -> Launch {
+    Launch { grid: (docs as u32).div_ceil(32).max(1), block: 32, shared_bytes: 0 }
+}
+
+/// `scan_offsets`: one thread.
+pub fn scan_launch() -> Launch {
+    Launch { grid: 1, block: 1, shared_bytes: 0 }
+}
+
+/// `compact_docs`: a block per document.
+pub fn compact_launch(docs: usize) -> Launch {
+    Launch { grid: (docs as u32).max(1), block: 256, shared_bytes: 0 }
 }
 
 /// One block per document. `minhash`: a thread per permutation, up to [`PER_THREAD`] each
@@ -69,12 +90,12 @@ pub fn signature_launch(sketch: Sketch, input: SignatureInput, perms: usize, doc
     let grid = docs as u32;
     match sketch {
         Sketch::MinHash => {
-            let least = if input == SignatureInput::Text { 128 } else { 32 };
+            let least = if input == SignatureInput::Hashes { 32 } else { 128 };
             let block = perms.div_ceil(PER_THREAD).next_multiple_of(32).clamp(least, MAX_BLOCK) as u32;
             Launch { grid, block, shared_bytes: 0 }
         }
         Sketch::OnePermutation => {
-            let block = if input == SignatureInput::Text { 256 } else { 128 };
+            let block = if input == SignatureInput::Hashes { 128 } else { 256 };
             Launch { grid, block, shared_bytes: perms as u32 * 8 }
         }
     }
@@ -96,7 +117,7 @@ mod tests {
 
     #[test]
     fn launch_shapes_fit_the_kernels() {
-        for input in [SignatureInput::Hashes, SignatureInput::Text] {
+        for input in [SignatureInput::Hashes, SignatureInput::Text, SignatureInput::Raw] {
             for perms in [1, 8, 96, 128, 256, 1000, MAX_PERMS] {
                 let l = signature_launch(Sketch::MinHash, input, perms, 7);
                 assert_eq!(l.grid, 7);

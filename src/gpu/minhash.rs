@@ -1,7 +1,13 @@
 //! MinHash signatures on the GPU: the signatures of a [`ShingleBatch`], by either sketch, from
 //! either kind of batch.
 //!
-//! From normalized text (word shingles; what `dedup` sends): one thread block per document.
+//! From raw text (word shingles; what `dedup` sends): `normalize_docs` applies the
+//! normalization rules from a per-code-point table (`dedup::rule_table`, in device memory for
+//! the signer's life), one thread per document; `scan_offsets` and `compact_docs` pack the
+//! results; the packed text is signed as below and comes back to the CPU, which takes each
+//! document's exact-duplicate key (xxh3-128) from it. The CPU only copies text.
+//!
+//! From normalized text: one thread block per document.
 //! Every byte position is a thread's; a thread whose position starts a word walks forward `n`
 //! words and hashes that shingle with XXH3-64 (`kernels/xxh3.cu`), so the CPU only normalizes.
 //! Then, by sketch:
@@ -20,23 +26,45 @@
 //! (`dedup::batch` has the CPU reference of these loops; `tests/gpu_emulated.rs` runs these
 //! kernels on the CPU under a CUDA emulation in CI; `tests/gpu.rs` runs them on a GPU).
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use cudarc::driver::{CudaFunction, CudaSlice, PushKernelArg};
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, PushKernelArg};
 
 use super::context::{config, driver_err};
-use super::kernels::{signature_entry, signature_launch, signature_source, MAX_PERMS};
-use super::staging::{Clock, Lanes, StageTimes, Staged};
+use super::kernels::{
+    compact_launch, normalize_launch, scan_launch, signature_entry, signature_launch, signature_source, MAX_PERMS,
+};
+use super::staging::{Clock, DeviceBuf, Lanes, StageTimes, Staged};
 use super::{Gpu, GpuError};
 use crate::dedup::batch::{BatchSigner, ShingleBatch, SignatureInput};
 use crate::dedup::minhash::{MinHasher, Shingles, Sketch};
+use crate::dedup::rule_table::RuleTable;
 
 struct Lane {
     clock: Clock,
     hashes: Staged<u64>,
+    /// Normalized text (a batch of text) or raw text (a batch of raw text) going up.
     text: Staged<u8>,
     offsets: Staged<u32>,
     sig: Staged<u32>,
+    /// Raw text only: each document's normalized text in its slot, and its length; the packed
+    /// normalized text and its offsets, which come back for the exact keys.
+    scratch: DeviceBuf<u8>,
+    lens: DeviceBuf<u32>,
+    norm: Staged<u8>,
+    norm_offsets: Staged<u32>,
+}
+
+/// The normalization rules in device memory, and the kernels that apply them.
+struct Normalizer {
+    rules: CudaSlice<u32>,
+    pool: CudaSlice<u8>,
+    strip_diacritics: u32,
+    expansion: u32,
+    normalize: CudaFunction,
+    scan: CudaFunction,
+    compact: CudaFunction,
 }
 
 /// Signs [`ShingleBatch`]es on a GPU; safe to call from many threads at once.
@@ -45,6 +73,8 @@ pub struct GpuMinHash {
     /// The kernels for batches of hashes and of text.
     from_hashes: CudaFunction,
     from_text: CudaFunction,
+    /// For word shingles: raw text is normalized on the GPU.
+    normalizer: Option<Normalizer>,
     sketch: Sketch,
     shingles: Shingles,
     key: u64,
@@ -60,18 +90,41 @@ impl GpuMinHash {
     /// Compiles the kernels and uploads `hasher`'s hash functions.
     pub fn new(gpu: &Gpu, hasher: &MinHasher) -> Result<Self, GpuError> {
         let perms = hasher.perms();
-        if perms > MAX_PERMS {
+        if perms == 0 || perms > MAX_PERMS {
             return Err(GpuError::Unsupported(format!(
-                "the GPU signature kernel takes at most {MAX_PERMS} hash functions; this profile has {perms}"
+                "the GPU signature kernel takes 1 to {MAX_PERMS} hash functions; this profile has {perms}"
             )));
         }
         let sketch = hasher.sketch();
-        let entries = [signature_entry(sketch, SignatureInput::Hashes), signature_entry(sketch, SignatureInput::Text)];
-        let [from_hashes, from_text]: [CudaFunction; 2] = gpu
+        let entries = [
+            signature_entry(sketch, SignatureInput::Hashes),
+            signature_entry(sketch, SignatureInput::Text),
+            "normalize_docs",
+            "scan_offsets",
+            "compact_docs",
+        ];
+        let [from_hashes, from_text, normalize, scan, compact]: [CudaFunction; 5] = gpu
             .compile_all("minhash", &signature_source(), &entries)?
             .try_into()
-            .map_err(|_| GpuError::Unsupported("the signature module did not give two kernels".into()))?;
+            .map_err(|_| GpuError::Unsupported("the signature module did not give five kernels".into()))?;
         let stream = gpu.ctx.default_stream();
+        let normalizer = match hasher.shingles() {
+            Shingles::Words { .. } => {
+                let table = RuleTable::new(hasher.normalization());
+                let up = || driver_err("uploading the normalization rules");
+                tracing::info!("normalization rules: {} MB on the GPU", table.device_bytes() >> 20);
+                Some(Normalizer {
+                    rules: stream.clone_htod(&table.rules).map_err(up())?,
+                    pool: stream.clone_htod(&table.pool).map_err(up())?,
+                    strip_diacritics: table.strip_diacritics as u32,
+                    expansion: table.expansion,
+                    normalize,
+                    scan,
+                    compact,
+                })
+            }
+            Shingles::Chars { .. } => None,
+        };
         let (a_lo, a_hi, b) = hasher.family();
         let up = |what| driver_err(what);
         let a_lo = stream.clone_htod(a_lo).map_err(up("uploading the hash functions"))?;
@@ -82,6 +135,7 @@ impl GpuMinHash {
             gpu: gpu.clone(),
             from_hashes,
             from_text,
+            normalizer,
             sketch,
             shingles: hasher.shingles(),
             key: hasher.key(),
@@ -102,17 +156,22 @@ impl GpuMinHash {
     fn new_lane(&self) -> Result<Lane, GpuError> {
         let clock = Clock::new(&self.gpu.ctx)?;
         let s = &clock.stream;
-        let text = self.input() == SignatureInput::Text;
+        let text = self.input() != SignatureInput::Hashes;
+        let raw = self.input() == SignatureInput::Raw;
         Ok(Lane {
             hashes: Staged::new(s, if text { 1 } else { 1 << 20 }, true)?,
             text: Staged::new(s, if text { 1 << 23 } else { 1 }, true)?,
             offsets: Staged::new(s, 1 << 12, true)?,
             sig: Staged::new(s, (1 << 12) * self.perms, false)?,
+            scratch: DeviceBuf::new(s, if raw { 1 << 24 } else { 1 })?,
+            lens: DeviceBuf::new(s, 1 << 12)?,
+            norm: Staged::new(s, if raw { 1 << 23 } else { 1 }, false)?,
+            norm_offsets: Staged::new(s, 1 << 12, false)?,
             clock,
         })
     }
 
-    fn run(&self, lane: &mut Lane, batch: &ShingleBatch, out: &mut Vec<u32>) -> Result<(), GpuError> {
+    fn run(&self, lane: &mut Lane, batch: &mut ShingleBatch, out: &mut Vec<u32>) -> Result<(), GpuError> {
         let (docs, n_sig) = (batch.docs(), batch.docs() * self.perms);
         let input = batch.input();
         let t = Instant::now();
@@ -123,7 +182,7 @@ impl GpuMinHash {
                 lane.hashes.upload(&s, &batch.hashes)?;
                 batch.hashes.len() * 8
             }
-            SignatureInput::Text => {
+            SignatureInput::Text | SignatureInput::Raw => {
                 lane.text.upload(&s, &batch.text)?;
                 batch.text.len()
             }
@@ -132,19 +191,23 @@ impl GpuMinHash {
         lane.sig.reserve(&s, n_sig)?;
         self.times.add_stage(t);
         lane.clock.mark(1)?;
+        if input == SignatureInput::Raw {
+            self.normalize(lane, batch, &s)?;
+        }
         let (docs32, perms32) = (docs as u32, self.perms as u32);
         let words = match self.shingles {
             Shingles::Words { n } => n.max(1) as u32,
             Shingles::Chars { .. } => 0,
         };
         let mut launch =
-            s.launch_builder(if input == SignatureInput::Text { &self.from_text } else { &self.from_hashes });
+            s.launch_builder(if input == SignatureInput::Hashes { &self.from_hashes } else { &self.from_text });
         match input {
-            SignatureInput::Hashes => launch.arg(lane.hashes.dev()),
-            SignatureInput::Text => launch.arg(lane.text.dev()),
+            SignatureInput::Hashes => launch.arg(lane.hashes.dev()).arg(lane.offsets.dev()),
+            SignatureInput::Text => launch.arg(lane.text.dev()).arg(lane.offsets.dev()),
+            SignatureInput::Raw => launch.arg(lane.norm.dev()).arg(lane.norm_offsets.dev()),
         };
-        launch.arg(lane.offsets.dev()).arg(&docs32);
-        if input == SignatureInput::Text {
+        launch.arg(&docs32);
+        if input != SignatureInput::Hashes {
             launch.arg(&words);
         }
         match self.sketch {
@@ -161,10 +224,80 @@ impl GpuMinHash {
         unsafe { launch.launch(cfg) }.map_err(driver_err("launching the signature kernel"))?;
         lane.clock.mark(2)?;
         lane.sig.download(&s, n_sig)?;
+        let mut got = n_sig * 4;
+        if input == SignatureInput::Raw {
+            // The packed normalized text, for the exact keys: its length is known once the
+            // offsets are back.
+            lane.norm_offsets.download(&s, docs + 1)?;
+            s.synchronize().map_err(driver_err("running the signature kernels"))?;
+            let total = lane.norm_offsets.host(docs + 1)?[docs] as usize;
+            lane.norm.download(&s, total)?;
+            got += (docs + 1) * 4 + total;
+        }
         lane.clock.mark(3)?;
-        lane.clock.finish(&self.times, sent + batch.offsets.len() * 4, n_sig * 4)?;
+        lane.clock.finish(&self.times, sent + batch.offsets.len() * 4, got)?;
         out.clear();
         out.extend_from_slice(lane.sig.host(n_sig)?);
+        if input == SignatureInput::Raw {
+            let t = Instant::now();
+            let offsets = lane.norm_offsets.host(docs + 1)?;
+            let text = lane.norm.host(offsets[docs] as usize)?;
+            batch.exact.clear();
+            batch
+                .exact
+                .extend(offsets.windows(2).map(|w| xxhash_rust::xxh3::xxh3_128(&text[w[0] as usize..w[1] as usize])));
+            self.times.add_stage(t);
+        }
+        Ok(())
+    }
+
+    /// Enqueues normalization of a batch of raw text (already uploaded to `lane.text` and
+    /// `lane.offsets`) into `lane.norm` and `lane.norm_offsets`, packed.
+    fn normalize(&self, lane: &mut Lane, batch: &ShingleBatch, s: &Arc<CudaStream>) -> Result<(), GpuError> {
+        let n = self.normalizer.as_ref().ok_or_else(|| {
+            GpuError::Unsupported(
+                "the GPU normalizes raw text for word shingles only; this profile has character shingles".into(),
+            )
+        })?;
+        let docs = batch.docs();
+        let docs32 = docs as u32;
+        let room = batch.text.len() * n.expansion as usize;
+        lane.scratch.reserve(s, room)?;
+        lane.lens.reserve(s, docs)?;
+        lane.norm.reserve(s, room)?;
+        lane.norm_offsets.reserve(s, docs + 1)?;
+        let mut launch = s.launch_builder(&n.normalize);
+        launch
+            .arg(lane.text.dev())
+            .arg(lane.offsets.dev())
+            .arg(&docs32)
+            .arg(&n.rules)
+            .arg(&n.pool)
+            .arg(&n.strip_diacritics)
+            .arg(&n.expansion)
+            .arg(lane.scratch.dev_mut())
+            .arg(lane.lens.dev_mut());
+        // SAFETY: the arguments match `normalize_docs` in order and type; `offsets` has docs + 1
+        // non-decreasing entries ending at the uploaded text's length, which is valid UTF-8
+        // (Rust strings); `rules` has an entry for every code point; `scratch` holds
+        // expansion × the text's bytes, what any document can grow to (`RuleTable::expansion`);
+        // `lens` holds docs values.
+        unsafe { launch.launch(config(normalize_launch(docs))) }.map_err(driver_err("launching normalization"))?;
+        let mut launch = s.launch_builder(&n.scan);
+        launch.arg(lane.lens.dev()).arg(&docs32).arg(lane.norm_offsets.dev_mut());
+        // SAFETY: `lens` holds docs values and `norm_offsets` docs + 1.
+        unsafe { launch.launch(config(scan_launch())) }.map_err(driver_err("launching the offsets scan"))?;
+        let mut launch = s.launch_builder(&n.compact);
+        launch
+            .arg(lane.scratch.dev())
+            .arg(lane.offsets.dev())
+            .arg(&n.expansion)
+            .arg(lane.norm_offsets.dev())
+            .arg(&docs32)
+            .arg(lane.norm.dev_mut());
+        // SAFETY: the arguments match `compact_docs`; each document's slot in `scratch` holds
+        // its normalized length, and `norm` holds their sum (at most the scratch's size).
+        unsafe { launch.launch(config(compact_launch(docs))) }.map_err(driver_err("launching packing"))?;
         Ok(())
     }
 }
@@ -178,21 +311,21 @@ impl BatchSigner for GpuMinHash {
         self.perms
     }
 
-    /// Text for word shingles (hashed on the GPU); character shingles are hashed on the CPU.
+    /// Raw text for word shingles (normalized and hashed on the GPU); character shingles are
+    /// hashed on the CPU.
     fn input(&self) -> SignatureInput {
         match self.shingles {
-            Shingles::Words { .. } => SignatureInput::Text,
+            Shingles::Words { .. } => SignatureInput::Raw,
             Shingles::Chars { .. } => SignatureInput::Hashes,
         }
     }
 
-    fn sign(&self, batch: &ShingleBatch, out: &mut Vec<u32>) -> Result<(), GpuError> {
-        if batch.docs() == 0 || self.perms == 0 {
+    fn sign(&self, batch: &mut ShingleBatch, out: &mut Vec<u32>) -> Result<(), GpuError> {
+        if batch.docs() == 0 {
             out.clear();
-            out.resize(batch.docs() * self.perms, u32::MAX);
             return Ok(());
         }
-        if batch.input() == SignatureInput::Text && matches!(self.shingles, Shingles::Chars { .. }) {
+        if batch.input() != SignatureInput::Hashes && matches!(self.shingles, Shingles::Chars { .. }) {
             return Err(GpuError::Unsupported(
                 "the GPU finds word shingles in text; character shingles need a batch of hashes".into(),
             ));

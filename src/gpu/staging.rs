@@ -92,6 +92,35 @@ impl<T: DeviceRepr + ValidAsZeroBits> Staged<T> {
     }
 }
 
+/// A device buffer with no host side: intermediate results that never leave the GPU.
+pub(crate) struct DeviceBuf<T: DeviceRepr + ValidAsZeroBits> {
+    dev: CudaSlice<T>,
+}
+
+impl<T: DeviceRepr + ValidAsZeroBits> DeviceBuf<T> {
+    pub(crate) fn new(stream: &Arc<CudaStream>, cap: usize) -> Result<Self, GpuError> {
+        // SAFETY: kernels write what they later read (see `Staged::new`).
+        let dev = unsafe { stream.alloc::<T>(cap.max(1)) }.map_err(driver_err("device alloc"))?;
+        Ok(Self { dev })
+    }
+
+    /// Grows the buffer to hold `n` elements (by half again).
+    pub(crate) fn reserve(&mut self, stream: &Arc<CudaStream>, n: usize) -> Result<(), GpuError> {
+        if n > self.dev.len() {
+            *self = Self::new(stream, n.max(self.dev.len() * 3 / 2))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn dev(&self) -> &CudaSlice<T> {
+        &self.dev
+    }
+
+    pub(crate) fn dev_mut(&mut self) -> &mut CudaSlice<T> {
+        &mut self.dev
+    }
+}
+
 /// A stream and four timing events: before the uploads, after them, after the kernel, after
 /// the downloads.
 pub(crate) struct Clock {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use kbcurate::dedup::batch::{BatchSigner, ShingleBatch, SignatureInput};
 use kbcurate::dedup::minhash::{MinHasher, Shingles};
+use kbcurate::dedup::rule_table::RuleTable;
 use kbcurate::gpu::kernels::{self, Launch};
 use kbcurate::gpu::GpuError;
 use kbcurate::tokenize::merge::{MergeTable, PieceMerger};
@@ -150,11 +151,48 @@ pub struct EmulatedSigner {
     emu: Arc<Emulator>,
     hasher: MinHasher,
     input: SignatureInput,
+    /// For raw text: the rule table's folder, and the table.
+    rules: Option<(PathBuf, RuleTable)>,
 }
 
 impl EmulatedSigner {
     pub fn new(emu: Arc<Emulator>, hasher: &MinHasher, input: SignatureInput) -> Self {
-        Self { emu, hasher: hasher.clone(), input }
+        let rules = (input == SignatureInput::Raw).then(|| {
+            let table = RuleTable::new(hasher.normalization());
+            let dir = emu.keep(&format!("rules-{:?}", hasher.normalization()).replace([' ', '{', '}', ':', ','], ""));
+            std::fs::write(dir.join("rules.bin"), bytes_of(&table.rules)).unwrap();
+            std::fs::write(dir.join("pool.bin"), &table.pool).unwrap();
+            (dir, table)
+        });
+        Self { emu, hasher: hasher.clone(), input, rules }
+    }
+
+    /// Normalization, packing and the text kernel, as `GpuMinHash` runs them on raw text.
+    fn sign_raw(&self, batch: &mut ShingleBatch, out: &mut Vec<u32>) {
+        let (dir, table) = self.rules.as_ref().expect("built for raw text");
+        let (sketch, perms, docs) = (self.hasher.sketch(), self.hasher.perms(), batch.docs());
+        let Shingles::Words { n } = self.hasher.shingles() else { panic!("raw text takes word shingles") };
+        let mut args =
+            vec![dir.display().to_string(), kernels::signature_entry(sketch, SignatureInput::Raw).to_string()];
+        args.extend(launch_args(kernels::signature_launch(sketch, SignatureInput::Raw, perms, docs)));
+        args.extend([docs.to_string(), n.max(1).to_string(), self.hasher.key().to_string(), perms.to_string()]);
+        args.extend([(table.strip_diacritics as u32).to_string(), table.expansion.to_string()]);
+        let (nl, cl) = (kernels::normalize_launch(docs), kernels::compact_launch(docs));
+        args.extend([nl.grid, nl.block, cl.grid, cl.block].map(|x| x.to_string()));
+        let (a_lo, a_hi, b) = self.hasher.family();
+        let inputs = [
+            ("raw", &batch.text[..]),
+            ("raw_offsets", bytes_of(&batch.offsets)),
+            ("a_lo", bytes_of(a_lo)),
+            ("a_hi", bytes_of(a_hi)),
+            ("b", bytes_of(b)),
+        ];
+        let got = self.emu.run("raw", &args, &inputs, &["sig", "offsets", "text"]);
+        *out = u32s(&got[0]);
+        // The exact keys, from the normalized text the GPU sends back (as `GpuMinHash` does).
+        let offsets = u32s(&got[1]);
+        batch.exact =
+            offsets.windows(2).map(|w| xxhash_rust::xxh3::xxh3_128(&got[2][w[0] as usize..w[1] as usize])).collect();
     }
 }
 
@@ -171,9 +209,13 @@ impl BatchSigner for EmulatedSigner {
         self.input
     }
 
-    fn sign(&self, batch: &ShingleBatch, out: &mut Vec<u32>) -> Result<(), GpuError> {
+    fn sign(&self, batch: &mut ShingleBatch, out: &mut Vec<u32>) -> Result<(), GpuError> {
         let (sketch, perms, docs) = (self.hasher.sketch(), self.hasher.perms(), batch.docs());
         let input = batch.input();
+        if input == SignatureInput::Raw {
+            self.sign_raw(batch, out);
+            return Ok(());
+        }
         let n = match self.hasher.shingles() {
             Shingles::Words { n } => n.max(1),
             Shingles::Chars { .. } => 0,
@@ -185,6 +227,7 @@ impl BatchSigner for EmulatedSigner {
         let items = match input {
             SignatureInput::Text => ("text", &batch.text[..]),
             SignatureInput::Hashes => ("hashes", bytes_of(&batch.hashes)),
+            SignatureInput::Raw => unreachable!("signed above"),
         };
         let inputs = [
             items,
