@@ -112,8 +112,14 @@ fn main() {
                 b.push(h, t);
             })
         };
-        let (from_hashes, from_text) = (batch(SignatureInput::Hashes), batch(SignatureInput::Text));
-        println!("| {} | {full:.1} | {from_hashes:.1} | {from_text:.1} | {:.1}× |", p.name, from_text / full);
+        let (hashes, text, raw) =
+            (batch(SignatureInput::Hashes), batch(SignatureInput::Text), batch(SignatureInput::Raw));
+        println!(
+            "| {} | {full:.1} | {hashes:.1} | {text:.1} | {raw:.1} | {:.1}× | {:.0}× |",
+            p.name,
+            text / full,
+            raw / full
+        );
     }
 
     println!("\n# Detection probability P(s) = 1 − (1 − s^r)^b\n");

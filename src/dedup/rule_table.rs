@@ -167,6 +167,10 @@ mod tests {
         ] {
             check(t);
         }
+        for (opts, table) in tables() {
+            eprintln!("{opts:?}: pool {} bytes, expansion {}", table.pool.len(), table.expansion);
+            assert!(table.expansion <= 3, "{opts:?}: a document grows at most threefold");
+        }
     }
 
     #[test]

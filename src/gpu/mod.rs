@@ -7,13 +7,16 @@
 //! driver says so instead of failing to start. Kernels are CUDA C strings compiled by NVRTC at
 //! run time, so there is no `nvcc` step in the build either.
 //!
-//! What runs where: the CPU keeps the parts that are branchy and string-heavy (normalization,
-//! shingle hashing, the tokenizer's pre-tokenization regex, de-duplicating pieces); the GPU
-//! gets flat arrays of numbers and does the arithmetic-heavy inner loops (the min over
-//! permutations; lowest-rank BPE merges over a pair table in device memory). The CPU-side
-//! layouts and a Rust reference of each kernel's loop live next to the CPU code they mirror
-//! (`dedup::batch`, `tokenize::merge`), without the feature, so CI proves the algorithms on
-//! every run; the GPU tests then only need to show kernel == reference.
+//! What runs where: the GPU gets flat arrays and does the heavy inner loops. Signatures: the
+//! CPU copies each batch's raw text; the GPU normalizes it through a per-code-point rule table
+//! (`dedup::rule_table`, built from the CPU's own rules), hashes the word shingles (XXH3-64)
+//! and draws the signatures; the CPU keys the normalized text it gets back. Encoding: the CPU
+//! keeps the tokenizer's pre-tokenization regex and de-duplicates pieces; the GPU runs the
+//! lowest-rank BPE merges over a pair table in device memory. The CPU-side layouts and a Rust
+//! reference of each kernel's loop live next to the CPU code they mirror (`dedup::batch`,
+//! `tokenize::merge`), without the feature, and the kernels' own CUDA C (`kernels`) runs in CI
+//! under a host emulation of CUDA, so CI proves the algorithms and the kernels on every run;
+//! the GPU tests then show the device agrees.
 //!
 //! ```text
 //! device.rs   `--device cpu|cuda[:N]|auto`: parsing, opening a context, the errors (always built)
