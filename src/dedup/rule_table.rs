@@ -4,7 +4,7 @@
 //!
 //! Why a table: the rules lean on Unicode properties (alphabetic, numeric, lower case,
 //! canonical decomposition, combining class) that a kernel cannot call. Asking
-//! [`rule`](super::normalize::rule) once per code point and storing the answer keeps one
+//! [`rule`] once per code point and storing the answer keeps one
 //! definition of the rules: the CPU path applies the same function. [`RuleTable::normalize_into`]
 //! is the kernel's loop in Rust; the tests hold it equal to
 //! [`normalize_into`](super::normalize::normalize_into) on all of `../shared/data` and on random
