@@ -280,7 +280,7 @@ mod emulated {
             let signer = EmulatedSigner::new(emu.clone(), &profile.hasher(), SignatureInput::Raw);
             let (docs, bytes) = check_signer(&texts, &profile, &signer);
             eprintln!(
-                "{}: emulated normalize_docs + text_oph identical on {docs} documents, {:.1} MB",
+                "{}: emulated normalize_chunks + text_oph identical on {docs} documents, {:.1} MB",
                 profile.name,
                 bytes as f64 / 1e6
             );

@@ -217,16 +217,22 @@ impl ReferenceSigner {
     }
 
     /// A batch of raw text as the GPU has it before signing: normalized through the rule table
-    /// (the normalization kernel's loop), with its exact keys.
+    /// chunk by chunk (the normalization kernel's loop and cuts), with its exact keys.
     fn normalized_batch(&self, batch: &ShingleBatch) -> ShingleBatch {
         let rules = self.rules.get_or_init(|| RuleTable::new(self.normalization));
         let mut text = ShingleBatch::of(SignatureInput::Text);
-        let mut norm = Vec::new();
+        // Chunk by chunk, as the kernel's threads take them.
+        let chunks = crate::gpu::kernels::Chunks::of(&batch.offsets, crate::gpu::kernels::NORMALIZE_CHUNK);
         for d in 0..batch.docs() {
-            rules.normalize_into(batch.raw(d), &mut norm);
-            text.text.extend_from_slice(&norm);
+            let (base, from) = (batch.offsets[d] as usize, text.text.len());
+            for k in chunks.first[d] as usize..chunks.first[d + 1] as usize {
+                let begin = chunks.begin[k] as usize - base;
+                let end = chunks.begin.get(k + 1).filter(|_| k + 1 < chunks.first[d + 1] as usize);
+                let end = end.map_or(batch.offsets[d + 1] as usize, |&e| e as usize) - base;
+                rules.normalize_chunk(batch.raw(d).as_bytes(), begin, end, &mut text.text);
+            }
             text.offsets.push(text.text.len() as u32);
-            text.exact.push(xxhash_rust::xxh3::xxh3_128(&norm));
+            text.exact.push(xxhash_rust::xxh3::xxh3_128(&text.text[from..]));
         }
         text.text_bytes = batch.text_bytes;
         text

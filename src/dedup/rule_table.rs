@@ -76,12 +76,58 @@ impl RuleTable {
         self.rules.len() * 4 + self.pool.len()
     }
 
-    /// Appends `text` normalized to `out` (cleared first): the kernel's loop, character by
-    /// character through the table, with the hyphenation state of `Normalizer::char`.
+    /// `text` normalized into `out` (cleared first), character by character through the
+    /// table with the hyphenation state of `Normalizer::char`.
     pub fn normalize_into(&self, text: &str, out: &mut Vec<u8>) {
         out.clear();
-        let (mut pending, mut hyphen, mut hyphen_newline) = (false, false, false);
-        for c in text.chars() {
+        self.normalize_chunk(text.as_bytes(), 0, text.len(), out);
+    }
+
+    /// Appends the part of `doc`'s normalized text that the chunk `doc[begin..end]` is
+    /// responsible for: the kernel's loop, one GPU thread per chunk, so a long document is
+    /// normalized by many threads. Any cut points work (`begin` need not be a character
+    /// boundary); the chunks' parts, appended in order, are the document normalized (tested).
+    ///
+    /// Why cuts do not need the state before them: right after a character that emits (a
+    /// letter or digit), the state is known whatever came before: no break pending, no
+    /// hyphenation under way, output not empty. So a chunk other than the first starts right
+    /// after its first emitting character, and every chunk runs on past its end up to and
+    /// including the first emitting character there — the character where the next chunk
+    /// starts after. A chunk with no emitting character has no part.
+    pub fn normalize_chunk(&self, doc: &[u8], begin: usize, end: usize, out: &mut Vec<u8>) {
+        let decode = |i: usize| -> (char, usize) {
+            let n = match doc[i] {
+                0x00..=0x7F => 1,
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            let c = std::str::from_utf8(&doc[i..i + n]).ok().and_then(|s| s.chars().next()).expect("valid UTF-8");
+            (c, n)
+        };
+        let (mut pending, mut hyphen, mut hyphen_newline, mut nonempty) = (false, false, false, false);
+        let mut i = begin;
+        if begin > 0 {
+            // Continuation bytes belong to the character before the cut.
+            while i < doc.len() && doc[i] & 0xC0 == 0x80 {
+                i += 1;
+            }
+            loop {
+                if i >= end || i >= doc.len() {
+                    return;
+                }
+                let (c, n) = decode(i);
+                i += n;
+                if self.rules[c as usize] & 7 == KIND_EMIT {
+                    break;
+                }
+            }
+            nonempty = true;
+        }
+        while i < doc.len() {
+            let (c, n) = decode(i);
+            let at_or_past_end = i >= end;
+            i += n;
             let r = self.rules[c as usize];
             if hyphen {
                 match c {
@@ -97,15 +143,19 @@ impl RuleTable {
                     }
                 }
             }
-            let joined = !out.is_empty() && !pending;
+            let joined = nonempty && !pending;
             match r & 7 {
                 KIND_EMIT => {
-                    if pending && !out.is_empty() {
+                    if pending && nonempty {
                         out.push(b' ');
                     }
                     pending = false;
+                    nonempty = true;
                     let (len, at) = ((r >> 4 & 15) as usize, (r >> 8) as usize);
                     out.extend_from_slice(&self.pool[at..at + len]);
+                    if at_or_past_end {
+                        return;
+                    }
                 }
                 KIND_HYPHEN if joined => hyphen = true,
                 KIND_HYPHEN => pending = true,
@@ -204,7 +254,48 @@ mod tests {
         out
     }
 
+    /// `text` normalized chunk by chunk, cut every `size` bytes.
+    fn by_chunks(table: &RuleTable, text: &str, size: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut begin = 0;
+        loop {
+            let end = (begin + size).min(text.len());
+            table.normalize_chunk(text.as_bytes(), begin, end, &mut out);
+            if end == text.len() {
+                return out;
+            }
+            begin = end;
+        }
+    }
+
+    fn check_chunks(text: &str, size: usize) {
+        let mut want = String::new();
+        for (opts, table) in tables() {
+            normalize_into(text, *opts, &mut want);
+            let got = by_chunks(table, text, size);
+            assert_eq!(std::str::from_utf8(&got).unwrap(), want, "{opts:?}, chunks of {size} on {text:?}");
+        }
+    }
+
+    #[test]
+    fn chunked_normalization_equals_normalize_on_shared_text() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+        if !dir.exists() {
+            eprintln!("skipping: {} not found", dir.display());
+            return;
+        }
+        for (k, entry) in walk(&dir).iter().enumerate() {
+            let Ok(text) = std::fs::read_to_string(entry) else { continue };
+            check_chunks(&text, [1, 7, 64, 1024][k % 4]);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn chunked_normalization_equals_normalize(text in "[a-zA-Z0-9 \\-\\n\\r\\t¬⸗\u{ad}\u{300}-\u{36f}ſﬁÀ-ɏ\u{1F600}.,]{0,40}", size in 1usize..12) {
+            check_chunks(&text, size);
+        }
+
         #[test]
         fn table_normalization_equals_normalize_on_random_text(text in "[a-zA-Z0-9 \\-\\n\\r\\t¬⸗\u{ad}\u{300}-\u{36f}ſﬁÀ-ɏΑ-ω\u{1F600}İ.,]{0,40}") {
             check(&text);

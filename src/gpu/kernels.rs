@@ -10,8 +10,9 @@
 //!
 //! ```text
 //! kernels/xxh3.cu      XXH3-64 as a device function (shingle hashes); `xxh3_slices` for tests
-//! kernels/normalize.cu `normalize_docs` (dedup::rule_table's loop, a thread per document),
-//!                      `scan_offsets`, `compact_docs`: raw text to packed normalized text
+//! kernels/normalize.cu `normalize_chunks` (dedup::rule_table's loop, a thread per ~1 KB chunk,
+//!                      counting then writing), `scan_exclusive`, `gather_offsets`: raw text
+//!                      to packed normalized text
 //! kernels/minhash.cu   signatures: `minhash`/`oph` from shingle hashes, `text_minhash`/`text_oph`
 //!                      from normalized text (word shingles hashed on the GPU)
 //! kernels/bpe.cu      `bpe_merge`: lowest-rank merges of short pieces over a pair table
@@ -67,20 +68,63 @@ pub fn signature_entry(sketch: Sketch, input: SignatureInput) -> &'static str {
     }
 }
 
-/// `normalize_docs`: a thread per document, in small blocks so that a batch's documents
-/// spread over the multiprocessors.
-pub fn normalize_launch(docs: usize) -> Launch {
-    Launch { grid: (docs as u32).div_ceil(32).max(1), block: 32, shared_bytes: 0 }
+/// Bytes of raw text per normalization thread: small enough that a long document is spread
+/// over many threads, large enough that finding a chunk's first letter (up to a word) is little
+/// extra work.
+pub const NORMALIZE_CHUNK: usize = 1024;
+
+/// A batch's documents cut into chunks for `normalize_chunks`: chunk `k` starts at byte
+/// `begin[k]` of document `doc[k]`; document `d`'s chunks start at `first[d]` (`first[docs]`
+/// is the number of chunks). Every document has at least one chunk, an empty one included.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chunks {
+    pub begin: Vec<u32>,
+    pub doc: Vec<u32>,
+    pub first: Vec<u32>,
 }
 
-/// `scan_offsets`: one thread.
+impl Chunks {
+    /// The chunks of the documents at `offsets` (`docs + 1` byte offsets), `size` bytes each.
+    pub fn of(offsets: &[u32], size: usize) -> Self {
+        let mut c = Chunks::default();
+        for (d, w) in offsets.windows(2).enumerate() {
+            c.first.push(c.begin.len() as u32);
+            let mut at = w[0];
+            loop {
+                c.begin.push(at);
+                c.doc.push(d as u32);
+                at = at.saturating_add(size as u32);
+                if at >= w[1] {
+                    break;
+                }
+            }
+        }
+        c.first.push(c.begin.len() as u32);
+        c
+    }
+
+    pub fn len(&self) -> usize {
+        self.begin.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.begin.is_empty()
+    }
+}
+
+/// `normalize_chunks`: a thread per chunk.
+pub fn normalize_launch(chunks: usize) -> Launch {
+    Launch { grid: (chunks as u32).div_ceil(128).max(1), block: 128, shared_bytes: 0 }
+}
+
+/// `scan_exclusive`: one block (the kernel's `SCAN_BLOCK`).
 pub fn scan_launch() -> Launch {
-    Launch { grid: 1, block: 1, shared_bytes: 0 }
+    Launch { grid: 1, block: 256, shared_bytes: 0 }
 }
 
-/// `compact_docs`: a block per document.
-pub fn compact_launch(docs: usize) -> Launch {
-    Launch { grid: (docs as u32).max(1), block: 256, shared_bytes: 0 }
+/// `gather_offsets`: a thread per document offset (`docs + 1`).
+pub fn gather_launch(docs: usize) -> Launch {
+    Launch { grid: (docs as u32 + 1).div_ceil(128), block: 128, shared_bytes: 0 }
 }
 
 /// One block per document. `minhash`: a thread per permutation, up to [`PER_THREAD`] each
@@ -116,6 +160,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn chunks_cover_every_document() {
+        let c = Chunks::of(&[0, 0, 5, 2053, 2054], 1024);
+        assert_eq!(c.begin, vec![0, 0, 5, 1029, 2053]);
+        assert_eq!(c.doc, vec![0, 1, 2, 2, 3]);
+        assert_eq!(c.first, vec![0, 1, 2, 4, 5]);
+        let c = Chunks::of(&[0, 2048], 1024);
+        assert_eq!((c.begin, c.first), (vec![0, 1024], vec![0, 2]));
+    }
+
+    #[test]
     fn launch_shapes_fit_the_kernels() {
         for input in [SignatureInput::Hashes, SignatureInput::Text, SignatureInput::Raw] {
             for perms in [1, 8, 96, 128, 256, 1000, MAX_PERMS] {
@@ -128,6 +182,8 @@ mod tests {
             }
         }
         assert_eq!(bpe_launch(129).grid, 2);
+        assert_eq!(gather_launch(127).grid, 1);
+        assert_eq!(gather_launch(128).grid, 2);
         assert_eq!(bpe_launch(128).grid, 1);
         assert!(signature_source().contains("xxh3_64") && signature_source().contains("text_oph"));
         assert!(bpe_source().starts_with(&format!("#define MAX_PIECE {MAX_MERGE_PIECE}\n")));

@@ -1,11 +1,12 @@
 //! MinHash signatures on the GPU: the signatures of a [`ShingleBatch`], by either sketch, from
 //! either kind of batch.
 //!
-//! From raw text (word shingles; what `dedup` sends): `normalize_docs` applies the
+//! From raw text (word shingles; what `dedup` sends): `normalize_chunks` applies the
 //! normalization rules from a per-code-point table (`dedup::rule_table`, in device memory for
-//! the signer's life), one thread per document; `scan_offsets` and `compact_docs` pack the
-//! results; the packed text is signed as below and comes back to the CPU, which takes each
-//! document's exact-duplicate key (xxh3-128) from it. The CPU only copies text.
+//! the signer's life), one thread per ~1 KB chunk, counting and then writing, with
+//! `scan_exclusive` in between to place each chunk's part and `gather_offsets` after it to find
+//! each document's. The packed text is signed as below and comes back to the CPU, which takes
+//! each document's exact-duplicate key (xxh3-128) from it. The CPU only copies text.
 //!
 //! From normalized text: one thread block per document.
 //! Every byte position is a thread's; a thread whose position starts a word walks forward `n`
@@ -33,7 +34,8 @@ use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, PushKernelArg};
 
 use super::context::{config, driver_err};
 use super::kernels::{
-    compact_launch, normalize_launch, scan_launch, signature_entry, signature_launch, signature_source, MAX_PERMS,
+    gather_launch, normalize_launch, scan_launch, signature_entry, signature_launch, signature_source, Chunks,
+    MAX_PERMS, NORMALIZE_CHUNK,
 };
 use super::staging::{Clock, DeviceBuf, Lanes, StageTimes, Staged};
 use super::{Gpu, GpuError};
@@ -48,10 +50,13 @@ struct Lane {
     text: Staged<u8>,
     offsets: Staged<u32>,
     sig: Staged<u32>,
-    /// Raw text only: each document's normalized text in its slot, and its length; the packed
-    /// normalized text and its offsets, which come back for the exact keys.
-    scratch: DeviceBuf<u8>,
+    /// Raw text only: the chunks (`kernels::Chunks`) going up; each chunk's part length and
+    /// offset; the packed normalized text and its offsets, which come back for the exact keys.
+    chunk_begin: Staged<u32>,
+    chunk_doc: Staged<u32>,
+    first_chunk: Staged<u32>,
     lens: DeviceBuf<u32>,
+    chunk_offsets: DeviceBuf<u32>,
     norm: Staged<u8>,
     norm_offsets: Staged<u32>,
 }
@@ -61,10 +66,11 @@ struct Normalizer {
     rules: CudaSlice<u32>,
     pool: CudaSlice<u8>,
     strip_diacritics: u32,
+    /// Output bytes per input byte, at most (`RuleTable::expansion`).
     expansion: u32,
     normalize: CudaFunction,
     scan: CudaFunction,
-    compact: CudaFunction,
+    gather: CudaFunction,
 }
 
 /// Signs [`ShingleBatch`]es on a GPU; safe to call from many threads at once.
@@ -99,11 +105,11 @@ impl GpuMinHash {
         let entries = [
             signature_entry(sketch, SignatureInput::Hashes),
             signature_entry(sketch, SignatureInput::Text),
-            "normalize_docs",
-            "scan_offsets",
-            "compact_docs",
+            "normalize_chunks",
+            "scan_exclusive",
+            "gather_offsets",
         ];
-        let [from_hashes, from_text, normalize, scan, compact]: [CudaFunction; 5] = gpu
+        let [from_hashes, from_text, normalize, scan, gather]: [CudaFunction; 5] = gpu
             .compile_all("minhash", &signature_source(), &entries)?
             .try_into()
             .map_err(|_| GpuError::Unsupported("the signature module did not give five kernels".into()))?;
@@ -120,7 +126,7 @@ impl GpuMinHash {
                     expansion: table.expansion,
                     normalize,
                     scan,
-                    compact,
+                    gather,
                 })
             }
             Shingles::Chars { .. } => None,
@@ -163,8 +169,11 @@ impl GpuMinHash {
             text: Staged::new(s, if text { 1 << 23 } else { 1 }, true)?,
             offsets: Staged::new(s, 1 << 12, true)?,
             sig: Staged::new(s, (1 << 12) * self.perms, false)?,
-            scratch: DeviceBuf::new(s, if raw { 1 << 24 } else { 1 })?,
-            lens: DeviceBuf::new(s, 1 << 12)?,
+            chunk_begin: Staged::new(s, if raw { 1 << 14 } else { 1 }, true)?,
+            chunk_doc: Staged::new(s, if raw { 1 << 14 } else { 1 }, true)?,
+            first_chunk: Staged::new(s, if raw { 1 << 12 } else { 1 }, true)?,
+            lens: DeviceBuf::new(s, if raw { 1 << 14 } else { 1 })?,
+            chunk_offsets: DeviceBuf::new(s, if raw { 1 << 14 } else { 1 })?,
             norm: Staged::new(s, if raw { 1 << 23 } else { 1 }, false)?,
             norm_offsets: Staged::new(s, 1 << 12, false)?,
             clock,
@@ -188,11 +197,19 @@ impl GpuMinHash {
             }
         };
         lane.offsets.upload(&s, &batch.offsets)?;
+        let mut chunks = 0;
+        if input == SignatureInput::Raw {
+            let c = Chunks::of(&batch.offsets, NORMALIZE_CHUNK);
+            lane.chunk_begin.upload(&s, &c.begin)?;
+            lane.chunk_doc.upload(&s, &c.doc)?;
+            lane.first_chunk.upload(&s, &c.first)?;
+            chunks = c.len();
+        }
         lane.sig.reserve(&s, n_sig)?;
         self.times.add_stage(t);
         lane.clock.mark(1)?;
         if input == SignatureInput::Raw {
-            self.normalize(lane, batch, &s)?;
+            self.normalize(lane, batch, chunks, &s)?;
         }
         let (docs32, perms32) = (docs as u32, self.perms as u32);
         let words = match self.shingles {
@@ -252,52 +269,61 @@ impl GpuMinHash {
     }
 
     /// Enqueues normalization of a batch of raw text (already uploaded to `lane.text` and
-    /// `lane.offsets`) into `lane.norm` and `lane.norm_offsets`, packed.
-    fn normalize(&self, lane: &mut Lane, batch: &ShingleBatch, s: &Arc<CudaStream>) -> Result<(), GpuError> {
+    /// `lane.offsets`, its `chunks` to `lane.chunk_*`) into `lane.norm` and `lane.norm_offsets`,
+    /// packed.
+    fn normalize(
+        &self,
+        lane: &mut Lane,
+        batch: &ShingleBatch,
+        chunks: usize,
+        s: &Arc<CudaStream>,
+    ) -> Result<(), GpuError> {
         let n = self.normalizer.as_ref().ok_or_else(|| {
             GpuError::Unsupported(
                 "the GPU normalizes raw text for word shingles only; this profile has character shingles".into(),
             )
         })?;
-        let docs = batch.docs();
-        let docs32 = docs as u32;
-        let room = batch.text.len() * n.expansion as usize;
-        lane.scratch.reserve(s, room)?;
-        lane.lens.reserve(s, docs)?;
-        lane.norm.reserve(s, room)?;
-        lane.norm_offsets.reserve(s, docs + 1)?;
-        let mut launch = s.launch_builder(&n.normalize);
-        launch
-            .arg(lane.text.dev())
-            .arg(lane.offsets.dev())
-            .arg(&docs32)
-            .arg(&n.rules)
-            .arg(&n.pool)
-            .arg(&n.strip_diacritics)
-            .arg(&n.expansion)
-            .arg(lane.scratch.dev_mut())
-            .arg(lane.lens.dev_mut());
-        // SAFETY: the arguments match `normalize_docs` in order and type; `offsets` has docs + 1
-        // non-decreasing entries ending at the uploaded text's length, which is valid UTF-8
-        // (Rust strings); `rules` has an entry for every code point; `scratch` holds
-        // expansion × the text's bytes, what any document can grow to (`RuleTable::expansion`);
-        // `lens` holds docs values.
-        unsafe { launch.launch(config(normalize_launch(docs))) }.map_err(driver_err("launching normalization"))?;
-        let mut launch = s.launch_builder(&n.scan);
-        launch.arg(lane.lens.dev()).arg(&docs32).arg(lane.norm_offsets.dev_mut());
-        // SAFETY: `lens` holds docs values and `norm_offsets` docs + 1.
-        unsafe { launch.launch(config(scan_launch())) }.map_err(driver_err("launching the offsets scan"))?;
-        let mut launch = s.launch_builder(&n.compact);
-        launch
-            .arg(lane.scratch.dev())
-            .arg(lane.offsets.dev())
-            .arg(&n.expansion)
-            .arg(lane.norm_offsets.dev())
-            .arg(&docs32)
-            .arg(lane.norm.dev_mut());
-        // SAFETY: the arguments match `compact_docs`; each document's slot in `scratch` holds
-        // its normalized length, and `norm` holds their sum (at most the scratch's size).
-        unsafe { launch.launch(config(compact_launch(docs))) }.map_err(driver_err("launching packing"))?;
+        let (docs32, chunks32) = (batch.docs() as u32, chunks as u32);
+        lane.lens.reserve(s, chunks)?;
+        lane.chunk_offsets.reserve(s, chunks + 1)?;
+        lane.norm.reserve(s, batch.text.len() * n.expansion as usize)?;
+        lane.norm_offsets.reserve(s, batch.docs() + 1)?;
+        for write in [0u32, 1] {
+            let mut launch = s.launch_builder(&n.normalize);
+            launch
+                .arg(lane.text.dev())
+                .arg(lane.offsets.dev())
+                .arg(lane.chunk_begin.dev())
+                .arg(lane.chunk_doc.dev())
+                .arg(&chunks32)
+                .arg(&n.rules)
+                .arg(&n.pool)
+                .arg(&n.strip_diacritics)
+                .arg(&write)
+                .arg(lane.chunk_offsets.dev())
+                .arg(lane.norm.dev_mut())
+                .arg(lane.lens.dev_mut());
+            // SAFETY: the arguments match `normalize_chunks` in order and type; `offsets` has
+            // docs + 1 non-decreasing entries ending at the uploaded text's length, which is
+            // valid UTF-8 (Rust strings); the chunks are `Chunks::of` those offsets; `rules` has
+            // an entry for every code point; `lens` and `chunk_offsets` hold chunks (+ 1)
+            // values; on the writing pass, `chunk_offsets` is the scan of the counting pass's
+            // lengths, whose total is at most expansion × the text's bytes, what `norm` holds.
+            unsafe { launch.launch(config(normalize_launch(chunks))) }
+                .map_err(driver_err("launching normalization"))?;
+            if write == 0 {
+                let mut launch = s.launch_builder(&n.scan);
+                launch.arg(lane.lens.dev()).arg(&chunks32).arg(lane.chunk_offsets.dev_mut());
+                // SAFETY: `lens` holds chunks values and `chunk_offsets` chunks + 1.
+                unsafe { launch.launch(config(scan_launch())) }.map_err(driver_err("launching the offsets scan"))?;
+            }
+        }
+        let mut launch = s.launch_builder(&n.gather);
+        launch.arg(lane.chunk_offsets.dev()).arg(lane.first_chunk.dev()).arg(&docs32).arg(lane.norm_offsets.dev_mut());
+        // SAFETY: `first_chunk` has docs + 1 entries, each at most chunks, and `chunk_offsets`
+        // chunks + 1; `norm_offsets` holds docs + 1.
+        unsafe { launch.launch(config(gather_launch(batch.docs()))) }
+            .map_err(driver_err("launching the offsets gather"))?;
         Ok(())
     }
 }

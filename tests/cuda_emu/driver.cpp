@@ -4,9 +4,11 @@
 //
 //   driver xxh3 DIR GRID BLOCK                                  bytes, starts -> out
 //   driver sig DIR ENTRY GRID BLOCK SHARED DOCS N KEY PERMS     text|hashes, offsets, a_lo, a_hi, b -> sig
-//   driver raw DIR TABLE ENTRY GRID BLOCK SHARED DOCS N KEY PERMS STRIP EXPANSION NGRID NBLOCK CGRID CBLOCK
-//              raw, raw_offsets, a_lo, a_hi, b; TABLE/rules, pool -> sig, offsets, text
-//              (normalize_docs, scan_offsets, compact_docs, then the text kernel ENTRY)
+//   driver raw DIR TABLE ENTRY GRID BLOCK SHARED DOCS N KEY PERMS STRIP EXPANSION CHUNKS
+//              NGRID NBLOCK SGRID SBLOCK GGRID GBLOCK
+//              raw, raw_offsets, chunk_begin, chunk_doc, first_chunk, a_lo, a_hi, b; TABLE/rules, pool
+//              -> sig, offsets, text (normalize_chunks counting, scan_exclusive, normalize_chunks
+//              writing, gather_offsets, then the text kernel ENTRY)
 //   driver bpe DIR TABLE GRID BLOCK PIECES BITS                 bytes, starts; TABLE/keys, vals, byte_ids -> ids, counts
 //
 // Every array is DIR/NAME.bin, little-endian, as the test wrote it.
@@ -61,29 +63,33 @@ int main(int argc, char** argv) {
         store(dir, "out", out, slices);
         return 0;
     }
-    if (cmd == "raw" && argc == 18) {
+    if (cmd == "raw" && argc == 21) {
         const std::string table = argv[3], entry = argv[4];
         const u32 grid = arg(argv, 5), block = arg(argv, 6), shared = arg(argv, 7), docs = arg(argv, 8),
                   n = arg(argv, 9), perms = arg(argv, 11), strip = arg(argv, 12), expansion = arg(argv, 13),
-                  ngrid = arg(argv, 14), nblock = arg(argv, 15), cgrid = arg(argv, 16), cblock = arg(argv, 17);
+                  chunks = arg(argv, 14), ngrid = arg(argv, 15), nblock = arg(argv, 16), sgrid = arg(argv, 17),
+                  sblock = arg(argv, 18), ggrid = arg(argv, 19), gblock = arg(argv, 20);
         const u64 key = arg(argv, 10);
         auto raw = load<unsigned char>(dir, "raw");
         auto raw_offsets = load<u32>(dir, "raw_offsets");
+        auto chunk_begin = load<u32>(dir, "chunk_begin");
+        auto chunk_doc = load<u32>(dir, "chunk_doc");
+        auto first_chunk = load<u32>(dir, "first_chunk");
         auto a_lo = load<u32>(dir, "a_lo");
         auto a_hi = load<u32>(dir, "a_hi");
         auto b = load<u64>(dir, "b");
         auto rules = load<u32>(table, "rules");
         auto pool = load<unsigned char>(table, "pool");
-        std::vector<unsigned char> scratch((size_t)expansion * raw.size() + 1), text((size_t)expansion * raw.size() + 1);
-        std::vector<u32> lens(docs + 1), offsets(docs + 2), sig((size_t)docs * perms + 1);
-        emu_launch(ngrid, nblock, 0, [&] {
-            normalize_docs(raw.data(), raw_offsets.data(), docs, rules.data(), pool.data(), strip, expansion,
-                           scratch.data(), lens.data());
-        });
-        emu_launch(1, 1, 0, [&] { scan_offsets(lens.data(), docs, offsets.data()); });
-        emu_launch(cgrid, cblock, 0, [&] {
-            compact_docs(scratch.data(), raw_offsets.data(), expansion, offsets.data(), docs, text.data());
-        });
+        std::vector<unsigned char> text((size_t)expansion * raw.size() + 1);
+        std::vector<u32> lens(chunks + 1), chunk_offsets(chunks + 2), offsets(docs + 2), sig((size_t)docs * perms + 1);
+        for (u32 write = 0; write < 2; write++) {
+            emu_launch(ngrid, nblock, 0, [&] {
+                normalize_chunks(raw.data(), raw_offsets.data(), chunk_begin.data(), chunk_doc.data(), chunks,
+                                 rules.data(), pool.data(), strip, write, chunk_offsets.data(), text.data(), lens.data());
+            });
+            if (write == 0) emu_launch(sgrid, sblock, 0, [&] { scan_exclusive(lens.data(), chunks, chunk_offsets.data()); });
+        }
+        emu_launch(ggrid, gblock, 0, [&] { gather_offsets(chunk_offsets.data(), first_chunk.data(), docs, offsets.data()); });
         if (entry == "text_oph")
             emu_launch(grid, block, shared, [&] { text_oph(text.data(), offsets.data(), docs, n, key, perms, sig.data()); });
         else if (entry == "text_minhash")

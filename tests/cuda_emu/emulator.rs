@@ -167,7 +167,7 @@ impl EmulatedSigner {
         Self { emu, hasher: hasher.clone(), input, rules }
     }
 
-    /// Normalization, packing and the text kernel, as `GpuMinHash` runs them on raw text.
+    /// Chunked normalization, packing and the text kernel, as `GpuMinHash` runs them on raw text.
     fn sign_raw(&self, batch: &mut ShingleBatch, out: &mut Vec<u32>) {
         let (dir, table) = self.rules.as_ref().expect("built for raw text");
         let (sketch, perms, docs) = (self.hasher.sketch(), self.hasher.perms(), batch.docs());
@@ -177,12 +177,18 @@ impl EmulatedSigner {
         args.extend(launch_args(kernels::signature_launch(sketch, SignatureInput::Raw, perms, docs)));
         args.extend([docs.to_string(), n.max(1).to_string(), self.hasher.key().to_string(), perms.to_string()]);
         args.extend([(table.strip_diacritics as u32).to_string(), table.expansion.to_string()]);
-        let (nl, cl) = (kernels::normalize_launch(docs), kernels::compact_launch(docs));
-        args.extend([nl.grid, nl.block, cl.grid, cl.block].map(|x| x.to_string()));
+        let chunks = kernels::Chunks::of(&batch.offsets, kernels::NORMALIZE_CHUNK);
+        args.push(chunks.len().to_string());
+        let (nl, sl, gl) =
+            (kernels::normalize_launch(chunks.len()), kernels::scan_launch(), kernels::gather_launch(docs));
+        args.extend([nl.grid, nl.block, sl.grid, sl.block, gl.grid, gl.block].map(|x| x.to_string()));
         let (a_lo, a_hi, b) = self.hasher.family();
         let inputs = [
             ("raw", &batch.text[..]),
             ("raw_offsets", bytes_of(&batch.offsets)),
+            ("chunk_begin", bytes_of(&chunks.begin)),
+            ("chunk_doc", bytes_of(&chunks.doc)),
+            ("first_chunk", bytes_of(&chunks.first)),
             ("a_lo", bytes_of(a_lo)),
             ("a_hi", bytes_of(a_hi)),
             ("b", bytes_of(b)),
