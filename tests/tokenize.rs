@@ -284,3 +284,32 @@ fn trained_tokenizer_loads_round_trips_and_counts_repeats() {
     let e = train(&ds, &o).unwrap_err().to_string();
     assert!(e.contains("at least 257"), "{e}");
 }
+
+/// A spill file cut short after its part was marked spilled (a machine crash: spill files are
+/// not synced one by one) voids that part's marker: the next run spills that part again, keeps
+/// the others, and writes the shards a run without the crash writes.
+#[test]
+fn a_spill_file_cut_short_is_spilled_again() {
+    use kbcurate::tokenize::stage::tokenize_encode_shard;
+    let (work, ds) = balanced();
+    let whole = work.path().join("whole");
+    tokenize(&ds, &opts(&whole, Strategy::Concat, Format::Megatron)).unwrap();
+    let out = work.path().join("sharded");
+    for index in 0..2 {
+        let mut o = opts(&out, Strategy::Concat, Format::Megatron);
+        o.shard = kbcurate::dataset::Shard { index, count: 2 };
+        tokenize_encode_shard(&ds, &o).unwrap();
+    }
+    let mut spills: Vec<_> = glob::glob(&format!("{}/.spill/*/*.spill", out.display())).unwrap().flatten().collect();
+    spills.sort();
+    assert!(spills.len() > 2, "several spill files: {spills:?}");
+    let victim = &spills[spills.len() / 2];
+    let f = std::fs::OpenOptions::new().write(true).open(victim).unwrap();
+    f.set_len(f.metadata().unwrap().len() - 5).unwrap();
+    drop(f);
+    let s = tokenize(&ds, &opts(&out, Strategy::Concat, Format::Megatron)).unwrap();
+    let parts = kbcurate::dataset::Dataset::open(&ds).unwrap().manifest.parts.len();
+    assert!(parts > 2);
+    assert_eq!(s.parts_resumed, parts - 1, "only the part of {} is spilled again", victim.display());
+    assert!(files(&out) == files(&whole), "the shards differ from a run without the crash");
+}

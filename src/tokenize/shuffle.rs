@@ -116,6 +116,8 @@ pub struct Spiller {
     dir: PathBuf,
     part: u32,
     bufs: Vec<Vec<u8>>,
+    /// Bytes appended to each (split, bucket) file so far.
+    written: Vec<u64>,
     buckets: u32,
     flush_at: usize,
 }
@@ -149,6 +151,7 @@ impl Spiller {
             dir: dir.to_path_buf(),
             part,
             bufs: vec![Vec::new(); 2 * buckets as usize],
+            written: vec![0; 2 * buckets as usize],
             buckets,
             flush_at: 1 << 20,
         }
@@ -168,10 +171,30 @@ impl Spiller {
             let path = spill_path(&self.dir, split, bucket, self.part);
             let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
             f.write_all(buf).map_err(io_err(&path))?;
+            self.written[i] += buf.len() as u64;
             buf.clear();
         }
         Ok(())
     }
+
+    /// The name and length of every spill file written so far, for the part's marker.
+    pub fn files(&self) -> Vec<(String, u64)> {
+        let b = self.buckets as usize;
+        (0..self.written.len())
+            .filter(|&i| self.written[i] > 0)
+            .map(|i| {
+                let path = spill_path(&self.dir, i / b, (i % b) as u32, self.part);
+                (path.file_name().expect("a file name").to_string_lossy().into_owned(), self.written[i])
+            })
+            .collect()
+    }
+}
+
+/// Whether every file of `files` (names in `dir`, lengths) is there with its length: a part's
+/// marker vouches for spill files that a crash may have cut short (they are not synced one by
+/// one).
+pub fn files_intact(dir: &Path, files: &[(String, u64)]) -> bool {
+    files.iter().all(|(name, len)| fs::metadata(dir.join(name)).is_ok_and(|m| m.len() == *len))
 }
 
 /// All records of one (split, bucket), from every part in part order, sorted by (key, id,

@@ -384,8 +384,8 @@ fn run(
                     return Ok(c.clone());
                 }
                 let to = SpillTo { split: &split, dir: &spill, buckets };
-                let c = spill_part(&ds, part, i as u32, enc, opts, &to)?;
-                let marker = SpilledPart { plan: spill_plan.clone(), counts: c.clone() };
+                let (c, files) = spill_part(&ds, part, i as u32, enc, opts, &to)?;
+                let marker = SpilledPart { plan: spill_plan.clone(), counts: c.clone(), files };
                 dataset::write_atomic(
                     &spill.join(spilled_name(i as u32)),
                     &serde_json::to_vec(&marker).expect("marker serializes"),
@@ -498,16 +498,19 @@ fn spilled_name(part: u32) -> String {
     format!("part-{part:05}.done")
 }
 
-/// A part whose spill files are complete.
+/// A part whose spill files are complete: the plan they follow, the part's counts, and the
+/// name and length of each file. A file of another length (a machine crash cut it short) voids
+/// the marker, and the part is spilled again; a marker without lengths (older runs) too.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct SpilledPart {
     plan: String,
     counts: PartCounts,
+    files: Vec<(String, u64)>,
 }
 
 fn spilled(spill: &Path, part: u32, plan: &str) -> Option<PartCounts> {
     let m: SpilledPart = serde_json::from_slice(&fs::read(spill.join(spilled_name(part))).ok()?).ok()?;
-    (m.plan == plan).then_some(m.counts)
+    (m.plan == plan && shuffle::files_intact(spill, &m.files)).then_some(m.counts)
 }
 
 /// Refuses a folder holding something else; clears an earlier tokenize run's output, keeping
@@ -573,7 +576,7 @@ fn spill_part(
     enc: &dyn Encoder,
     opts: &TokenizeOptions,
     to: &SpillTo,
-) -> Result<PartCounts, TokenizeError> {
+) -> Result<(PartCounts, Vec<(String, u64)>), TokenizeError> {
     let (split, buckets) = (to.split, to.buckets);
     let path = ds.dir.join(&part.file);
     let mut spiller = Spiller::new(to.dir, i, buckets);
@@ -620,7 +623,7 @@ fn spill_part(
         spiller.flush(false)?;
     }
     spiller.flush(true)?;
-    Ok(c)
+    Ok((c, spiller.files()))
 }
 
 struct ShardOut {
