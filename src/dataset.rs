@@ -25,8 +25,8 @@
 //! A machine crash (power, kernel) can still lose data the system had not written yet. That
 //! is detected, not trusted:
 //! - what marks work complete names the sizes of the files it vouches for (part records here,
-//!   dedup's step markers), and a file of another size (typically empty after a crash) voids
-//!   it, so a resumed run redoes the part;
+//!   dedup's step markers, tokenize's per-part spill markers), and a file of another size
+//!   (typically empty after a crash) voids it, so a resumed run redoes the part;
 //! - [`Dataset::open`] checks every part against the manifest's sizes and names a part that
 //!   does not match, before a later stage reads it.
 //!
