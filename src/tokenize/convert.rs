@@ -4,8 +4,6 @@
 //! gives the same ids as tiktoken: this is how the fast encoder is checked against the reference,
 //! and how Python's `tokenizers` is benchmarked on the same vocabulary.
 
-use std::collections::HashMap;
-
 use serde_json::json;
 
 /// cl100k_base's split pattern in `tokenizers`' dialect.
@@ -47,20 +45,22 @@ pub fn bytes_to_unicode() -> [char; 256] {
     out
 }
 
-/// `tokens[i]` is the token of rank (id) `i`. Returns the tokenizer.json text.
-pub fn ranks_to_hf_json(tokens: &[Vec<u8>], pattern: &str, specials: &[(String, u32)]) -> Result<String, String> {
-    let map = bytes_to_unicode();
-    let show = |b: &[u8]| b.iter().map(|&x| map[x as usize]).collect::<String>();
-    let rank: HashMap<&[u8], u32> = tokens.iter().enumerate().map(|(i, t)| (t.as_slice(), i as u32)).collect();
-    let mut vocab = serde_json::Map::new();
-    let mut merges = Vec::new();
+/// The merge that makes each token of a rank BPE: `(id, left, right)` for every token of two
+/// bytes or more, in id order (their merge ranks). `tokens[i]` is the token of rank (id) `i`.
+/// A token's merge is found by running BPE on its bytes with the merges ranked below it, which
+/// must end in exactly two tokens.
+pub fn rank_merges(tokens: &[Vec<u8>]) -> Result<Vec<(u32, u32, u32)>, String> {
+    let mut rank: super::fastbpe::FastMap<&[u8], u32> = Default::default();
+    rank.reserve(tokens.len());
+    rank.extend(tokens.iter().enumerate().map(|(i, t)| (t.as_slice(), i as u32)));
+    let mut merges = Vec::with_capacity(tokens.len());
+    let mut parts: Vec<&[u8]> = Vec::new();
     for (id, t) in tokens.iter().enumerate() {
-        vocab.insert(show(t), json!(id));
         if t.len() < 2 {
             continue;
         }
-        // BPE on the token's bytes with the merges ranked below it: must end in exactly two parts.
-        let mut parts: Vec<&[u8]> = (0..t.len()).map(|i| &t[i..i + 1]).collect();
+        parts.clear();
+        parts.extend((0..t.len()).map(|i| &t[i..i + 1]));
         loop {
             let mut best: Option<(usize, u32)> = None;
             for i in 0..parts.len() - 1 {
@@ -79,8 +79,23 @@ pub fn ranks_to_hf_json(tokens: &[Vec<u8>], pattern: &str, specials: &[(String, 
         if parts.len() != 2 {
             return Err(format!("token {id} is not reachable by one merge ({} parts)", parts.len()));
         }
-        merges.push(json!([show(parts[0]), show(parts[1])]));
+        merges.push((id as u32, rank[parts[0]], rank[parts[1]]));
     }
+    Ok(merges)
+}
+
+/// `tokens[i]` is the token of rank (id) `i`. Returns the tokenizer.json text.
+pub fn ranks_to_hf_json(tokens: &[Vec<u8>], pattern: &str, specials: &[(String, u32)]) -> Result<String, String> {
+    let map = bytes_to_unicode();
+    let show = |b: &[u8]| b.iter().map(|&x| map[x as usize]).collect::<String>();
+    let mut vocab = serde_json::Map::new();
+    for (id, t) in tokens.iter().enumerate() {
+        vocab.insert(show(t), json!(id));
+    }
+    let merges: Vec<_> = rank_merges(tokens)?
+        .into_iter()
+        .map(|(_, l, r)| json!([show(&tokens[l as usize]), show(&tokens[r as usize])]))
+        .collect();
     // Special tokens also in the model's vocabulary: `tokenizers` keeps an added token's id only
     // when the model knows it (otherwise it renumbers from the vocabulary's size).
     for (n, id) in specials {
@@ -146,6 +161,22 @@ pub fn o200k_base_ordinary_json() -> String {
 }
 
 fn builtin_json(t: &bpe_openai::Tokenizer, pattern: &str, specials: &[(String, u32)]) -> String {
-    let tokens: Vec<Vec<u8>> = (0..t.bpe.num_tokens() as u32).map(|i| t.bpe.token_bytes(i).to_vec()).collect();
-    ranks_to_hf_json(&tokens, pattern, specials).expect("a built-in vocabulary converts")
+    ranks_to_hf_json(&builtin_tokens(t), pattern, specials).expect("a built-in vocabulary converts")
+}
+
+fn builtin_tokens(t: &bpe_openai::Tokenizer) -> Vec<Vec<u8>> {
+    (0..t.bpe.num_tokens() as u32).map(|i| t.bpe.token_bytes(i).to_vec()).collect()
+}
+
+/// cl100k_base's fast encoder, built from its ranks directly: what the encoder of
+/// [`cl100k_base_ordinary_json`] is, without writing and parsing the JSON.
+pub fn cl100k_base_fast() -> super::fastbpe::FastBpe {
+    super::fastbpe::FastBpe::from_ranks(&builtin_tokens(bpe_openai::cl100k_base()), CL100K_HF_PATTERN)
+        .expect("a built-in vocabulary converts")
+}
+
+/// o200k_base's fast encoder, built from its ranks directly (see [`cl100k_base_fast`]).
+pub fn o200k_base_fast() -> super::fastbpe::FastBpe {
+    super::fastbpe::FastBpe::from_ranks(&builtin_tokens(bpe_openai::o200k_base()), O200K_HF_PATTERN)
+        .expect("a built-in vocabulary converts")
 }
