@@ -482,16 +482,7 @@ pub fn rule(c: char, opts: Normalization) -> Rule {
         _ if ('\u{c0}'..='\u{24f}').contains(&c) && latin(c, opts) != '\0' => Rule::Emit(Emitted::of([latin(c, opts)])),
         _ if canonical_combining_class(c) != 0 => Rule::Combining,
         _ if c.is_alphabetic() => {
-            let mut base = c;
-            if opts.strip_diacritics {
-                let mut first = None;
-                decompose_canonical(c, |d| {
-                    if first.is_none() {
-                        first = Some(d);
-                    }
-                });
-                base = first.unwrap_or(c);
-            }
+            let base = base_letter(c, opts);
             if opts.lowercase {
                 Rule::Emit(Emitted::of(base.to_lowercase()))
             } else {
@@ -501,6 +492,19 @@ pub fn rule(c: char, opts: Normalization) -> Rule {
         _ if c.is_numeric() => Rule::Emit(Emitted::of([if opts.fold_digits { '0' } else { c }])),
         _ => Rule::Break,
     }
+}
+
+/// A letter without its diacritics (the first character of its canonical decomposition) when
+/// `opts` strips them; the letter itself otherwise.
+fn base_letter(c: char, opts: Normalization) -> char {
+    if !opts.strip_diacritics {
+        return c;
+    }
+    let mut first = None;
+    decompose_canonical(c, |d| {
+        first.get_or_insert(d);
+    });
+    first.unwrap_or(c)
 }
 
 /// The normalized form of a letter in U+00C0..=U+024F when it is a single character, else
@@ -515,14 +519,7 @@ fn latin(c: char, opts: Normalization) -> char {
                 if !c.is_alphabetic() || canonical_combining_class(c) != 0 {
                     return '\0';
                 }
-                let mut base = c;
-                if opts.strip_diacritics {
-                    let mut first = None;
-                    decompose_canonical(c, |d| {
-                        first.get_or_insert(d);
-                    });
-                    base = first.unwrap_or(c);
-                }
+                let base = base_letter(c, opts);
                 if !opts.lowercase {
                     return base;
                 }
