@@ -1,7 +1,7 @@
 //! Encoding throughput, one thread: the fast encoder (bpe-openai, cl100k_base) against the
 //! `tokenizers` crate on the same vocabulary (tokenizer.json converted from the ranks), on the
 //! text of ../shared/data (JSONL `text` fields and files), repeated to ~20 MB. Checks the ids
-//! are identical while measuring.
+//! are identical while measuring. Then the one-time cost of building a built-in's fast encoder.
 //!
 //! ```sh
 //! cargo bench --bench encode
@@ -53,5 +53,23 @@ fn main() {
     println!("{} texts, {:.1} MB, {tokens} tokens (cl100k_base), ids identical", texts.len(), bytes as f64 / 1e6);
     for (name, s) in [("bpe-openai (kbcurate)", fast_s), ("tokenizers crate", hf_s)] {
         println!("{name:<22} {:>7.2} MB/s  {:>9.0} tokens/s  (one thread)", bytes as f64 / 1e6 / s, tokens as f64 / s);
+    }
+
+    // What every process that encodes with a built-in pays once: building its fast encoder,
+    // from the ranks directly, against the way it was built before (writing the vocabulary as
+    // a tokenizer.json and loading that).
+    use kbcurate::tokenize::{convert, encoder::FastHfEncoder};
+    println!("\nbuilding a built-in's fast encoder (once per process):");
+    for (name, direct, json) in [
+        ("cl100k_base", convert::cl100k_base_fast as fn() -> _, convert::cl100k_base_ordinary_json as fn() -> String),
+        ("o200k_base", convert::o200k_base_fast, convert::o200k_base_ordinary_json),
+    ] {
+        let t = Instant::now();
+        std::hint::black_box(direct());
+        let direct_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        std::hint::black_box(FastHfEncoder::from_bytes(json().as_bytes()).unwrap());
+        let json_s = t.elapsed().as_secs_f64();
+        println!("  {name:<12} from the ranks {direct_s:.2} s; through a tokenizer.json {json_s:.2} s");
     }
 }
