@@ -110,6 +110,17 @@ pub struct MappedRuns {
     maps: Vec<Option<memmap2::Mmap>>,
 }
 
+/// The system's page size (mapped ranges are released in whole pages).
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions; a failure returns -1, caught below.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as usize
+    } else {
+        4096
+    }
+}
+
 impl MappedRuns {
     pub fn open(paths: &[impl AsRef<Path>]) -> io::Result<MappedRuns> {
         let mut maps = Vec::with_capacity(paths.len());
@@ -174,6 +185,25 @@ impl MappedRuns {
         }
         Ok(())
     }
+
+    /// Gives back the pages of every entry whose key has its high half up to `high`, once they
+    /// have been merged and will not be read again: keys are merged in ascending order (a band
+    /// after another), so a run is done from its start up to there. The pages stay in the
+    /// page cache, but leave this process's resident set, which otherwise grows to every run's
+    /// size by the last band (Slurm's memory accounting may count it).
+    pub fn release_through(&self, high: u64) {
+        let page = page_size();
+        for m in self.maps.iter().flatten() {
+            let done = entries_in(m, &(0..=high)).len() / page * page;
+            if done > 0 {
+                // SAFETY: a read-only shared mapping of a file: dropped pages are read back
+                // from the file if touched again, unchanged (the runs are never written while
+                // mapped), so no borrowed slice can see other data. Nothing reads them again
+                // anyway. A failure (an old kernel) only keeps the pages.
+                let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, done) };
+            }
+        }
+    }
 }
 
 fn entry_at(run: &[u8], i: usize) -> Entry {
@@ -227,6 +257,40 @@ pub fn merge_all(paths: &[impl AsRef<Path>], group: impl FnMut(u128, &[u64]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Released pages are read back unchanged: merging a band again after its release, and the
+    /// bands after it, give the same groups.
+    #[test]
+    fn released_bands_read_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for r in 0..3u64 {
+            // Two bands of ~100k entries each (several pages per band and run).
+            let mut entries: Vec<Entry> = (0..200_000u64)
+                .map(|i| Entry { key: ((i % 2) as u128) << 64 | ((i * 7 + r) % 5000) as u128, doc: i * 3 + r })
+                .collect();
+            let p = dir.path().join(format!("{r}.run"));
+            write_run(&p, &mut entries).unwrap();
+            paths.push(p);
+        }
+        let runs = MappedRuns::open(&paths).unwrap();
+        let groups = |band: u64| {
+            let mut out = Vec::new();
+            runs.merge_in(band..=band, 2, |k, docs| {
+                out.push((k, docs.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+            out
+        };
+        let (first, second) = (groups(0), groups(1));
+        assert!(!first.is_empty() && !second.is_empty());
+        runs.release_through(0);
+        assert_eq!(groups(0), first);
+        assert_eq!(groups(1), second);
+        runs.release_through(1);
+        assert_eq!(groups(1), second);
+    }
 
     #[test]
     fn merges_runs_into_groups() {

@@ -804,6 +804,7 @@ impl<'a> Ctx<'a> {
                     }
                 }
             }
+            runs.release_through(*wave.last().expect("a wave has bands"));
         }
         tracing::info!("{candidates} candidate pairs, {verified} joined");
 
