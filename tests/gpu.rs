@@ -145,6 +145,19 @@ fn reference_bpe_kernel_equals_cpu_encoder_on_shared_text() {
     }
 }
 
+/// The split-and-merge path (cl100k's pre-tokenization, merges and packing all on the device),
+/// in its CPU reference: the CPU encoder's ids on all of ../shared/data.
+#[test]
+fn reference_split_bpe_equals_cpu_encoder_on_shared_text() {
+    use kbcurate::tokenize::merge::{ReferenceSplitBpe, SplitEncoder};
+    let Some(texts) = shared_texts() else { return };
+    let (cpu, same) = (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base());
+    let table = Arc::new(MergeTable::for_encoder(&same).unwrap());
+    let enc = SplitEncoder::new(Box::new(same), ReferenceSplitBpe::new(table));
+    let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
+    eprintln!("split-and-merge reference identical on {n} texts, {:.1} MB, {tokens} tokens", bytes as f64 / 1e6);
+}
+
 /// Pieces the text of ../shared/data may lack: every kind of the pre-tokenizer's pieces, long
 /// ones (past the merge kernel's limit) and pieces that are not valid UTF-8 on their own.
 #[test]
@@ -296,6 +309,31 @@ mod emulated {
                 profile.banding.perms()
             );
         }
+    }
+
+    /// The split-and-merge kernels (cl100k's pre-tokenization, merges of every piece, long ones
+    /// included, packing), in the encoder where the GPU's would be, give the CPU encoder's ids.
+    #[test]
+    fn emulated_split_bpe_kernels_equal_cpu_encoder() {
+        use super::emulator::EmulatedSplitBpe;
+        use kbcurate::tokenize::merge::SplitEncoder;
+        let Some(emu) = Emulator::build(Kernels::Encode) else { return };
+        let mut texts = vec![
+            "x".repeat(127),
+            "x".repeat(129),
+            " ".repeat(300) + "slut",
+            "ab".repeat(400),
+            "Ꙭ ꙮ 𝔉𝔯𝔞𝔨𝔱𝔲𝔯 ǅemal don't I'LL ſ's".to_string(),
+            String::new(),
+        ];
+        if let Some(s) = shared_texts() {
+            texts.extend(first_bytes(&s, 3 << 20));
+        }
+        let (cpu, same) = (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base());
+        let table = MergeTable::for_encoder(&same).unwrap();
+        let enc = SplitEncoder::new(Box::new(same), EmulatedSplitBpe::new(emu, &table));
+        let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
+        eprintln!("emulated split-and-merge identical on {n} texts, {:.1} MB, {tokens} tokens", bytes as f64 / 1e6);
     }
 
     /// The merge kernel, in the encoder where the GPU's would be, gives the CPU encoder's ids.

@@ -15,7 +15,9 @@
 //!                      to packed normalized text
 //! kernels/minhash.cu   signatures: `minhash`/`oph` from shingle hashes, `text_minhash`/`text_oph`
 //!                      from normalized text (word shingles hashed on the GPU)
-//! kernels/bpe.cu      `bpe_merge`: lowest-rank merges of short pieces over a pair table
+//! kernels/bpe.cu       `bpe_merge`: lowest-rank merges of pieces over a pair table;
+//!                      `bpe_merge_all`, `pack_ids`, `doc_tokens`: a batch split on the GPU
+//! kernels/split.cu     `split_chunks`: cl100k's pre-tokenization, a thread per ~1 KB chunk
 //! ```
 
 pub use crate::dedup::batch::SignatureInput;
@@ -28,8 +30,10 @@ pub const XXH3: &str = include_str!("kernels/xxh3.cu");
 pub const NORMALIZE: &str = include_str!("kernels/normalize.cu");
 /// The signature kernels; they need [`XXH3`] before them ([`signature_source`]).
 pub const MINHASH: &str = include_str!("kernels/minhash.cu");
-/// The merge kernel; it needs `MAX_PIECE` defined ([`bpe_source`]).
+/// The merge kernels; they need `MAX_PIECE` defined ([`bpe_source`]).
 pub const BPE: &str = include_str!("kernels/bpe.cu");
+/// cl100k's pre-tokenization ([`encode_source`]).
+pub const SPLIT: &str = include_str!("kernels/split.cu");
 
 /// Permutations per thread of the `minhash` kernels (registers), and their largest block.
 pub const PER_THREAD: usize = 4;
@@ -47,6 +51,17 @@ pub fn signature_source() -> String {
 /// The merge kernel's source, as compiled.
 pub fn bpe_source() -> String {
     format!("#define MAX_PIECE {MAX_MERGE_PIECE}\n{BPE}")
+}
+
+/// The source of encoding on the GPU: split, merges, packing (and the scans of normalize.cu).
+pub fn encode_source() -> String {
+    format!("{}\n{NORMALIZE}\n{SPLIT}", bpe_source())
+}
+
+/// A thread per possible piece of a batch of `bytes` (a piece has a byte at least), for
+/// `bpe_merge_all` and `pack_ids`, which stop at the number the split counted.
+pub fn per_piece_launch(bytes: usize) -> Launch {
+    Launch { grid: (bytes as u32).div_ceil(128).max(1), block: 128, shared_bytes: 0 }
 }
 
 /// A kernel's grid, block and dynamic shared memory (one-dimensional).

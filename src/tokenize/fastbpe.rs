@@ -117,6 +117,12 @@ fn class(c: char) -> u8 {
     CLASSES[c as usize]
 }
 
+/// The class bits of every code point (`\p{L}` 1, `\p{N}` 2, `\s` 4), as the GPU's split reads
+/// them.
+pub fn char_classes() -> &'static [u8] {
+    &CLASSES
+}
+
 /// The character at byte `i` of `t` and its length in bytes.
 #[inline]
 fn char_at(t: &str, i: usize) -> (char, usize) {
@@ -228,6 +234,45 @@ pub fn cl100k_piece_end(t: &str, i: usize) -> usize {
     }
     // \s+
     end
+}
+
+/// Whether a piece of cl100k's split starts at byte `i` of `t` whatever came before it: a
+/// space between two letters (`\p{L}`). No alternative of the pattern takes a letter and then a
+/// space, so the piece before ends at the letter, and the piece from the space is ` ` and a
+/// letter run. Spaces between words are most of a text's spaces, so a long text can be cut
+/// into chunks, each split from its first such space on: the GPU's split
+/// (`gpu/kernels/split.cu`), whose loop [`cl100k_chunk_pieces`] is.
+pub fn cl100k_sync_at(t: &str, i: usize) -> bool {
+    let b = t.as_bytes();
+    if i == 0 || i + 1 >= b.len() || b[i] != b' ' {
+        return false;
+    }
+    let before = t[..i].chars().next_back().expect("i > 0");
+    class(before) & L != 0 && class(char_at(t, i + 1).0) & L != 0
+}
+
+/// The starts of the pieces that the chunk `t[begin..end]` of the text `t` is responsible for,
+/// appended to `out`: from the chunk's first [`cl100k_sync_at`] position (from 0 for the first
+/// chunk), piece by piece, up to the first piece start at or past `end` that is such a
+/// position — where the next chunk starts. The chunks' pieces, in order, are the text's
+/// (tested). `begin` and `end` need not be character boundaries.
+pub fn cl100k_chunk_pieces(t: &str, begin: usize, end: usize, out: &mut Vec<usize>) {
+    let mut p = begin;
+    if begin > 0 {
+        while p < end && !cl100k_sync_at(t, p) {
+            p += 1;
+        }
+        if p >= end {
+            return;
+        }
+    }
+    while p < t.len() {
+        if p >= end && cl100k_sync_at(t, p) {
+            return;
+        }
+        out.push(p);
+        p = cl100k_piece_end(t, p);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -762,6 +807,44 @@ mod tests {
             tokens.push(t.as_bytes().to_vec());
         }
         tokens
+    }
+
+    /// A text split chunk by chunk, cut anywhere, gives the whole text's pieces.
+    fn check_chunked_split(t: &str, size: usize) {
+        let mut want = Vec::new();
+        let mut i = 0;
+        while i < t.len() {
+            want.push(i);
+            i = cl100k_piece_end(t, i);
+        }
+        let mut got = Vec::new();
+        let mut begin = 0;
+        while begin < t.len() {
+            cl100k_chunk_pieces(t, begin, (begin + size).min(t.len()), &mut got);
+            begin += size;
+        }
+        assert_eq!(got, want, "chunks of {size} on {t:?}");
+    }
+
+    #[test]
+    fn chunked_cl100k_split_equals_the_whole_split() {
+        for t in TRICKY {
+            for size in [1, 2, 3, 5, 8, 64] {
+                check_chunked_split(t, size);
+            }
+        }
+        let page = "Stockholm den 12 mars 1897. Ångaren Freja anlände i går  till Skeppsbron, \
+                    med last av trävaror; don't 's  \n\n  tabell\t 1234567 kr.\r\n — ſlut ";
+        for size in 1..40 {
+            check_chunked_split(page, size);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn chunked_cl100k_split_on_random_text(t in "[a-zA-Z0-9åÅ' \\n\\r\\t.,—ſ\u{1F600}]{0,60}", size in 1usize..16) {
+            check_chunked_split(&t, size);
+        }
     }
 
     /// Built from the ranks directly, the encoder is the one built from the converted file.

@@ -440,6 +440,121 @@ impl<M: PieceMerger> Encoder for MergeEncoder<M> {
     }
 }
 
+/// Encodes whole batches on a device: split (cl100k's pre-tokenization), merges and packing,
+/// with nothing left to the CPU but copying text in and ids out. The GPU's is
+/// `gpu::bpe::GpuSplitBpe`; [`ReferenceSplitBpe`] is its loops in Rust.
+pub trait BatchEncoder: Send + Sync {
+    fn describe(&self) -> String;
+    /// The ids of each text of a batch: texts one after the other in `text`, text `d` at
+    /// `text[offsets[d]..offsets[d + 1]]`.
+    fn encode_texts(&self, text: &[u8], offsets: &[u32]) -> Result<Vec<Vec<u32>>, GpuError>;
+}
+
+/// The GPU's split-and-merge loops in Rust: each text cut into the kernel's chunks and split
+/// chunk by chunk (`fastbpe::cl100k_chunk_pieces`), every piece merged by rule 2
+/// ([`MergeTable::merge_piece`], whole tokens included: merging a token's bytes gives the
+/// token), the ids packed in order.
+pub struct ReferenceSplitBpe {
+    table: Arc<MergeTable>,
+}
+
+impl ReferenceSplitBpe {
+    pub fn new(table: Arc<MergeTable>) -> Self {
+        Self { table }
+    }
+}
+
+impl BatchEncoder for ReferenceSplitBpe {
+    fn describe(&self) -> String {
+        "CPU reference of the GPU split-and-merge kernels".into()
+    }
+
+    fn encode_texts(&self, text: &[u8], offsets: &[u32]) -> Result<Vec<Vec<u32>>, GpuError> {
+        let chunks = crate::gpu::kernels::Chunks::of(offsets, crate::gpu::kernels::NORMALIZE_CHUNK);
+        let (mut out, mut pieces, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+        for d in 0..offsets.len() - 1 {
+            let (base, end) = (offsets[d] as usize, offsets[d + 1] as usize);
+            let t = std::str::from_utf8(&text[base..end]).map_err(|e| GpuError::Unsupported(e.to_string()))?;
+            pieces.clear();
+            let ks = chunks.first[d] as usize..chunks.first[d + 1] as usize;
+            for k in ks.clone() {
+                let from = chunks.begin[k] as usize - base;
+                let to = if k + 1 < ks.end { chunks.begin[k + 1] as usize - base } else { t.len() };
+                super::fastbpe::cl100k_chunk_pieces(t, from, to, &mut pieces);
+            }
+            let mut doc = Vec::new();
+            for (j, &p) in pieces.iter().enumerate() {
+                let q = pieces.get(j + 1).copied().unwrap_or(t.len());
+                self.table.merge_piece(&t.as_bytes()[p..q], &mut ids);
+                doc.extend_from_slice(&ids);
+            }
+            out.push(doc);
+        }
+        Ok(out)
+    }
+}
+
+/// An encoder giving `inner`'s ids (cl100k_base), every batch encoded by a [`BatchEncoder`].
+pub struct SplitEncoder<B: BatchEncoder> {
+    inner: Box<dyn Encoder>,
+    device: B,
+}
+
+impl<B: BatchEncoder> SplitEncoder<B> {
+    /// `inner` must split as cl100k_base does and be the vocabulary of the device's table.
+    pub fn new(inner: Box<dyn Encoder>, device: B) -> Self {
+        Self { inner, device }
+    }
+
+    pub fn device(&self) -> &B {
+        &self.device
+    }
+
+    fn encode_chunk(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizeError> {
+        let mut text = Vec::with_capacity(texts.iter().map(|t| t.len()).sum());
+        let mut offsets = Vec::with_capacity(texts.len() + 1);
+        offsets.push(0u32);
+        for t in texts {
+            text.extend_from_slice(t.as_bytes());
+            offsets.push(u32::try_from(text.len()).map_err(|_| TokenizeError::Invalid("a chunk over 4 GB".into()))?);
+        }
+        Ok(self.device.encode_texts(&text, &offsets)?)
+    }
+}
+
+impl<B: BatchEncoder> Encoder for SplitEncoder<B> {
+    /// The inner encoder's: the ids are its ids, so manifests do not depend on the device.
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn fingerprint(&self) -> String {
+        self.inner.fingerprint()
+    }
+    fn vocab_size(&self) -> usize {
+        self.inner.vocab_size()
+    }
+    fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+    fn id_to_token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+    fn special_tokens(&self) -> Vec<(String, u32)> {
+        self.inner.special_tokens()
+    }
+    fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizeError> {
+        Ok(self.encode_chunk(&[text])?.pop().unwrap_or_default())
+    }
+    fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizeError> {
+        let parts: Vec<Vec<Vec<u32>>> =
+            chunks(texts).into_par_iter().map(|c| self.encode_chunk(c)).collect::<Result<_, _>>()?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+    fn rank_bpe(&self) -> Option<&bpe_openai::Tokenizer> {
+        self.inner.rank_bpe()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

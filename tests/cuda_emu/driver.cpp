@@ -9,6 +9,10 @@
 //              raw, raw_offsets, chunk_begin, chunk_doc, first_chunk, a_lo, a_hi, b; TABLE/rules, pool
 //              -> sig, offsets, text (normalize_chunks counting, scan_exclusive, normalize_chunks
 //              writing, gather_offsets, then the text kernel ENTRY)
+//   driver encode DIR TABLE CHUNKS DOCS BITS SGRID SBLOCK PGRID PBLOCK GGRID GBLOCK
+//              text, offsets, chunk_begin, chunk_doc, first_chunk; TABLE/keys, vals, byte_ids,
+//              classes -> tokens, doc_tok (split_chunks counting, scan_exclusive, split_chunks
+//              writing, bpe_merge_all, scan_exclusive_at, pack_ids, doc_tokens)
 //   driver bpe DIR TABLE GRID BLOCK PIECES BITS                 bytes, starts; TABLE/keys, vals, byte_ids -> ids, counts
 //
 // Every array is DIR/NAME.bin, little-endian, as the test wrote it.
@@ -152,6 +156,48 @@ int main(int argc, char** argv) {
         });
         store(dir, "ids", ids, bytes.size() - 1);
         store(dir, "counts", counts, pieces);
+        return 0;
+    }
+#endif
+#ifdef EMU_ENCODE
+    if (cmd == "encode" && argc == 13) {
+        const std::string table = argv[3];
+        const u32 chunks = arg(argv, 4), docs = arg(argv, 5), bits = arg(argv, 6), sgrid = arg(argv, 7),
+                  sblock = arg(argv, 8), pgrid = arg(argv, 9), pblock = arg(argv, 10), ggrid = arg(argv, 11),
+                  gblock = arg(argv, 12);
+        auto text = load<unsigned char>(dir, "text");
+        auto offsets = load<u32>(dir, "offsets");
+        auto chunk_begin = load<u32>(dir, "chunk_begin");
+        auto chunk_doc = load<u32>(dir, "chunk_doc");
+        auto first_chunk = load<u32>(dir, "first_chunk");
+        auto keys = load<u64>(table, "keys");
+        auto vals = load<u64>(table, "vals");
+        auto byte_ids = load<u32>(table, "byte_ids");
+        auto classes = load<unsigned char>(table, "classes");
+        const u32 len = (u32)text.size() - 1;
+        std::vector<u32> chunk_counts(chunks + 1), piece_offsets(chunks + 2), starts(len + 1), ids(len + 1),
+            counts(len + 1), tok_offsets(len + 2), tokens(len + 1), doc_tok(docs + 2);
+        for (u32 write = 0; write < 2; write++) {
+            emu_launch(sgrid, sblock, 0, [&] {
+                split_chunks(text.data(), offsets.data(), chunk_begin.data(), chunk_doc.data(), chunks, classes.data(),
+                             write, piece_offsets.data(), starts.data(), chunk_counts.data());
+            });
+            if (write == 0) emu_launch(1, 256, 0, [&] { scan_exclusive(chunk_counts.data(), chunks, piece_offsets.data()); });
+        }
+        emu_launch(pgrid, pblock, 0, [&] {
+            bpe_merge_all(text.data(), len, starts.data(), piece_offsets.data(), chunks, keys.data(), vals.data(), bits,
+                          byte_ids.data(), ids.data(), counts.data());
+        });
+        emu_launch(1, 256, 0, [&] { scan_exclusive_at(counts.data(), piece_offsets.data(), chunks, tok_offsets.data()); });
+        emu_launch(pgrid, pblock, 0, [&] {
+            pack_ids(starts.data(), piece_offsets.data(), chunks, ids.data(), counts.data(), tok_offsets.data(),
+                     tokens.data());
+        });
+        emu_launch(ggrid, gblock, 0, [&] {
+            doc_tokens(piece_offsets.data(), first_chunk.data(), tok_offsets.data(), docs, doc_tok.data());
+        });
+        store(dir, "doc_tok", doc_tok, docs + 1);
+        store(dir, "tokens", tokens, doc_tok[docs]);
         return 0;
     }
 #endif

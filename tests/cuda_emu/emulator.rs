@@ -13,7 +13,7 @@ use kbcurate::dedup::minhash::{MinHasher, Shingles};
 use kbcurate::dedup::rule_table::RuleTable;
 use kbcurate::gpu::kernels::{self, Launch};
 use kbcurate::gpu::GpuError;
-use kbcurate::tokenize::merge::{MergeTable, PieceMerger};
+use kbcurate::tokenize::merge::{BatchEncoder, MergeTable, PieceMerger};
 
 /// Which kernel source a driver is built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub enum Kernels {
     Signatures,
     /// bpe.cu
     Bpe,
+    /// normalize.cu (its scans) + split.cu + bpe.cu
+    Encode,
 }
 
 /// A driver binary built from the kernels' source, and a folder for its calls.
@@ -56,6 +58,7 @@ impl Emulator {
         let (src, define) = match kernels {
             Kernels::Signatures => (kernels::signature_source(), "-DEMU_SIGNATURES"),
             Kernels::Bpe => (kernels::bpe_source(), "-DEMU_BPE"),
+            Kernels::Encode => (kernels::encode_source(), "-DEMU_ENCODE"),
         };
         std::fs::write(dir.path().join("kernels.cu"), emulable(&src)).unwrap();
         let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda_emu");
@@ -289,5 +292,52 @@ impl PieceMerger for EmulatedMerger {
         *ids = u32s(&got[0]);
         *counts = u32s(&got[1]);
         Ok(())
+    }
+}
+
+/// Split, merges and packing under the emulator, as `GpuSplitBpe` runs them: a [`BatchEncoder`].
+pub struct EmulatedSplitBpe {
+    emu: Emulator,
+    table_dir: PathBuf,
+    bits: u32,
+}
+
+impl EmulatedSplitBpe {
+    pub fn new(emu: Emulator, table: &MergeTable) -> Self {
+        let table_dir = emu.keep("encode-table");
+        std::fs::write(table_dir.join("keys.bin"), bytes_of(&table.keys)).unwrap();
+        std::fs::write(table_dir.join("vals.bin"), bytes_of(&table.values)).unwrap();
+        std::fs::write(table_dir.join("byte_ids.bin"), bytes_of(&table.byte_ids[..])).unwrap();
+        std::fs::write(table_dir.join("classes.bin"), kbcurate::tokenize::fastbpe::char_classes()).unwrap();
+        Self { emu, table_dir, bits: table.bits }
+    }
+}
+
+impl BatchEncoder for EmulatedSplitBpe {
+    fn describe(&self) -> String {
+        "split-and-merge kernels under the CPU emulation of CUDA".into()
+    }
+
+    fn encode_texts(&self, text: &[u8], offsets: &[u32]) -> Result<Vec<Vec<u32>>, GpuError> {
+        let docs = offsets.len() - 1;
+        let chunks = kernels::Chunks::of(offsets, kernels::NORMALIZE_CHUNK);
+        let (sl, pl, gl) = (
+            kernels::normalize_launch(chunks.len()),
+            kernels::per_piece_launch(text.len()),
+            kernels::gather_launch(docs),
+        );
+        let mut args = vec![self.table_dir.display().to_string()];
+        args.extend([chunks.len() as u32, docs as u32, self.bits].map(|x| x.to_string()));
+        args.extend([sl.grid, sl.block, pl.grid, pl.block, gl.grid, gl.block].map(|x| x.to_string()));
+        let inputs = [
+            ("text", text),
+            ("offsets", bytes_of(offsets)),
+            ("chunk_begin", bytes_of(&chunks.begin)),
+            ("chunk_doc", bytes_of(&chunks.doc)),
+            ("first_chunk", bytes_of(&chunks.first)),
+        ];
+        let got = self.emu.run("encode", &args, &inputs, &["doc_tok", "tokens"]);
+        let (doc_tok, tokens) = (u32s(&got[0]), u32s(&got[1]));
+        Ok(doc_tok.windows(2).map(|w| tokens[w[0] as usize..w[1] as usize].to_vec()).collect())
     }
 }

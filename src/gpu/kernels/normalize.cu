@@ -99,7 +99,7 @@ extern "C" __global__ void normalize_chunks(
 /* offsets[i] = lens[0] + ... + lens[i - 1] for i in 0..=n: one block; each thread sums a
  * stretch, thread 0 scans the stretch sums in shared memory, each thread writes its stretch. */
 #define SCAN_BLOCK 256
-extern "C" __global__ void scan_exclusive(const u32* __restrict__ lens, u32 n, u32* __restrict__ offsets)
+__device__ __forceinline__ void scan_block(const u32* __restrict__ lens, u32 n, u32* __restrict__ offsets)
 {
     __shared__ u32 part[SCAN_BLOCK];
     const u32 t = threadIdx.x, per = (n + blockDim.x - 1) / blockDim.x;
@@ -116,6 +116,18 @@ extern "C" __global__ void scan_exclusive(const u32* __restrict__ lens, u32 n, u
     __syncthreads();
     u32 acc = part[t];
     for (u32 i = lo; i < hi; i++) { offsets[i] = acc; acc += lens[i]; }
+}
+
+extern "C" __global__ void scan_exclusive(const u32* __restrict__ lens, u32 n, u32* __restrict__ offsets)
+{
+    scan_block(lens, n, offsets);
+}
+
+/* The same, n being counted on the device: n = count_at[index]. */
+extern "C" __global__ void scan_exclusive_at(const u32* __restrict__ lens, const u32* __restrict__ count_at, u32 index,
+                                             u32* __restrict__ offsets)
+{
+    scan_block(lens, count_at[index], offsets);
 }
 
 /* Document d's normalized text starts where its first chunk's part does (d in 0..=docs; the
