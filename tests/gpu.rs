@@ -552,6 +552,31 @@ mod on_device {
         }
     }
 
+    #[test]
+    #[ignore = "needs a GPU: cargo test --release --features cuda -- --ignored gpu"]
+    fn gpu_split_bpe_equals_cpu_encoder_on_shared_text() {
+        use kbcurate::gpu::encode::GpuSplitBpe;
+        use kbcurate::tokenize::merge::SplitEncoder;
+        let Some(gpu) = gpu() else { return };
+        let mut texts = vec![
+            "x".repeat(129),
+            " ".repeat(3000) + "slut",
+            "ab".repeat(400),
+            "Ꙭ ꙮ 𝔉𝔯𝔞𝔨𝔱𝔲𝔯 ǅemal don't I'LL ſ's".to_string(),
+            String::new(),
+        ];
+        texts.extend(shared_texts().unwrap_or_default());
+        let (cpu, same) = (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base());
+        let device = GpuSplitBpe::new(&gpu, &MergeTable::for_encoder(&same).unwrap()).unwrap();
+        let enc = SplitEncoder::new(Box::new(same), device);
+        let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
+        eprintln!(
+            "GPU split-and-merge ids identical on {n} texts, {:.1} MB, {tokens} tokens; GPU {}",
+            bytes as f64 / 1e6,
+            enc.device().times().render()
+        );
+    }
+
     /// Whole stages: `--device cuda` writes what `--device cpu` writes.
     #[test]
     #[ignore = "needs a GPU: cargo test --release --features cuda -- --ignored gpu"]

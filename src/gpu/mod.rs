@@ -25,7 +25,8 @@
 //! context.rs  an open GPU: the context and NVRTC compilation (feature `cuda`)
 //! staging.rs  pinned host buffers, device buffers, per-call streams and timings (feature `cuda`)
 //! minhash.rs  the signature kernel (feature `cuda`)
-//! bpe.rs      the merge kernel (feature `cuda`)
+//! bpe.rs      the merge kernel for distinct pieces split on the CPU (feature `cuda`)
+//! encode.rs   whole batches encoded on the GPU: split, merges, packing (cl100k_base; feature `cuda`)
 //! ```
 //!
 //! Packing arithmetic (lengths, prefix sums, window assignment) stays on the CPU: it is a pass
@@ -39,6 +40,8 @@ pub mod kernels;
 pub mod bpe;
 #[cfg(feature = "cuda")]
 mod context;
+#[cfg(feature = "cuda")]
+pub mod encode;
 #[cfg(feature = "cuda")]
 pub mod minhash;
 #[cfg(feature = "cuda")]
@@ -66,8 +69,10 @@ pub fn minhash_signer(
     match *gpu {}
 }
 
-/// `inner` with its BPE merges done on `gpu`: ids identical to `inner`'s. `inner` must be a
+/// `inner` with its encoding done on `gpu`: ids identical to `inner`'s. `inner` must be a
 /// tiktoken-style byte-level BPE (a built-in vocabulary or a `*.tiktoken` rank file).
+/// cl100k_base is split, merged and packed on the GPU (`encode`); other vocabularies are
+/// split on the CPU and merged on the GPU (`bpe`).
 pub fn encoder(
     gpu: &Gpu,
     inner: Box<dyn crate::tokenize::encoder::Encoder>,
@@ -76,6 +81,12 @@ pub fn encoder(
     {
         let table = crate::tokenize::merge::MergeTable::for_encoder(inner.as_ref())
             .map_err(|why| GpuError::Unsupported(format!("--device cuda: {why}")))?;
+        // cl100k_base is split on the GPU too; another vocabulary's split stays on the CPU.
+        use crate::tokenize::encoder::{Encoder, TiktokenEncoder};
+        if inner.fingerprint() == TiktokenEncoder::cl100k_base().fingerprint() {
+            let device = encode::GpuSplitBpe::new(gpu, &table)?;
+            return Ok(Box::new(crate::tokenize::merge::SplitEncoder::new(inner, device)));
+        }
         let merger = bpe::GpuBpe::new(gpu, &table)?;
         Ok(Box::new(crate::tokenize::merge::MergeEncoder::new(inner, table, merger)))
     }
