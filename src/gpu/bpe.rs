@@ -26,15 +26,38 @@ struct Lane {
     counts: Staged<u32>,
 }
 
+/// A vocabulary's merge table in device memory: the kernels' `keys, vals, bits, byte_ids`.
+pub(crate) struct DeviceTable {
+    pub(crate) keys: CudaSlice<u64>,
+    pub(crate) vals: CudaSlice<u64>,
+    pub(crate) byte_ids: CudaSlice<u32>,
+    pub(crate) bits: u32,
+}
+
+impl DeviceTable {
+    pub(crate) fn upload(gpu: &Gpu, table: &MergeTable) -> Result<Self, GpuError> {
+        let stream = gpu.ctx.default_stream();
+        let up = || driver_err("uploading the merge table");
+        let keys = stream.clone_htod(&table.keys).map_err(up())?;
+        let vals = stream.clone_htod(&table.values).map_err(up())?;
+        let byte_ids = stream.clone_htod(&table.byte_ids[..]).map_err(up())?;
+        stream.synchronize().map_err(up())?;
+        tracing::info!("merge table: {} pairs, {} MB on the GPU", table.pairs, table.device_bytes() >> 20);
+        Ok(Self { keys, vals, byte_ids, bits: table.bits })
+    }
+
+    /// Pushes the table's four kernel arguments, in the kernels' order.
+    pub(crate) fn args<'a>(&'a self, b: &mut cudarc::driver::LaunchArgs<'a>) {
+        b.arg(&self.keys).arg(&self.vals).arg(&self.bits).arg(&self.byte_ids);
+    }
+}
+
 /// Merges pieces on a GPU with a vocabulary's table in device memory; safe to call from many
 /// threads at once.
 pub struct GpuBpe {
     gpu: Gpu,
     func: CudaFunction,
-    keys: CudaSlice<u64>,
-    vals: CudaSlice<u64>,
-    byte_ids: CudaSlice<u32>,
-    bits: u32,
+    table: DeviceTable,
     lanes: Lanes<Lane>,
     times: StageTimes,
 }
@@ -43,23 +66,8 @@ impl GpuBpe {
     /// Compiles the kernel and uploads `table`.
     pub fn new(gpu: &Gpu, table: &MergeTable) -> Result<Self, GpuError> {
         let func = gpu.compile("bpe_merge", &bpe_source(), "bpe_merge")?;
-        let stream = gpu.ctx.default_stream();
-        let up = || driver_err("uploading the merge table");
-        let keys = stream.clone_htod(&table.keys).map_err(up())?;
-        let vals = stream.clone_htod(&table.values).map_err(up())?;
-        let byte_ids = stream.clone_htod(&table.byte_ids[..]).map_err(up())?;
-        stream.synchronize().map_err(up())?;
-        tracing::info!("merge table: {} pairs, {} MB on the GPU", table.pairs, table.device_bytes() >> 20);
-        Ok(Self {
-            gpu: gpu.clone(),
-            func,
-            keys,
-            vals,
-            byte_ids,
-            bits: table.bits,
-            lanes: Lanes::new(),
-            times: StageTimes::default(),
-        })
+        let table = DeviceTable::upload(gpu, table)?;
+        Ok(Self { gpu: gpu.clone(), func, table, lanes: Lanes::new(), times: StageTimes::default() })
     }
 
     /// Where the GPU's time went, over all calls so far.
@@ -100,16 +108,9 @@ impl GpuBpe {
         let cfg = config(bpe_launch(pieces));
         let pieces32 = pieces as u32;
         let mut launch = s.launch_builder(&self.func);
-        launch
-            .arg(lane.bytes.dev())
-            .arg(lane.starts.dev())
-            .arg(&pieces32)
-            .arg(&self.keys)
-            .arg(&self.vals)
-            .arg(&self.bits)
-            .arg(&self.byte_ids)
-            .arg(lane.ids.dev_mut())
-            .arg(lane.counts.dev_mut());
+        launch.arg(lane.bytes.dev()).arg(lane.starts.dev()).arg(&pieces32);
+        self.table.args(&mut launch);
+        launch.arg(lane.ids.dev_mut()).arg(lane.counts.dev_mut());
         // SAFETY: the arguments match the kernel's signature in order and type; `starts` is
         // non-decreasing with pieces + 1 entries ending at bytes.len() and no piece longer than
         // MAX_PIECE (checked by the caller); `ids` holds bytes.len() and `counts` pieces values.

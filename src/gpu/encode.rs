@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, PushKernelArg};
 
+use super::bpe::DeviceTable;
 use super::context::{config, driver_err};
 use super::kernels::{
     encode_source, gather_launch, normalize_launch, per_piece_launch, scan_launch, Chunks, NORMALIZE_CHUNK,
@@ -58,11 +59,8 @@ struct Kernels {
 pub struct GpuSplitBpe {
     gpu: Gpu,
     k: Kernels,
-    keys: CudaSlice<u64>,
-    vals: CudaSlice<u64>,
-    byte_ids: CudaSlice<u32>,
+    table: DeviceTable,
     classes: CudaSlice<u8>,
-    bits: u32,
     lanes: Lanes<Lane>,
     times: StageTimes,
 }
@@ -75,21 +73,16 @@ impl GpuSplitBpe {
             .compile_all("encode", &encode_source(), &names)?
             .try_into()
             .map_err(|_| GpuError::Unsupported("the encoding module did not give six kernels".into()))?;
+        let table = DeviceTable::upload(gpu, table)?;
         let stream = gpu.ctx.default_stream();
-        let up = || driver_err("uploading the merge table");
-        let keys = stream.clone_htod(&table.keys).map_err(up())?;
-        let vals = stream.clone_htod(&table.values).map_err(up())?;
-        let byte_ids = stream.clone_htod(&table.byte_ids[..]).map_err(up())?;
+        let up = || driver_err("uploading the character classes");
         let classes = stream.clone_htod(crate::tokenize::fastbpe::char_classes()).map_err(up())?;
         stream.synchronize().map_err(up())?;
         Ok(Self {
             gpu: gpu.clone(),
             k: Kernels { split, scan, merge, scan_at, pack, doc_tokens },
-            keys,
-            vals,
-            byte_ids,
+            table,
             classes,
-            bits: table.bits,
             lanes: Lanes::new(),
             times: StageTimes::default(),
         })
@@ -198,17 +191,9 @@ impl GpuSplitBpe {
             }
         }
         let mut b = s.launch_builder(&self.k.merge);
-        b.arg(lane.text.dev())
-            .arg(&len32)
-            .arg(lane.starts.dev())
-            .arg(lane.piece_offsets.dev())
-            .arg(&chunks32)
-            .arg(&self.keys)
-            .arg(&self.vals)
-            .arg(&self.bits)
-            .arg(&self.byte_ids)
-            .arg(lane.ids.dev_mut())
-            .arg(lane.counts.dev_mut());
+        b.arg(lane.text.dev()).arg(&len32).arg(lane.starts.dev()).arg(lane.piece_offsets.dev()).arg(&chunks32);
+        self.table.args(&mut b);
+        b.arg(lane.ids.dev_mut()).arg(lane.counts.dev_mut());
         // SAFETY: the arguments match `bpe_merge_all`; a thread per byte covers every piece
         // (the kernel stops at piece_offsets[chunks]); a piece's ids fit in its own bytes' words.
         unsafe { b.launch(config(per_piece_launch(len))) }.map_err(driver_err("launching the merges"))?;

@@ -324,7 +324,7 @@ impl<M: PieceMerger> MergeEncoder<M> {
         &self.merger
     }
 
-    fn encode_chunk(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizeError> {
+    fn encode_merged(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizeError> {
         let tok = self.inner.rank_bpe().expect("checked in new");
         let t0 = Instant::now();
         let norms: Vec<_> = texts.iter().map(|t| tok.normalize(*t)).collect();
@@ -407,39 +407,6 @@ fn chunks<'a, 'b>(texts: &'a [&'b str]) -> Vec<&'a [&'b str]> {
     out
 }
 
-impl<M: PieceMerger> Encoder for MergeEncoder<M> {
-    /// The inner encoder's: the ids are its ids, so manifests do not depend on the device.
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn fingerprint(&self) -> String {
-        self.inner.fingerprint()
-    }
-    fn vocab_size(&self) -> usize {
-        self.inner.vocab_size()
-    }
-    fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
-    }
-    fn id_to_token(&self, id: u32) -> Option<String> {
-        self.inner.id_to_token(id)
-    }
-    fn special_tokens(&self) -> Vec<(String, u32)> {
-        self.inner.special_tokens()
-    }
-    fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizeError> {
-        Ok(self.encode_chunk(&[text])?.pop().unwrap_or_default())
-    }
-    fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizeError> {
-        let parts: Vec<Vec<Vec<u32>>> =
-            chunks(texts).into_par_iter().map(|c| self.encode_chunk(c)).collect::<Result<_, _>>()?;
-        Ok(parts.into_iter().flatten().collect())
-    }
-    fn rank_bpe(&self) -> Option<&bpe_openai::Tokenizer> {
-        self.inner.rank_bpe()
-    }
-}
-
 /// Encodes whole batches on a device: split (cl100k's pre-tokenization), merges and packing,
 /// with nothing left to the CPU but copying text in and ids out. The GPU's is
 /// `gpu::bpe::GpuSplitBpe`; [`ReferenceSplitBpe`] is its loops in Rust.
@@ -510,7 +477,7 @@ impl<B: BatchEncoder> SplitEncoder<B> {
         &self.device
     }
 
-    fn encode_chunk(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizeError> {
+    fn encode_split(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizeError> {
         let mut text = Vec::with_capacity(texts.iter().map(|t| t.len()).sum());
         let mut offsets = Vec::with_capacity(texts.len() + 1);
         offsets.push(0u32);
@@ -522,25 +489,50 @@ impl<B: BatchEncoder> SplitEncoder<B> {
     }
 }
 
-impl<B: BatchEncoder> Encoder for SplitEncoder<B> {
-    /// The inner encoder's: the ids are its ids, so manifests do not depend on the device.
+/// An encoder that gives another's ids (`inner`, whose vocabulary and names it reports, so
+/// manifests do not depend on the device) and encodes texts a chunk of about a megabyte at a
+/// time, chunks in parallel: [`MergeEncoder`] and [`SplitEncoder`].
+pub trait ChunkEncoder: Send + Sync {
+    fn inner(&self) -> &dyn Encoder;
+    fn encode_chunk(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizeError>;
+}
+
+impl<M: PieceMerger> ChunkEncoder for MergeEncoder<M> {
+    fn inner(&self) -> &dyn Encoder {
+        self.inner.as_ref()
+    }
+    fn encode_chunk(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizeError> {
+        self.encode_merged(texts)
+    }
+}
+
+impl<B: BatchEncoder> ChunkEncoder for SplitEncoder<B> {
+    fn inner(&self) -> &dyn Encoder {
+        self.inner.as_ref()
+    }
+    fn encode_chunk(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizeError> {
+        self.encode_split(texts)
+    }
+}
+
+impl<C: ChunkEncoder> Encoder for C {
     fn describe(&self) -> String {
-        self.inner.describe()
+        self.inner().describe()
     }
     fn fingerprint(&self) -> String {
-        self.inner.fingerprint()
+        self.inner().fingerprint()
     }
     fn vocab_size(&self) -> usize {
-        self.inner.vocab_size()
+        self.inner().vocab_size()
     }
     fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
+        self.inner().token_to_id(token)
     }
     fn id_to_token(&self, id: u32) -> Option<String> {
-        self.inner.id_to_token(id)
+        self.inner().id_to_token(id)
     }
     fn special_tokens(&self) -> Vec<(String, u32)> {
-        self.inner.special_tokens()
+        self.inner().special_tokens()
     }
     fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizeError> {
         Ok(self.encode_chunk(&[text])?.pop().unwrap_or_default())
@@ -551,7 +543,7 @@ impl<B: BatchEncoder> Encoder for SplitEncoder<B> {
         Ok(parts.into_iter().flatten().collect())
     }
     fn rank_bpe(&self) -> Option<&bpe_openai::Tokenizer> {
-        self.inner.rank_bpe()
+        self.inner().rank_bpe()
     }
 }
 
