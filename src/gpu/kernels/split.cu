@@ -3,7 +3,8 @@
  * and then writing their starts (with `scan_exclusive` between, from normalize.cu). A chunk
  * other than a document's first starts at its first space between two letters, where a piece
  * always starts, and each runs on to the first such piece start past its end. Character
- * classes (\p{L}, \p{N}, \s) come as a table of one byte per code point. */
+ * classes (\p{L}, \p{N}, \s) come as a table of one byte per code point. Needs normalize.cu
+ * first (its `utf8_decode` and scans). */
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
@@ -11,20 +12,11 @@ typedef unsigned long long u64;
 #define CL_N 2u
 #define CL_S 4u
 
-__device__ __forceinline__ u32 cl_decode(const unsigned char* s, u32 i, u32* n) {
-    const u32 lead = s[i];
-    if (lead < 0x80) { *n = 1; return lead; }
-    if (lead < 0xE0) { *n = 2; return ((lead & 0x1F) << 6) | (s[i + 1] & 0x3F); }
-    if (lead < 0xF0) { *n = 3; return ((lead & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F); }
-    *n = 4;
-    return ((lead & 0x07) << 18) | ((s[i + 1] & 0x3F) << 12) | ((s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
-}
-
 /* End of the run from i of characters whose class has a bit of `bits`. */
 __device__ __forceinline__ u32 cl_run(const unsigned char* t, u32 len, u32 i, u32 bits, const unsigned char* cls) {
     u32 n;
     while (i < len) {
-        const u32 c = cl_decode(t, i, &n);
+        const u32 c = utf8_decode(t, i, &n);
         if ((cls[c] & bits) == 0) break;
         i += n;
     }
@@ -36,7 +28,7 @@ __device__ __forceinline__ u32 cl_lower(u32 b) { return (b >= 'A' && b <= 'Z') ?
 /* The end of the piece cl100k's pattern matches at byte i of t[0..len) (i < len). */
 __device__ u32 cl100k_piece_end(const unsigned char* t, u32 len, u32 i, const unsigned char* cls) {
     u32 n;
-    const u32 c = cl_decode(t, i, &n);
+    const u32 c = utf8_decode(t, i, &n);
     /* (?i:'s|'t|'re|'ve|'m|'ll|'d), `s` also matching U+017F */
     if (c == '\'' && i + 1 < len) {
         const u32 a = cl_lower(t[i + 1]);
@@ -53,7 +45,7 @@ __device__ u32 cl100k_piece_end(const unsigned char* t, u32 len, u32 i, const un
     if (k & CL_L) return cl_run(t, len, i + n, CL_L, cls);
     if (!(k & CL_N) && c != '\r' && c != '\n' && i + n < len) {
         u32 m;
-        const u32 d = cl_decode(t, i + n, &m);
+        const u32 d = utf8_decode(t, i + n, &m);
         if (cls[d] & CL_L) return cl_run(t, len, i + n + m, CL_L, cls);
     }
     /* \p{N}{1,3} */
@@ -61,7 +53,7 @@ __device__ u32 cl100k_piece_end(const unsigned char* t, u32 len, u32 i, const un
         u32 e = i + n;
         for (int r = 0; r < 2 && e < len; r++) {
             u32 m;
-            const u32 d = cl_decode(t, e, &m);
+            const u32 d = utf8_decode(t, e, &m);
             if (!(cls[d] & CL_N)) break;
             e += m;
         }
@@ -71,11 +63,11 @@ __device__ u32 cl100k_piece_end(const unsigned char* t, u32 len, u32 i, const un
     const u32 from = c == ' ' ? i + 1 : i;
     if (from < len) {
         u32 m;
-        const u32 d = cl_decode(t, from, &m);
+        const u32 d = utf8_decode(t, from, &m);
         if (cls[d] == 0) {
             u32 e = from;
             while (e < len) {
-                const u32 x = cl_decode(t, e, &m);
+                const u32 x = utf8_decode(t, e, &m);
                 if (cls[x] != 0) break;
                 e += m;
             }
@@ -102,8 +94,8 @@ __device__ __forceinline__ bool cl100k_sync_at(const unsigned char* t, u32 len, 
     if (i == 0 || i + 1 >= len || t[i] != ' ') return false;
     u32 b = i - 1, n;
     while (b > 0 && (t[b] & 0xC0) == 0x80) b--;
-    if (!(cls[cl_decode(t, b, &n)] & CL_L)) return false;
-    return (cls[cl_decode(t, i + 1, &n)] & CL_L) != 0;
+    if (!(cls[utf8_decode(t, b, &n)] & CL_L)) return false;
+    return (cls[utf8_decode(t, i + 1, &n)] & CL_L) != 0;
 }
 
 /* Chunk k is bytes [chunk_begin[k], end) of document chunk_doc[k] (text[offsets[d]..
