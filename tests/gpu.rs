@@ -150,7 +150,8 @@ fn reference_bpe_kernel_equals_cpu_encoder_on_shared_text() {
 #[test]
 fn reference_split_bpe_equals_cpu_encoder_on_shared_text() {
     use kbcurate::tokenize::merge::{ReferenceSplitBpe, SplitEncoder};
-    let Some(texts) = shared_texts() else { return };
+    let Some(shared) = shared_texts() else { return };
+    let texts = [edge_texts(), shared].concat();
     let (cpu, same) = (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base());
     let table = Arc::new(MergeTable::for_encoder(&same).unwrap());
     let enc = SplitEncoder::new(Box::new(same), ReferenceSplitBpe::new(table));
@@ -202,6 +203,11 @@ fn reference_bpe_kernel_equals_cpu_encoder_on_generated_text() {
 fn edge_texts() -> Vec<String> {
     let mut texts: Vec<String> = vec![String::new(), "ett".into(), "  ".into(), "a b c d e f".into(), "å ä ö".into()];
     texts.push((0..5000).map(|i| format!("ord{i}")).collect::<Vec<_>>().join(" "));
+    // A long document whose ~1 KB chunks (normalization, the split) are cut at every kind of
+    // place: inside words, hyphenations across line breaks, combining marks, spaces.
+    let unit = "Ångaren Freja anlände i går till Skeppsbron, Men-\n  ſchen aus ſeiner Zwoͤlftes Stuͤk ¬\nord 1897: \
+                don't — «citat» ﬁnal 𝔉raktur \u{ad}delning   \r\n";
+    texts.push(unit.repeat(1500));
     for len in [3, 4, 8, 9, 16, 17, 32, 33, 64, 65, 96, 97, 128, 129, 200, 240, 241, 300, 1024, 1025, 3000] {
         texts.push(format!("före {} efter och sedan", "x".repeat(len)));
         texts.push("y".repeat(len));
@@ -318,14 +324,15 @@ mod emulated {
         use super::emulator::EmulatedSplitBpe;
         use kbcurate::tokenize::merge::SplitEncoder;
         let Some(emu) = Emulator::build(Kernels::Encode) else { return };
-        let mut texts = vec![
+        let mut texts = edge_texts();
+        texts.extend([
             "x".repeat(127),
             "x".repeat(129),
             " ".repeat(300) + "slut",
             "ab".repeat(400),
             "Ꙭ ꙮ 𝔉𝔯𝔞𝔨𝔱𝔲𝔯 ǅemal don't I'LL ſ's".to_string(),
             String::new(),
-        ];
+        ]);
         if let Some(s) = shared_texts() {
             texts.extend(first_bytes(&s, 3 << 20));
         }
