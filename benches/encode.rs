@@ -55,10 +55,37 @@ fn main() {
         println!("{name:<22} {:>7.2} MB/s  {:>9.0} tokens/s  (one thread)", bytes as f64 / 1e6 / s, tokens as f64 / s);
     }
 
+    use kbcurate::tokenize::{convert, encoder::FastHfEncoder};
+    // The CPU path as the tokenize stage runs it for each built-in: the split alone, then the
+    // whole encoding (split, piece cache, merges), one thread, on the same text.
+    use kbcurate::tokenize::pretokenize::Splitter;
+    println!("\nthe built-ins' fast encoders (the CPU path of `kbcurate tokenize`), one thread:");
+    for (name, pattern, fast) in [
+        ("cl100k_base", convert::CL100K_HF_PATTERN, convert::cl100k_base_fast as fn() -> _),
+        ("o200k_base", convert::O200K_HF_PATTERN, convert::o200k_base_fast),
+    ] {
+        let splitter = Splitter::new(pattern).unwrap();
+        let t = Instant::now();
+        let mut pieces = 0usize;
+        for s in &texts {
+            splitter.for_each(s, |_| pieces += 1);
+        }
+        let split_s = t.elapsed().as_secs_f64();
+        let enc = fast();
+        let t = Instant::now();
+        let ids: usize = texts.iter().map(|s| enc.encode(s).len()).sum();
+        let enc_s = t.elapsed().as_secs_f64();
+        println!(
+            "  {name:<12} split ({}) {:>7.2} MB/s, {pieces} pieces; encode {:>6.2} MB/s, {ids} tokens",
+            splitter.describe(),
+            bytes as f64 / 1e6 / split_s,
+            bytes as f64 / 1e6 / enc_s
+        );
+    }
+
     // What every process that encodes with a built-in pays once: building its fast encoder,
     // from the ranks directly, against the way it was built before (writing the vocabulary as
     // a tokenizer.json and loading that).
-    use kbcurate::tokenize::{convert, encoder::FastHfEncoder};
     println!("\nbuilding a built-in's fast encoder (once per process):");
     for (name, direct, json) in [
         ("cl100k_base", convert::cl100k_base_fast as fn() -> _, convert::cl100k_base_ordinary_json as fn() -> String),

@@ -79,7 +79,7 @@ def train_32k(docs, out: Path):
     tok.save(str(out))
 
 
-# src/tokenize/train.rs SPLIT_PATTERN (= fastbpe::CL100K_PATTERN).
+# src/tokenize/train.rs SPLIT_PATTERN (= pretokenize::CL100K_PATTERN).
 CL100K_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"

@@ -25,6 +25,7 @@ use kbcurate::dedup::profile::Profile;
 use kbcurate::gpu::{bpe::GpuBpe, encode::GpuSplitBpe, minhash::GpuMinHash, Device};
 use kbcurate::tokenize::encoder::{Encoder, TiktokenEncoder};
 use kbcurate::tokenize::merge::{MergeEncoder, MergeTable, SplitEncoder};
+use kbcurate::tokenize::pretokenize::Scanner;
 
 /// Documents per GPU call (as the tokenize stage's record batches).
 const BATCH_DOCS: usize = 1024;
@@ -107,14 +108,8 @@ fn main() {
     println!("    GPU path                          {:>8.1} MB/s", total / gpu_s);
     println!("    {}", enc.times().render());
     println!("    GPU side: {}", enc.merger().times().render());
-    rows.push(("encoding (merges on the GPU)", total / cpu_s, total / gpu_s));
-    // Split, merges and packing on the GPU (what `--device cuda` runs for cl100k_base).
-    let split = SplitEncoder::new(
-        Box::new(TiktokenEncoder::cl100k_base()),
-        GpuSplitBpe::new(&gpu, &MergeTable::for_encoder(&cpu).unwrap()).unwrap(),
-    );
-    split.encode_batch(&refs[..refs.len().min(BATCH_DOCS)]).unwrap();
-    let mut got = Vec::new();
+    rows.push(("encoding cl100k_base (merges on the GPU)".to_string(), total / cpu_s, total / gpu_s));
+    // Split, merges and packing on the GPU: what `--device cuda` runs for the built-ins.
     let copy_s = secs(|| {
         refs.par_chunks(BATCH_DOCS).for_each(|b| {
             let mut text = Vec::new();
@@ -122,13 +117,28 @@ fn main() {
             std::hint::black_box(text);
         })
     });
-    let all_s = secs(|| got = refs.par_chunks(BATCH_DOCS).map(|b| split.encode_batch(b).unwrap()).collect());
-    assert!(want == got, "GPU split-and-merge ids differ from the CPU encoder's");
-    println!("  split, merges and packing on the GPU: ids identical");
-    println!("    copying text alone (CPU)          {:>8.1} MB/s  (its ceiling)", total / copy_s);
-    println!("    GPU path                          {:>8.1} MB/s", total / all_s);
-    println!("    GPU side: {}", split.device().times().render());
-    rows.push(("encoding (all on the GPU)", total / cpu_s, total / all_s));
+    for (name, scanner, builtin) in [
+        ("cl100k_base", Scanner::Cl100k, TiktokenEncoder::cl100k_base as fn() -> TiktokenEncoder),
+        ("o200k_base", Scanner::O200k, TiktokenEncoder::o200k_base),
+    ] {
+        let cpu = builtin();
+        let split = SplitEncoder::new(
+            Box::new(builtin()),
+            GpuSplitBpe::new(&gpu, &MergeTable::for_encoder(&cpu).unwrap(), scanner).unwrap(),
+        );
+        split.encode_batch(&refs[..refs.len().min(BATCH_DOCS)]).unwrap();
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        let cpu_s = secs(|| want = refs.par_chunks(BATCH_DOCS).map(|b| cpu.encode_batch(b).unwrap()).collect());
+        let all_s = secs(|| got = refs.par_chunks(BATCH_DOCS).map(|b| split.encode_batch(b).unwrap()).collect());
+        assert!(want == got, "{name}: GPU split-and-merge ids differ from the CPU encoder's");
+        let tokens: usize = want.iter().flatten().map(Vec::len).sum();
+        println!("\nencoding ({name}), split, merges and packing on the GPU: {tokens} tokens, ids identical");
+        println!("  CPU encoder, {cores} threads             {:>8.1} MB/s", total / cpu_s);
+        println!("  copying text alone (CPU)            {:>8.1} MB/s  (its ceiling)", total / copy_s);
+        println!("  GPU path                            {:>8.1} MB/s", total / all_s);
+        println!("  GPU side: {}", split.device().times().render());
+        rows.push((format!("encoding {name} (all on the GPU)"), total / cpu_s, total / all_s));
+    }
 
     // Signatures, both profiles.
     for profile in [Profile::ocr(), Profile::web()] {
@@ -197,11 +207,7 @@ fn main() {
         }
         println!("  GPU side (both runs): {}", signer.times().render());
         let gpu_s = total / gpu_rate;
-        rows.push((
-            if profile.name == "ocr" { "signatures (ocr)" } else { "signatures (web)" },
-            total / cpu_s,
-            total / gpu_s,
-        ));
+        rows.push((format!("signatures ({})", profile.name), total / cpu_s, total / gpu_s));
     }
 
     println!("\n| step | CPU ({cores} threads) MB/s | GPU path MB/s | GPU / CPU |");

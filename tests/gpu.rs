@@ -22,6 +22,7 @@ use kbcurate::dedup::profile::Profile;
 use kbcurate::gpu::Device;
 use kbcurate::tokenize::encoder::{Encoder, TiktokenEncoder};
 use kbcurate::tokenize::merge::{MergeEncoder, MergeTable, ReferenceMerger};
+use kbcurate::tokenize::pretokenize::Scanner;
 
 /// Documents of ~1 MB per batch, as the stages give them.
 fn batches(texts: &[String]) -> Vec<&[String]> {
@@ -145,18 +146,32 @@ fn reference_bpe_kernel_equals_cpu_encoder_on_shared_text() {
     }
 }
 
-/// The split-and-merge path (cl100k's pre-tokenization, merges and packing all on the device),
-/// in its CPU reference: the CPU encoder's ids on all of ../shared/data.
+/// The built-ins and the pattern each splits with on the device.
+fn split_builtins() -> [(TiktokenEncoder, TiktokenEncoder, Scanner); 2] {
+    [
+        (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base(), Scanner::Cl100k),
+        (TiktokenEncoder::o200k_base(), TiktokenEncoder::o200k_base(), Scanner::O200k),
+    ]
+}
+
+/// The split-and-merge path (the built-ins' pre-tokenization, merges and packing all on the
+/// device), in its CPU reference: the CPU encoder's ids on all of ../shared/data.
 #[test]
 fn reference_split_bpe_equals_cpu_encoder_on_shared_text() {
     use kbcurate::tokenize::merge::{ReferenceSplitBpe, SplitEncoder};
     let Some(shared) = shared_texts() else { return };
     let texts = [edge_texts(), shared].concat();
-    let (cpu, same) = (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base());
-    let table = Arc::new(MergeTable::for_encoder(&same).unwrap());
-    let enc = SplitEncoder::new(Box::new(same), ReferenceSplitBpe::new(table));
-    let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
-    eprintln!("split-and-merge reference identical on {n} texts, {:.1} MB, {tokens} tokens", bytes as f64 / 1e6);
+    for (cpu, same, scanner) in split_builtins() {
+        assert_eq!(kbcurate::gpu::builtin_scanner(&same), Some(scanner));
+        let table = Arc::new(MergeTable::for_encoder(&same).unwrap());
+        let enc = SplitEncoder::new(Box::new(same), ReferenceSplitBpe::new(table, scanner));
+        let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
+        eprintln!(
+            "{}: split-and-merge reference identical on {n} texts, {:.1} MB, {tokens} tokens",
+            cpu.describe(),
+            bytes as f64 / 1e6
+        );
+    }
 }
 
 /// Pieces the text of ../shared/data may lack: every kind of the pre-tokenizer's pieces, long
@@ -317,13 +332,15 @@ mod emulated {
         }
     }
 
-    /// The split-and-merge kernels (cl100k's pre-tokenization, merges of every piece, long ones
-    /// included, packing), in the encoder where the GPU's would be, give the CPU encoder's ids.
+    /// The split-and-merge kernels (each built-in's pre-tokenization, merges of every piece,
+    /// long ones included, packing), in the encoder where the GPU's would be, give the CPU
+    /// encoder's ids.
     #[test]
     fn emulated_split_bpe_kernels_equal_cpu_encoder() {
         use super::emulator::EmulatedSplitBpe;
         use kbcurate::tokenize::merge::SplitEncoder;
         let Some(emu) = Emulator::build(Kernels::Encode) else { return };
+        let emu = std::sync::Arc::new(emu);
         let mut texts = edge_texts();
         texts.extend([
             "x".repeat(127),
@@ -331,16 +348,22 @@ mod emulated {
             " ".repeat(300) + "slut",
             "ab".repeat(400),
             "Ꙭ ꙮ 𝔉𝔯𝔞𝔨𝔱𝔲𝔯 ǅemal don't I'LL ſ's".to_string(),
+            "CamelCase HTTPServer McDONALD'S a/b\n/c \u{301}x".to_string(),
             String::new(),
         ]);
         if let Some(s) = shared_texts() {
-            texts.extend(first_bytes(&s, 3 << 20));
+            texts.extend(first_bytes(&s, 2 << 20));
         }
-        let (cpu, same) = (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base());
-        let table = MergeTable::for_encoder(&same).unwrap();
-        let enc = SplitEncoder::new(Box::new(same), EmulatedSplitBpe::new(emu, &table));
-        let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
-        eprintln!("emulated split-and-merge identical on {n} texts, {:.1} MB, {tokens} tokens", bytes as f64 / 1e6);
+        for (cpu, same, scanner) in split_builtins() {
+            let table = MergeTable::for_encoder(&same).unwrap();
+            let enc = SplitEncoder::new(Box::new(same), EmulatedSplitBpe::new(emu.clone(), &table, scanner));
+            let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
+            eprintln!(
+                "{}: emulated split-and-merge identical on {n} texts, {:.1} MB, {tokens} tokens",
+                cpu.describe(),
+                bytes as f64 / 1e6
+            );
+        }
     }
 
     /// The merge kernel, in the encoder where the GPU's would be, gives the CPU encoder's ids.
@@ -573,15 +596,17 @@ mod on_device {
             String::new(),
         ];
         texts.extend(shared_texts().unwrap_or_default());
-        let (cpu, same) = (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base());
-        let device = GpuSplitBpe::new(&gpu, &MergeTable::for_encoder(&same).unwrap()).unwrap();
-        let enc = SplitEncoder::new(Box::new(same), device);
-        let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
-        eprintln!(
-            "GPU split-and-merge ids identical on {n} texts, {:.1} MB, {tokens} tokens; GPU {}",
-            bytes as f64 / 1e6,
-            enc.device().times().render()
-        );
+        for (cpu, same, scanner) in split_builtins() {
+            let device = GpuSplitBpe::new(&gpu, &MergeTable::for_encoder(&same).unwrap(), scanner).unwrap();
+            let enc = SplitEncoder::new(Box::new(same), device);
+            let (n, bytes, tokens) = check_encoder(&texts, &enc, &cpu);
+            eprintln!(
+                "{}: GPU split-and-merge ids identical on {n} texts, {:.1} MB, {tokens} tokens; GPU {}",
+                cpu.describe(),
+                bytes as f64 / 1e6,
+                enc.device().times().render()
+            );
+        }
     }
 
     /// Whole stages: `--device cuda` writes what `--device cpu` writes.

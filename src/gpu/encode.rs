@@ -1,7 +1,7 @@
-//! Encoding whole batches on the GPU (cl100k_base): [`GpuSplitBpe`], a
+//! Encoding whole batches on the GPU (cl100k_base and o200k_base): [`GpuSplitBpe`], a
 //! `tokenize::merge::BatchEncoder`.
 //!
-//! The CPU copies a batch's texts up; the GPU splits them with cl100k's pattern
+//! The CPU copies a batch's texts up; the GPU splits them with the vocabulary's pattern
 //! (`kernels/split.cu`: a thread per ~1 KB chunk, counting pieces, then writing their starts
 //! after a scan), merges every piece by rule 2 over the pair table (`bpe_merge_all`; a piece
 //! that is a token merges into that token; pieces over `MAX_PIECE` bytes are worked in global
@@ -19,11 +19,13 @@ use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, PushKernelArg};
 use super::bpe::DeviceTable;
 use super::context::{config, driver_err};
 use super::kernels::{
-    encode_source, gather_launch, normalize_launch, per_piece_launch, scan_launch, Chunks, NORMALIZE_CHUNK,
+    encode_source, gather_launch, normalize_launch, per_piece_launch, scan_launch, split_pattern, Chunks,
+    NORMALIZE_CHUNK,
 };
 use super::staging::{Clock, DeviceBuf, Lanes, StageTimes, Staged};
 use super::{Gpu, GpuError};
 use crate::tokenize::merge::{BatchEncoder, MergeTable};
+use crate::tokenize::pretokenize::Scanner;
 
 struct Lane {
     clock: Clock,
@@ -54,11 +56,13 @@ struct Kernels {
     doc_tokens: CudaFunction,
 }
 
-/// Splits, merges and packs batches on a GPU with cl100k_base's table and the character
+/// Splits, merges and packs batches on a GPU with a built-in's table and the character
 /// classes in device memory; safe to call from many threads at once.
 pub struct GpuSplitBpe {
     gpu: Gpu,
     k: Kernels,
+    /// `split_chunks`' pattern argument.
+    pattern: u32,
     table: DeviceTable,
     classes: CudaSlice<u8>,
     lanes: Lanes<Lane>,
@@ -66,8 +70,9 @@ pub struct GpuSplitBpe {
 }
 
 impl GpuSplitBpe {
-    /// Compiles the kernels and uploads `table` (cl100k_base's) and the character classes.
-    pub fn new(gpu: &Gpu, table: &MergeTable) -> Result<Self, GpuError> {
+    /// Compiles the kernels and uploads `table` (of a vocabulary that splits with `scanner`'s
+    /// pattern) and the character classes.
+    pub fn new(gpu: &Gpu, table: &MergeTable, scanner: Scanner) -> Result<Self, GpuError> {
         let names = ["split_chunks", "scan_exclusive", "bpe_merge_all", "scan_exclusive_at", "pack_ids", "doc_tokens"];
         let [split, scan, merge, scan_at, pack, doc_tokens]: [CudaFunction; 6] = gpu
             .compile_all("encode", &encode_source(), &names)?
@@ -76,11 +81,12 @@ impl GpuSplitBpe {
         let table = DeviceTable::upload(gpu, table)?;
         let stream = gpu.ctx.default_stream();
         let up = || driver_err("uploading the character classes");
-        let classes = stream.clone_htod(crate::tokenize::fastbpe::char_classes()).map_err(up())?;
+        let classes = stream.clone_htod(crate::tokenize::pretokenize::char_classes()).map_err(up())?;
         stream.synchronize().map_err(up())?;
         Ok(Self {
             gpu: gpu.clone(),
             k: Kernels { split, scan, merge, scan_at, pack, doc_tokens },
+            pattern: split_pattern(scanner),
             table,
             classes,
             lanes: Lanes::new(),
@@ -173,13 +179,14 @@ impl GpuSplitBpe {
                 .arg(lane.chunk_doc.dev())
                 .arg(&chunks32)
                 .arg(&self.classes)
+                .arg(&self.pattern)
                 .arg(&write)
                 .arg(lane.piece_offsets.dev())
                 .arg(lane.starts.dev_mut())
                 .arg(lane.chunk_counts.dev_mut());
             // SAFETY: the arguments match `split_chunks` in order and type; the chunks are
             // `Chunks::of` the uploaded offsets (docs + 1, non-decreasing, ending at the text's
-            // length, valid UTF-8); `classes` has a byte per code point; a chunk has at most
+            // length, valid UTF-8); `classes` has a byte per code point; `pattern` is 0 or 1; a chunk has at most
             // one piece per byte, so `starts` (a word per byte) holds every piece; on the
             // writing pass `piece_offsets` is the scan of the counting pass.
             unsafe { b.launch(config(normalize_launch(chunks))) }.map_err(driver_err("launching the split"))?;

@@ -17,7 +17,8 @@
 //!                      from normalized text (word shingles hashed on the GPU)
 //! kernels/bpe.cu       `bpe_merge`: lowest-rank merges of pieces over a pair table;
 //!                      `bpe_merge_all`, `pack_ids`, `doc_tokens`: a batch split on the GPU
-//! kernels/split.cu     `split_chunks`: cl100k's pre-tokenization, a thread per ~1 KB chunk
+//! kernels/split.cu     `split_chunks`: cl100k's or o200k's pre-tokenization, a thread per
+//!                      ~1 KB chunk
 //! ```
 
 pub use crate::dedup::batch::SignatureInput;
@@ -32,7 +33,7 @@ pub const NORMALIZE: &str = include_str!("kernels/normalize.cu");
 pub const MINHASH: &str = include_str!("kernels/minhash.cu");
 /// The merge kernels; they need `MAX_PIECE` defined ([`bpe_source`]).
 pub const BPE: &str = include_str!("kernels/bpe.cu");
-/// cl100k's pre-tokenization ([`encode_source`]).
+/// cl100k's and o200k's pre-tokenization ([`encode_source`]).
 pub const SPLIT: &str = include_str!("kernels/split.cu");
 
 /// Permutations per thread of the `minhash` kernels (registers), and their largest block.
@@ -56,6 +57,15 @@ pub fn bpe_source() -> String {
 /// The source of encoding on the GPU: split, merges, packing (and the scans of normalize.cu).
 pub fn encode_source() -> String {
     format!("{}\n{NORMALIZE}\n{SPLIT}", bpe_source())
+}
+
+/// The `pattern` argument of `split_chunks` for `scanner`.
+pub fn split_pattern(scanner: crate::tokenize::pretokenize::Scanner) -> u32 {
+    use crate::tokenize::pretokenize::Scanner;
+    match scanner {
+        Scanner::Cl100k => 0,
+        Scanner::O200k => 1,
+    }
 }
 
 /// A thread per possible piece of a batch of `bytes` (a piece has a byte at least), for

@@ -69,10 +69,25 @@ pub fn minhash_signer(
     match *gpu {}
 }
 
+/// The GPU split's pattern for `encoder`, if it is a built-in vocabulary (by fingerprint: its
+/// tokens and pattern).
+pub fn builtin_scanner(
+    encoder: &dyn crate::tokenize::encoder::Encoder,
+) -> Option<crate::tokenize::pretokenize::Scanner> {
+    use crate::tokenize::encoder::{Encoder, TiktokenEncoder};
+    use crate::tokenize::pretokenize::Scanner;
+    let fingerprint = encoder.fingerprint();
+    [(TiktokenEncoder::cl100k_base(), Scanner::Cl100k), (TiktokenEncoder::o200k_base(), Scanner::O200k)]
+        .into_iter()
+        .find(|(builtin, _)| builtin.fingerprint() == fingerprint)
+        .map(|(_, scanner)| scanner)
+}
+
 /// `inner` with its encoding done on `gpu`: ids identical to `inner`'s. `inner` must be a
 /// tiktoken-style byte-level BPE (a built-in vocabulary or a `*.tiktoken` rank file).
-/// cl100k_base is split, merged and packed on the GPU (`encode`); other vocabularies are
-/// split on the CPU and merged on the GPU (`bpe`).
+/// The built-ins (cl100k_base, o200k_base) are split, merged and packed on the GPU
+/// (`encode`); other vocabularies (`*.tiktoken` files) are split on the CPU and merged on the
+/// GPU (`bpe`).
 pub fn encoder(
     gpu: &Gpu,
     inner: Box<dyn crate::tokenize::encoder::Encoder>,
@@ -81,10 +96,9 @@ pub fn encoder(
     {
         let table = crate::tokenize::merge::MergeTable::for_encoder(inner.as_ref())
             .map_err(|why| GpuError::Unsupported(format!("--device cuda: {why}")))?;
-        // cl100k_base is split on the GPU too; another vocabulary's split stays on the CPU.
-        use crate::tokenize::encoder::{Encoder, TiktokenEncoder};
-        if inner.fingerprint() == TiktokenEncoder::cl100k_base().fingerprint() {
-            let device = encode::GpuSplitBpe::new(gpu, &table)?;
+        // A built-in is split on the GPU too; another vocabulary's split stays on the CPU.
+        if let Some(scanner) = builtin_scanner(inner.as_ref()) {
+            let device = encode::GpuSplitBpe::new(gpu, &table, scanner)?;
             return Ok(Box::new(crate::tokenize::merge::SplitEncoder::new(inner, device)));
         }
         let merger = bpe::GpuBpe::new(gpu, &table)?;

@@ -7,15 +7,11 @@
 use serde_json::json;
 
 /// cl100k_base's split pattern in `tokenizers`' dialect.
-pub const CL100K_HF_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+pub const CL100K_HF_PATTERN: &str = super::pretokenize::CL100K_PATTERN;
 
 /// o200k_base's split pattern in `tokenizers`' dialect (tiktoken's, which bpe-openai runs with
 /// `\s+(?!\S)` emulated by a look-ahead pattern).
-pub const O200K_HF_PATTERN: &str = concat!(
-    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-    r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-    r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
-);
+pub const O200K_HF_PATTERN: &str = super::pretokenize::O200K_PATTERN;
 
 /// o200k_base's special tokens.
 pub const O200K_SPECIALS: [(&str, u32); 2] = [("<|endoftext|>", 199999), ("<|endofprompt|>", 200018)];

@@ -34,6 +34,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::encoder::Encoder;
+use super::pretokenize::Scanner;
 use super::TokenizeError;
 use crate::gpu::GpuError;
 
@@ -407,7 +408,7 @@ fn chunks<'a, 'b>(texts: &'a [&'b str]) -> Vec<&'a [&'b str]> {
     out
 }
 
-/// Encodes whole batches on a device: split (cl100k's pre-tokenization), merges and packing,
+/// Encodes whole batches on a device: split (cl100k's or o200k's pre-tokenization), merges and packing,
 /// with nothing left to the CPU but copying text in and ids out. The GPU's is
 /// `gpu::bpe::GpuSplitBpe`; [`ReferenceSplitBpe`] is its loops in Rust.
 pub trait BatchEncoder: Send + Sync {
@@ -418,16 +419,18 @@ pub trait BatchEncoder: Send + Sync {
 }
 
 /// The GPU's split-and-merge loops in Rust: each text cut into the kernel's chunks and split
-/// chunk by chunk (`fastbpe::cl100k_chunk_pieces`), every piece merged by rule 2
+/// chunk by chunk ([`Scanner::chunk_pieces`]), every piece merged by rule 2
 /// ([`MergeTable::merge_piece`], whole tokens included: merging a token's bytes gives the
 /// token), the ids packed in order.
 pub struct ReferenceSplitBpe {
     table: Arc<MergeTable>,
+    scanner: Scanner,
 }
 
 impl ReferenceSplitBpe {
-    pub fn new(table: Arc<MergeTable>) -> Self {
-        Self { table }
+    /// `table` splits with `scanner`'s pattern.
+    pub fn new(table: Arc<MergeTable>, scanner: Scanner) -> Self {
+        Self { table, scanner }
     }
 }
 
@@ -447,7 +450,7 @@ impl BatchEncoder for ReferenceSplitBpe {
             for k in ks.clone() {
                 let from = chunks.begin[k] as usize - base;
                 let to = if k + 1 < ks.end { chunks.begin[k + 1] as usize - base } else { t.len() };
-                super::fastbpe::cl100k_chunk_pieces(t, from, to, &mut pieces);
+                self.scanner.chunk_pieces(t, from, to, &mut pieces);
             }
             let mut doc = Vec::new();
             for (j, &p) in pieces.iter().enumerate() {
@@ -461,14 +464,14 @@ impl BatchEncoder for ReferenceSplitBpe {
     }
 }
 
-/// An encoder giving `inner`'s ids (cl100k_base), every batch encoded by a [`BatchEncoder`].
+/// An encoder giving `inner`'s ids (cl100k_base or o200k_base), every batch encoded by a [`BatchEncoder`].
 pub struct SplitEncoder<B: BatchEncoder> {
     inner: Box<dyn Encoder>,
     device: B,
 }
 
 impl<B: BatchEncoder> SplitEncoder<B> {
-    /// `inner` must split as cl100k_base does and be the vocabulary of the device's table.
+    /// `inner` must split as the device does and be the vocabulary of its table.
     pub fn new(inner: Box<dyn Encoder>, device: B) -> Self {
         Self { inner, device }
     }
@@ -629,5 +632,22 @@ mod tests {
             assert_eq!(g, &cpu.encode(t).unwrap(), "{t:?}");
         }
         assert!(enc.times().long.load(Ordering::Relaxed) >= 1, "the long word went to the CPU encoder");
+    }
+
+    /// The split-and-merge reference gives each built-in's ids, its text cut into the kernel's
+    /// chunks: tricky strings and a long page whose chunks end in words, spaces and marks.
+    #[test]
+    fn reference_split_bpe_equals_cpu_for_both_builtins() {
+        let page = "Ångaren Freja anlände i går  till Skeppsbron, McDONALD'S don't \u{301}x — 1897/98\n".repeat(60);
+        let mut texts: Vec<&str> = crate::tokenize::pretokenize::tests::TRICKY.to_vec();
+        texts.push(&page);
+        for (cpu, scanner) in
+            [(TiktokenEncoder::cl100k_base(), Scanner::Cl100k), (TiktokenEncoder::o200k_base(), Scanner::O200k)]
+        {
+            let table = Arc::new(MergeTable::for_encoder(&cpu).unwrap());
+            let want: Vec<Vec<u32>> = texts.iter().map(|t| cpu.encode(t).unwrap()).collect();
+            let enc = SplitEncoder::new(Box::new(cpu), ReferenceSplitBpe::new(table, scanner));
+            assert_eq!(enc.encode_batch(&texts).unwrap(), want, "{scanner:?}");
+        }
     }
 }

@@ -1,16 +1,17 @@
 //! `kbcurate tokenize`: turn a (balanced) dataset into trainer-ready token shards.
 //!
 //! ```text
-//! convert.rs   tiktoken ranks → HF tokenizer.json (for exactness tests and benchmarks)
-//! encoder.rs   the `Encoder` trait and its backends (HF tokenizer.json, tiktoken ranks, built-ins)
-//! fastbpe.rs   byte-level BPE tokenizer.json files encoded fast, with the tokenizers crate's ids
-//! merge.rs     byte-level BPE by lowest-rank merges over a pair table: the GPU kernel's algorithm
-//! special.rs   BOS/EOS/PAD looked up by name or id, never defaulted
-//! pack.rs      concat and best-fit packing, pure functions over document lengths
-//! shuffle.rs   repeats, the seeded global shuffle (hash keys + bucketed external sort), the split
-//! megatron.rs  Megatron-LM `.bin/.idx` writer and reader
-//! stage.rs     the stage: read, encode, spill, pack, write shards and `manifest.json`
-//! verify.rs    `kbcurate verify`: headers, counts, boundaries, checksums; sequence → documents
+//! convert.rs      tiktoken ranks → HF tokenizer.json (for exactness tests and benchmarks)
+//! encoder.rs      the `Encoder` trait and its backends (HF tokenizer.json, tiktoken ranks, built-ins)
+//! fastbpe.rs      byte-level BPE tokenizer.json files encoded fast, with the tokenizers crate's ids
+//! pretokenize.rs  text cut into pieces: hand-written scanners for cl100k's and o200k's patterns
+//! merge.rs        byte-level BPE by lowest-rank merges over a pair table: the GPU kernel's algorithm
+//! special.rs      BOS/EOS/PAD looked up by name or id, never defaulted
+//! pack.rs         concat and best-fit packing, pure functions over document lengths
+//! shuffle.rs      repeats, the seeded global shuffle (hash keys + bucketed external sort), the split
+//! megatron.rs     Megatron-LM `.bin/.idx` writer and reader
+//! stage.rs        the stage: read, encode, spill, pack, write shards and `manifest.json`
+//! verify.rs       `kbcurate verify`: headers, counts, boundaries, checksums; sequence → documents
 //! ```
 
 pub mod convert;
@@ -19,6 +20,7 @@ pub mod fastbpe;
 pub mod megatron;
 pub mod merge;
 pub mod pack;
+pub mod pretokenize;
 pub mod shuffle;
 pub mod special;
 pub mod split;

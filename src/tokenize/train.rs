@@ -39,7 +39,7 @@ use crate::dataset::{self, Dataset};
 
 /// GPT-4's (cl100k_base) pre-tokenization pattern, with `\p{N}{1,3}` written as the `tokenizers`
 /// crate's regex engine reads it.
-pub const SPLIT_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+pub const SPLIT_PATTERN: &str = super::pretokenize::CL100K_PATTERN;
 
 #[derive(Debug, Clone)]
 pub struct TrainOptions {

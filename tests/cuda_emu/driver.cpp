@@ -9,7 +9,7 @@
 //              raw, raw_offsets, chunk_begin, chunk_doc, first_chunk, a_lo, a_hi, b; TABLE/rules, pool
 //              -> sig, offsets, text (normalize_chunks counting, scan_exclusive, normalize_chunks
 //              writing, gather_offsets, then the text kernel ENTRY)
-//   driver encode DIR TABLE CHUNKS DOCS BITS SGRID SBLOCK PGRID PBLOCK GGRID GBLOCK
+//   driver encode DIR TABLE CHUNKS DOCS BITS PATTERN SGRID SBLOCK PGRID PBLOCK GGRID GBLOCK
 //              text, offsets, chunk_begin, chunk_doc, first_chunk; TABLE/keys, vals, byte_ids,
 //              classes -> tokens, doc_tok (split_chunks counting, scan_exclusive, split_chunks
 //              writing, bpe_merge_all, scan_exclusive_at, pack_ids, doc_tokens)
@@ -160,11 +160,11 @@ int main(int argc, char** argv) {
     }
 #endif
 #ifdef EMU_ENCODE
-    if (cmd == "encode" && argc == 13) {
+    if (cmd == "encode" && argc == 14) {
         const std::string table = argv[3];
-        const u32 chunks = arg(argv, 4), docs = arg(argv, 5), bits = arg(argv, 6), sgrid = arg(argv, 7),
-                  sblock = arg(argv, 8), pgrid = arg(argv, 9), pblock = arg(argv, 10), ggrid = arg(argv, 11),
-                  gblock = arg(argv, 12);
+        const u32 chunks = arg(argv, 4), docs = arg(argv, 5), bits = arg(argv, 6), pattern = arg(argv, 7),
+                  sgrid = arg(argv, 8), sblock = arg(argv, 9), pgrid = arg(argv, 10), pblock = arg(argv, 11),
+                  ggrid = arg(argv, 12), gblock = arg(argv, 13);
         auto text = load<unsigned char>(dir, "text");
         auto offsets = load<u32>(dir, "offsets");
         auto chunk_begin = load<u32>(dir, "chunk_begin");
@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
         for (u32 write = 0; write < 2; write++) {
             emu_launch(sgrid, sblock, 0, [&] {
                 split_chunks(text.data(), offsets.data(), chunk_begin.data(), chunk_doc.data(), chunks, classes.data(),
-                             write, piece_offsets.data(), starts.data(), chunk_counts.data());
+                             pattern, write, piece_offsets.data(), starts.data(), chunk_counts.data());
             });
             if (write == 0) emu_launch(1, 256, 0, [&] { scan_exclusive(chunk_counts.data(), chunks, piece_offsets.data()); });
         }

@@ -14,6 +14,7 @@ use kbcurate::dedup::rule_table::RuleTable;
 use kbcurate::gpu::kernels::{self, Launch};
 use kbcurate::gpu::GpuError;
 use kbcurate::tokenize::merge::{BatchEncoder, MergeTable, PieceMerger};
+use kbcurate::tokenize::pretokenize::Scanner;
 
 /// Which kernel source a driver is built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,19 +298,21 @@ impl PieceMerger for EmulatedMerger {
 
 /// Split, merges and packing under the emulator, as `GpuSplitBpe` runs them: a [`BatchEncoder`].
 pub struct EmulatedSplitBpe {
-    emu: Emulator,
+    emu: Arc<Emulator>,
     table_dir: PathBuf,
     bits: u32,
+    pattern: u32,
 }
 
 impl EmulatedSplitBpe {
-    pub fn new(emu: Emulator, table: &MergeTable) -> Self {
-        let table_dir = emu.keep("encode-table");
+    /// `table` splits with `scanner`'s pattern.
+    pub fn new(emu: Arc<Emulator>, table: &MergeTable, scanner: Scanner) -> Self {
+        let table_dir = emu.keep(&format!("encode-table-{}", scanner.name()));
         std::fs::write(table_dir.join("keys.bin"), bytes_of(&table.keys)).unwrap();
         std::fs::write(table_dir.join("vals.bin"), bytes_of(&table.values)).unwrap();
         std::fs::write(table_dir.join("byte_ids.bin"), bytes_of(&table.byte_ids[..])).unwrap();
-        std::fs::write(table_dir.join("classes.bin"), kbcurate::tokenize::fastbpe::char_classes()).unwrap();
-        Self { emu, table_dir, bits: table.bits }
+        std::fs::write(table_dir.join("classes.bin"), kbcurate::tokenize::pretokenize::char_classes()).unwrap();
+        Self { emu, table_dir, bits: table.bits, pattern: kernels::split_pattern(scanner) }
     }
 }
 
@@ -327,7 +330,7 @@ impl BatchEncoder for EmulatedSplitBpe {
             kernels::gather_launch(docs),
         );
         let mut args = vec![self.table_dir.display().to_string()];
-        args.extend([chunks.len() as u32, docs as u32, self.bits].map(|x| x.to_string()));
+        args.extend([chunks.len() as u32, docs as u32, self.bits, self.pattern].map(|x| x.to_string()));
         args.extend([sl.grid, sl.block, pl.grid, pl.block, gl.grid, gl.block].map(|x| x.to_string()));
         let inputs = [
             ("text", text),

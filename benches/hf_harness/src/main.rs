@@ -14,13 +14,16 @@
 //!     the cache
 //! ```
 
-// At the crate root, as `fastbpe` reaches `convert` through `super::`.
+// At the crate root, as `fastbpe` reaches `convert` and `pretokenize` through `super::`.
 #[allow(dead_code)]
 #[path = "../../../src/tokenize/convert.rs"]
 mod convert;
 #[allow(dead_code)]
 #[path = "../../../src/tokenize/fastbpe.rs"]
 mod fastbpe;
+#[allow(dead_code)]
+#[path = "../../../src/tokenize/pretokenize.rs"]
+mod pretokenize;
 
 use std::io::Write;
 use std::time::Instant;
@@ -86,7 +89,7 @@ fn encode(json_path: &str, docs_path: &str, ids_path: &str, check: usize) {
 fn bpe_choice(json_path: &str, docs_path: &str) {
     let bytes = std::fs::read(json_path).unwrap();
     let fast = FastBpe::from_json(&bytes, &[], false).unwrap();
-    let split = fastbpe::Splitter::new(fastbpe::CL100K_PATTERN).unwrap();
+    let split = pretokenize::Splitter::new(pretokenize::CL100K_PATTERN).unwrap();
     let bpe = &bpe_openai::cl100k_base().bpe;
     let docs: Vec<String> = std::fs::read_to_string(docs_path)
         .unwrap()
