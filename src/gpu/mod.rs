@@ -26,7 +26,7 @@
 //! staging.rs  pinned host buffers, device buffers, per-call streams and timings (feature `cuda`)
 //! minhash.rs  the signature kernel (feature `cuda`)
 //! bpe.rs      the merge kernel for distinct pieces split on the CPU (feature `cuda`)
-//! encode.rs   whole batches encoded on the GPU: split, merges, packing (cl100k_base; feature `cuda`)
+//! encode.rs   whole batches encoded on the GPU: split, merges, packing (the built-ins; feature `cuda`)
 //! ```
 //!
 //! Packing arithmetic (lengths, prefix sums, window assignment) stays on the CPU: it is a pass
