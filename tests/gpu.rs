@@ -501,6 +501,47 @@ fn device_flag_errors() {
     }
 }
 
+/// NVRTC's dialect, checked without a GPU (NVRTC compiles to PTX with no device): every module
+/// the GPU code loads, compiled for the devices kbcurate meets (A100, H100/H200) and for
+/// NVRTC's default. The emulation compiles the same source with the host's C++ compiler, which
+/// accepts things NVRTC refuses. `.ci/run` fetches NVRTC (`scripts/nvrtc-venv.sh`) and runs
+/// this; without libnvrtc it skips, saying why.
+#[cfg(feature = "cuda")]
+#[test]
+fn nvrtc_compiles_every_kernel() {
+    use kbcurate::gpu::{compile_ptx, kernels::Module, nvrtc_present};
+    if !nvrtc_present() {
+        eprintln!(
+            "skipping: no libnvrtc on the library path (scripts/nvrtc-venv.sh fetches one and prints its \
+             folder, for LD_LIBRARY_PATH)"
+        );
+        return;
+    }
+    // The signature module is one source for both sketches: compile it once, for all its kernels.
+    let mut modules: Vec<Module> = Vec::new();
+    for m in Module::all() {
+        match modules.iter_mut().find(|k| k.source == m.source) {
+            Some(k) => k.kernels.extend(m.kernels.into_iter().filter(|n| !k.kernels.contains(n)).collect::<Vec<_>>()),
+            None => modules.push(m),
+        }
+    }
+    for arch in [Some("compute_80"), Some("compute_90"), None] {
+        for m in &modules {
+            let ptx = compile_ptx(m, arch).unwrap_or_else(|e| panic!("{} for {arch:?}: {e}", m.name)).to_src();
+            for k in &m.kernels {
+                assert!(ptx.contains(&format!(".entry {k}(")), "{}: no kernel {k} in the PTX for {arch:?}", m.name);
+            }
+            eprintln!(
+                "{} for {}: {} kernels, {} KB of PTX",
+                m.name,
+                arch.unwrap_or("NVRTC's default"),
+                m.kernels.len(),
+                ptx.len() >> 10
+            );
+        }
+    }
+}
+
 /// The GPU tests: kernels against the CPU on a device.
 #[cfg(feature = "cuda")]
 mod on_device {

@@ -13,7 +13,7 @@ use std::time::Instant;
 use cudarc::driver::{CudaFunction, CudaSlice, PushKernelArg};
 
 use super::context::{config, driver_err};
-use super::kernels::{bpe_launch, bpe_source};
+use super::kernels::{bpe_launch, Module};
 use super::staging::{Clock, Lanes, StageTimes, Staged};
 use super::{Gpu, GpuError};
 use crate::tokenize::merge::{MergeTable, PieceMerger, MAX_MERGE_PIECE};
@@ -65,7 +65,7 @@ pub struct GpuBpe {
 impl GpuBpe {
     /// Compiles the kernel and uploads `table`.
     pub fn new(gpu: &Gpu, table: &MergeTable) -> Result<Self, GpuError> {
-        let func = gpu.compile("bpe_merge", &bpe_source(), "bpe_merge")?;
+        let func = gpu.compile(&Module::bpe())?.remove(0);
         let table = DeviceTable::upload(gpu, table)?;
         Ok(Self { gpu: gpu.clone(), func, table, lanes: Lanes::new(), times: StageTimes::default() })
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use cudarc::driver::{CudaContext, CudaFunction};
 
+use super::kernels::Module;
 use super::GpuError;
 
 /// One CUDA device, opened. Cheap to clone (the context is shared).
@@ -26,11 +27,6 @@ impl std::fmt::Debug for Gpu {
 pub(crate) fn driver_present() -> bool {
     // SAFETY: only tries to load the library (dlopen); no CUDA function is called.
     unsafe { cudarc::driver::sys::is_culib_present() }
-}
-
-fn nvrtc_present() -> bool {
-    // SAFETY: as above, for libnvrtc.
-    unsafe { cudarc::nvrtc::sys::is_culib_present() }
 }
 
 pub(crate) fn driver_err(what: &str) -> impl FnOnce(cudarc::driver::DriverError) -> GpuError + '_ {
@@ -70,32 +66,37 @@ impl Gpu {
         format!("cuda:{} {}", self.ctx.ordinal(), self.name)
     }
 
-    /// Compiles `src` with NVRTC and loads `function` from it.
-    pub(crate) fn compile(&self, kernel: &'static str, src: &str, function: &str) -> Result<CudaFunction, GpuError> {
-        let mut f = self.compile_all(kernel, src, &[function])?;
-        Ok(f.remove(0))
-    }
-
-    /// Compiles `src` with NVRTC once and loads each of `functions` from it.
-    pub(crate) fn compile_all(
-        &self,
-        kernel: &'static str,
-        src: &str,
-        functions: &[&str],
-    ) -> Result<Vec<CudaFunction>, GpuError> {
-        let opts = cudarc::nvrtc::CompileOptions {
-            name: Some(format!("{kernel}.cu")),
-            arch: self.ctx.compute_capability().ok().and_then(arch),
-            ..Default::default()
-        };
-        let ptx = cudarc::nvrtc::compile_ptx_with_opts(src, opts)
-            .map_err(|e| GpuError::Compile { kernel, log: format!("{e:?}") })?;
-        let module = self.ctx.load_module(ptx).map_err(|e| GpuError::Driver {
+    /// Compiles `module` with NVRTC for this device and loads its kernels, in order.
+    pub(crate) fn compile(&self, module: &Module) -> Result<Vec<CudaFunction>, GpuError> {
+        let ptx = compile_ptx(module, self.ctx.compute_capability().ok().and_then(arch))?;
+        let loaded = self.ctx.load_module(ptx).map_err(|e| GpuError::Driver {
             what: "loading the kernel module".into(),
             why: format!("{e} (a PTX version error means the CUDA toolkit's NVRTC is newer than the driver)"),
         })?;
-        functions.iter().map(|f| module.load_function(f).map_err(driver_err("finding the kernel function"))).collect()
+        module
+            .kernels
+            .iter()
+            .map(|f| loaded.load_function(f).map_err(driver_err("finding the kernel function")))
+            .collect()
     }
+}
+
+/// Whether NVRTC (libnvrtc) can be loaded: all that compiling the kernels needs, no device.
+pub fn nvrtc_present() -> bool {
+    // SAFETY: only tries to load the library (dlopen); no NVRTC function is called.
+    unsafe { cudarc::nvrtc::sys::is_culib_present() }
+}
+
+/// `module` compiled by NVRTC to PTX for the virtual architecture `arch` (`compute_90`; `None`:
+/// NVRTC's default). Needs NVRTC ([`nvrtc_present`]) but no device: CI compiles every module
+/// this way (`tests/gpu.rs`), so NVRTC's dialect is checked without a GPU.
+pub fn compile_ptx(module: &Module, arch: Option<&'static str>) -> Result<cudarc::nvrtc::Ptx, GpuError> {
+    if !nvrtc_present() {
+        return Err(GpuError::NoNvrtc);
+    }
+    let opts = cudarc::nvrtc::CompileOptions { name: Some(format!("{}.cu", module.name)), arch, ..Default::default() };
+    cudarc::nvrtc::compile_ptx_with_opts(&module.source, opts)
+        .map_err(|e| GpuError::Compile { kernel: module.name, log: format!("{e:?}") })
 }
 
 /// NVRTC's virtual architecture for a compute capability: the device's own, so the PTX uses

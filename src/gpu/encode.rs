@@ -19,8 +19,7 @@ use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, PushKernelArg};
 use super::bpe::DeviceTable;
 use super::context::{config, driver_err};
 use super::kernels::{
-    encode_source, gather_launch, normalize_launch, per_piece_launch, scan_launch, split_pattern, Chunks,
-    NORMALIZE_CHUNK,
+    gather_launch, normalize_launch, per_piece_launch, scan_launch, split_pattern, Chunks, Module, NORMALIZE_CHUNK,
 };
 use super::staging::{Clock, DeviceBuf, Lanes, StageTimes, Staged};
 use super::{Gpu, GpuError};
@@ -73,9 +72,8 @@ impl GpuSplitBpe {
     /// Compiles the kernels and uploads `table` (of a vocabulary that splits with `scanner`'s
     /// pattern) and the character classes.
     pub fn new(gpu: &Gpu, table: &MergeTable, scanner: Scanner) -> Result<Self, GpuError> {
-        let names = ["split_chunks", "scan_exclusive", "bpe_merge_all", "scan_exclusive_at", "pack_ids", "doc_tokens"];
         let [split, scan, merge, scan_at, pack, doc_tokens]: [CudaFunction; 6] = gpu
-            .compile_all("encode", &encode_source(), &names)?
+            .compile(&Module::encode())?
             .try_into()
             .map_err(|_| GpuError::Unsupported("the encoding module did not give six kernels".into()))?;
         let table = DeviceTable::upload(gpu, table)?;

@@ -59,6 +59,48 @@ pub fn encode_source() -> String {
     format!("{}\n{NORMALIZE}\n{SPLIT}", bpe_source())
 }
 
+/// A module the GPU code compiles with NVRTC, and the kernels it loads from it, in order.
+#[derive(Debug, Clone)]
+pub struct Module {
+    /// Names the source in NVRTC's messages (`NAME.cu`).
+    pub name: &'static str,
+    pub source: String,
+    pub kernels: Vec<&'static str>,
+}
+
+impl Module {
+    /// The signature kernels for `sketch`: from shingle hashes, from text, then normalization
+    /// and packing of raw text.
+    pub fn signatures(sketch: Sketch) -> Self {
+        let kernels = vec![
+            signature_entry(sketch, SignatureInput::Hashes),
+            signature_entry(sketch, SignatureInput::Text),
+            "normalize_chunks",
+            "scan_exclusive",
+            "gather_offsets",
+        ];
+        Module { name: "minhash", source: signature_source(), kernels }
+    }
+
+    /// The merge kernel for pieces split on the CPU.
+    pub fn bpe() -> Self {
+        Module { name: "bpe_merge", source: bpe_source(), kernels: vec!["bpe_merge"] }
+    }
+
+    /// Encoding wholly on the GPU: split, its scan, merges, the ids' scan, packing, and each
+    /// document's offsets.
+    pub fn encode() -> Self {
+        let kernels =
+            vec!["split_chunks", "scan_exclusive", "bpe_merge_all", "scan_exclusive_at", "pack_ids", "doc_tokens"];
+        Module { name: "encode", source: encode_source(), kernels }
+    }
+
+    /// Every module the GPU code compiles, for both sketches: what a check of NVRTC compiles.
+    pub fn all() -> Vec<Self> {
+        vec![Self::signatures(Sketch::MinHash), Self::signatures(Sketch::OnePermutation), Self::bpe(), Self::encode()]
+    }
+}
+
 /// The `pattern` argument of `split_chunks` for `scanner`.
 pub fn split_pattern(scanner: crate::tokenize::pretokenize::Scanner) -> u32 {
     use crate::tokenize::pretokenize::Scanner;

@@ -34,8 +34,7 @@ use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, PushKernelArg};
 
 use super::context::{config, driver_err};
 use super::kernels::{
-    gather_launch, normalize_launch, scan_launch, signature_entry, signature_launch, signature_source, Chunks,
-    MAX_PERMS, NORMALIZE_CHUNK,
+    gather_launch, normalize_launch, scan_launch, signature_launch, Chunks, Module, MAX_PERMS, NORMALIZE_CHUNK,
 };
 use super::staging::{Clock, DeviceBuf, Lanes, StageTimes, Staged};
 use super::{Gpu, GpuError};
@@ -102,15 +101,8 @@ impl GpuMinHash {
             )));
         }
         let sketch = hasher.sketch();
-        let entries = [
-            signature_entry(sketch, SignatureInput::Hashes),
-            signature_entry(sketch, SignatureInput::Text),
-            "normalize_chunks",
-            "scan_exclusive",
-            "gather_offsets",
-        ];
         let [from_hashes, from_text, normalize, scan, gather]: [CudaFunction; 5] = gpu
-            .compile_all("minhash", &signature_source(), &entries)?
+            .compile(&Module::signatures(sketch))?
             .try_into()
             .map_err(|_| GpuError::Unsupported("the signature module did not give five kernels".into()))?;
         let stream = gpu.ctx.default_stream();

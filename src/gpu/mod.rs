@@ -10,9 +10,11 @@
 //! What runs where: the GPU gets flat arrays and does the heavy inner loops. Signatures: the
 //! CPU copies each batch's raw text; the GPU normalizes it through a per-code-point rule table
 //! (`dedup::rule_table`, built from the CPU's own rules), hashes the word shingles (XXH3-64)
-//! and draws the signatures; the CPU keys the normalized text it gets back. Encoding: the CPU
-//! keeps the tokenizer's pre-tokenization regex and de-duplicates pieces; the GPU runs the
-//! lowest-rank BPE merges over a pair table in device memory. The CPU-side layouts and a Rust
+//! and draws the signatures; the CPU keys the normalized text it gets back. Encoding: for the
+//! built-in vocabularies the GPU splits the text (`tokenize::pretokenize`'s scanners), runs the
+//! lowest-rank BPE merges over a pair table in device memory and packs the ids; for a
+//! `*.tiktoken` file the CPU keeps the pre-tokenization and de-duplicates pieces, and the GPU
+//! merges them. The CPU-side layouts and a Rust
 //! reference of each kernel's loop live next to the CPU code they mirror (`dedup::batch`,
 //! `tokenize::merge`), without the feature, and the kernels' own CUDA C (`kernels`) runs in CI
 //! under a host emulation of CUDA, so CI proves the algorithms and the kernels on every run;
@@ -22,7 +24,7 @@
 //! device.rs   `--device cpu|cuda[:N]|auto`: parsing, opening a context, the errors (always built)
 //! kernels.rs  the kernels' CUDA C (kernels/*.cu) and launch shapes (always built: CI runs the
 //!             kernels under a host emulation of CUDA, tests/gpu_emulated.rs)
-//! context.rs  an open GPU: the context and NVRTC compilation (feature `cuda`)
+//! context.rs  an open GPU: the context, and NVRTC compilation (which needs no device) (feature `cuda`)
 //! staging.rs  pinned host buffers, device buffers, per-call streams and timings (feature `cuda`)
 //! minhash.rs  the signature kernel (feature `cuda`)
 //! bpe.rs      the merge kernel for distinct pieces split on the CPU (feature `cuda`)
@@ -50,7 +52,7 @@ pub mod staging;
 pub use device::{Device, GpuError};
 
 #[cfg(feature = "cuda")]
-pub use context::Gpu;
+pub use context::{compile_ptx, nvrtc_present, Gpu};
 
 /// An open GPU. Without the `cuda` feature there is none: the type has no values, so code that
 /// holds one compiles in both builds and the CPU-only build proves it is never reached.
