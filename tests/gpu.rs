@@ -538,7 +538,58 @@ fn nvrtc_compiles_every_kernel() {
                 m.kernels.len(),
                 ptx.len() >> 10
             );
+            if arch == Some("compute_90") {
+                assemble_for_sm90(m, &ptx);
+            }
         }
+    }
+}
+
+/// With `KBCURATE_PTXAS` naming NVIDIA's PTX assembler (`scripts/nvrtc-venv.sh` fetches it):
+/// `ptx` assembled for sm_90 (H100/H200), as the driver does when it loads the module, and
+/// each kernel's registers, stack and spills printed (the figures in docs/gpu.md).
+#[cfg(feature = "cuda")]
+fn assemble_for_sm90(m: &kbcurate::gpu::kernels::Module, ptx: &str) {
+    let Some(ptxas) = std::env::var_os("KBCURATE_PTXAS") else {
+        eprintln!("  (no KBCURATE_PTXAS: not assembled for sm_90)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("{}.ptx", m.name));
+    std::fs::write(&file, ptx).unwrap();
+    let out = std::process::Command::new(&ptxas)
+        .args(["-arch=sm_90", "-v"])
+        .arg(&file)
+        .arg("-o")
+        .arg(dir.path().join(format!("{}.cubin", m.name)))
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", std::path::Path::new(&ptxas).display()));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ptxas refused {} for sm_90:\n{log}", m.name);
+    // ptxas -v: "Compiling entry function 'K'", then "Function properties for F" (entries and
+    // device functions alike) with "N bytes stack frame, ..." under it, and "Used N registers"
+    // for the entry.
+    let (mut entry, mut props) = (String::new(), String::new());
+    let mut usage: std::collections::BTreeMap<String, (u32, String)> = Default::default();
+    let quoted = |line: &str| line.split('\'').nth(1).unwrap_or("").to_string();
+    for line in log.lines() {
+        if line.contains("Compiling entry function") {
+            entry = quoted(line);
+        } else if let Some(f) = line.split("Function properties for ").nth(1) {
+            props = f.trim().to_string();
+        } else if line.contains("stack frame") && m.kernels.contains(&props.as_str()) {
+            usage.entry(props.clone()).or_default().1 = line.trim().to_string();
+        } else if let Some(used) = line.split("Used ").nth(1) {
+            let regs: u32 = used.split(' ').next().and_then(|n| n.parse().ok()).expect("a register count");
+            usage.entry(entry.clone()).or_default().0 = regs;
+        }
+    }
+    for k in &m.kernels {
+        let Some((regs, stack)) = usage.get(*k) else { panic!("ptxas did not assemble {k} of {}:\n{log}", m.name) };
+        eprintln!("  sm_90 {k}: {regs} registers; {stack}");
+        // An SM has 64K registers: a block asking for more does not launch at all.
+        let block = kbcurate::gpu::kernels::MAX_BLOCK as u32;
+        assert!(regs * block <= 65_536, "{k}: {regs} registers × {block} threads exceed an SM's 64K");
     }
 }
 
