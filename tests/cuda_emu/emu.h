@@ -57,6 +57,10 @@ inline unsigned atomicMin(unsigned* p, unsigned v) {
 
 inline unsigned atomicAdd(unsigned* p, unsigned v) { return std::atomic_ref<unsigned>(*p).fetch_add(v); }
 
+// A flag many threads set to the same value at once (minhash.cu): benign on the GPU, a data
+// race to C++ unless atomic.
+#define SET_FLAG(p) std::atomic_ref<unsigned>(*(p)).store(1u, std::memory_order_relaxed)
+
 // CUDA's integer min/max overloads (std::min would need both arguments of one type).
 inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
 inline int min(int a, int b) { return a < b ? a : b; }

@@ -64,8 +64,16 @@ impl Emulator {
         std::fs::write(dir.path().join("kernels.cu"), emulable(&src)).unwrap();
         let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda_emu");
         let driver = dir.path().join("driver");
+        // KBCURATE_EMU_SANITIZE=thread builds the driver with ThreadSanitizer: a block's threads
+        // touching the same shared or global memory without a __syncthreads between them is
+        // then a reported race (the driver exits non-zero), not only a chance wrong answer.
+        let sanitize: Vec<String> = match std::env::var("KBCURATE_EMU_SANITIZE") {
+            Ok(s) if !s.is_empty() => vec![format!("-fsanitize={s}"), "-g".into(), "-O1".into()],
+            _ => vec!["-O2".into()],
+        };
         let out = Command::new(&cxx)
-            .args(["-std=c++20", "-O2", "-pthread", "-Wall", "-Wno-unused-function", define])
+            .args(["-std=c++20", "-pthread", "-Wall", "-Wno-unused-function", define])
+            .args(&sanitize)
             .arg("-I")
             .arg(dir.path())
             .arg("-I")
@@ -106,7 +114,9 @@ impl Emulator {
         for (name, bytes) in inputs {
             std::fs::write(dir.join(format!("{name}.bin")), bytes).unwrap();
         }
-        let o = Command::new(&self.driver).arg(cmd).arg(&dir).args(args).output().unwrap();
+        // Under ThreadSanitizer the first race ends the run (and fails the test) at once.
+        let tsan = std::env::var("TSAN_OPTIONS").unwrap_or_else(|_| "halt_on_error=1".into());
+        let o = Command::new(&self.driver).arg(cmd).arg(&dir).args(args).env("TSAN_OPTIONS", tsan).output().unwrap();
         assert!(o.status.success(), "emulated kernel {cmd} {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
         let got = outputs.iter().map(|name| std::fs::read(dir.join(format!("{name}.bin"))).unwrap()).collect();
         std::fs::remove_dir_all(&dir).unwrap();

@@ -83,12 +83,19 @@ __device__ __forceinline__ void bins_reset(u32* vals, u32* filled, u32 perms) {
     for (u32 p = threadIdx.x; p < perms; p += blockDim.x) { vals[p] = 0xffffffffu; filled[p] = 0; }
 }
 
+/* Many threads may set one flag at once, all to 1: on the GPU one of the identical stores
+ * lands, and no atomic is needed. The CPU emulation defines it as a relaxed atomic store (C++
+ * makes racing plain stores undefined, and ThreadSanitizer reports them). */
+#ifndef SET_FLAG
+#define SET_FLAG(p) (*(p) = 1u)
+#endif
+
 /* A shingle hash into its bin; the minimum does not depend on the order the atomics land in. */
 __device__ __forceinline__ void bins_add(u32* vals, u32* filled, u64 h, u64 key, u32 perms) {
     const u64 g = mix64(h ^ key);
     const u32 bin = bin_of(g, perms);
     atomicMin(&vals[bin], (u32)g);
-    filled[bin] = 1;
+    SET_FLAG(&filled[bin]);
 }
 
 /* Document d's signature: each bin's minimum, an empty bin filled by the CPU's densification
