@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use kbcurate::ingest::config::{DateFrom, DateRule, IngestConfig};
-use kbcurate::ingest::format::Format;
-use kbcurate::ingest::source::MetsSplit;
-use kbcurate::ingest::{self, IngestOptions};
+use kbcurate::ingest::config::IngestConfig;
+use kbcurate::ingest::{self};
+use kbcurate::stage::args::WorkArgs;
 
 #[derive(Parser)]
 #[command(
@@ -34,64 +33,9 @@ struct Cli {
 enum Command {
     /// Read OCR output (ALTO, METS/MODS, hOCR, PAGE, TEI), transcripts (SRT, WebVTT, CTM, ASR JSON),
     /// plain text, JSONL and Parquet into a dataset of Parquet parts.
-    Ingest(Box<IngestArgs>),
+    Ingest(Box<IngestCmd>),
     /// Remove exact and near-duplicate documents (MinHash LSH), keeping the best copy of each cluster.
-    Dedup {
-        /// The input dataset (e.g. the output of ingest).
-        input: PathBuf,
-        /// Output dataset folder.
-        #[arg(short, long)]
-        output: PathBuf,
-        /// `ocr` (OCR'd and transcribed text; the default) or `web` (born-digital text).
-        #[arg(long, default_value = "ocr")]
-        profile: String,
-        /// Override the profile's threshold on estimated Jaccard similarity (0..1).
-        #[arg(long)]
-        threshold: Option<f64>,
-        /// Override the profile's LSH banding, e.g. `32x4` (bands × rows = hash functions).
-        #[arg(long, conflicts_with = "banding_from_threshold")]
-        bands_rows: Option<String>,
-        /// Derive bands × rows from the threshold (minimizing missed pairs above it and false
-        /// candidates below it), keeping the profile's number of hash functions.
-        #[arg(long)]
-        banding_from_threshold: bool,
-        /// A line recurring in at least this many documents of one source is boilerplate and is
-        /// removed from the text (0: keep every line).
-        #[arg(long, default_value_t = 20)]
-        boilerplate_min_docs: u64,
-        /// An earlier release (a dataset, or an index saved with --save-index; repeatable):
-        /// documents duplicating one of its documents are removed, naming the earlier document.
-        /// A dataset with a saved index for the same profile is read through its index.
-        #[arg(long)]
-        against: Vec<PathBuf>,
-        /// Also write `index/` into the output: the kept documents' signatures, for a later
-        /// `--against` without reading this release's text again.
-        #[arg(long)]
-        save_index: bool,
-        /// Run one step only (lines, boilerplate, signatures, cluster, filter, finalize, in
-        /// that order), e.g. as a Slurm job; without it every step runs.
-        #[arg(long)]
-        step: Option<kbcurate::dedup::stage::Step>,
-        /// With --step lines, signatures or filter: handle the parts of this shard only,
-        /// INDEX/COUNT (part p belongs to shard p % COUNT), e.g. $SLURM_ARRAY_TASK_ID/16.
-        #[arg(long, requires = "step")]
-        shard: Option<kbcurate::dedup::stage::Shard>,
-        /// How the copy to keep is chosen, best first: any of ocr_confidence, length, date
-        /// (earliest), latest; the id breaks the last tie.
-        #[arg(long, value_delimiter = ',', default_value = "ocr_confidence,length,date")]
-        keep_order: Vec<kbcurate::dedup::cluster::KeepKey>,
-        /// Worker threads (default: one per core). Output does not depend on it.
-        #[arg(short = 'j', long)]
-        threads: Option<usize>,
-        /// Where signatures are computed: cpu, cuda, cuda:N, or auto (a GPU if there is one).
-        /// Output does not depend on it.
-        #[arg(long, default_value = "cpu")]
-        device: kbcurate::gpu::Device,
-        /// Compression of the Parquet parts: zstd (level 1), zstd:LEVEL (-7 to 22; below 1 is
-        /// faster and larger), or none.
-        #[arg(long, default_value = "zstd")]
-        compression: kbcurate::dataset::Codec,
-    },
+    Dedup(Box<DedupCmd>),
     /// Language identification and quality filtering for OCR'd and spoken material; every
     /// removed document goes to rejected/ with the rule and the value that removed it.
     Filter {
@@ -103,13 +47,8 @@ enum Command {
         /// Filter config (TOML; see schemas/filter.md). Without it, the defaults.
         #[arg(short, long)]
         config: Option<PathBuf>,
-        /// Worker threads (default: one per core). Output does not depend on it.
-        #[arg(short = 'j', long)]
-        threads: Option<usize>,
-        /// Compression of the Parquet parts: zstd (level 1), zstd:LEVEL (-7 to 22; below 1 is
-        /// faster and larger), or none.
-        #[arg(long, default_value = "zstd")]
-        compression: kbcurate::dataset::Codec,
+        #[command(flatten)]
+        work: WorkArgs,
     },
     /// Build word-frequency lists (one per language) from a dataset, for the filter's
     /// `quality.lexicons` (the `unknown-words` rule): words of clean documents, counted once per
@@ -164,13 +103,8 @@ enum Command {
         /// Override the policy's seed.
         #[arg(long)]
         seed: Option<u64>,
-        /// Worker threads (default: one per core). Output does not depend on it.
-        #[arg(short = 'j', long)]
-        threads: Option<usize>,
-        /// Compression of the Parquet parts: zstd (level 1), zstd:LEVEL (-7 to 22; below 1 is
-        /// faster and larger), or none.
-        #[arg(long, default_value = "zstd")]
-        compression: kbcurate::dataset::Codec,
+        #[command(flatten)]
+        work: WorkArgs,
     },
     /// Write an audit report of a dataset or run folder: report.html (charts), report.json,
     /// report.md (a datasheet); or compare two datasets with --compare.
@@ -188,7 +122,7 @@ enum Command {
     /// Encode a (balanced) dataset with a tokenizer and pack it into trainer-ready shards
     /// (Megatron .bin/.idx or Parquet input_ids), applying repeats, a seeded global shuffle and a
     /// train/validation split.
-    Tokenize(Box<TokenizeArgs>),
+    Tokenize(Box<TokenizeCmd>),
     /// Make a tokenizer: `kbcurate tokenizer train` learns a byte-level BPE from a dataset.
     #[command(subcommand)]
     Tokenizer(TokenizerCommand),
@@ -263,12 +197,13 @@ enum EvalCommand {
     /// (`label<TAB>sentence` .tsv files), and accuracy on whole pages (JSONL with `language` and
     /// `text`), sampled and unsampled.
     Langid {
-        /// Folder of `*.tsv` files.
-        #[arg(long, default_value = "../shared/data/langid")]
-        sentences: PathBuf,
+        /// Folder of `*.tsv` files (e.g. Universal Dependencies sentences, one `label<TAB>sentence`
+        /// per line).
+        #[arg(long, required_unless_present = "pages")]
+        sentences: Option<PathBuf>,
         /// JSONL pages with `language` and `text` fields.
-        #[arg(long, default_value = "../shared/data/newspaper_text/newseye_sv_fi_pages.train_dev.jsonl")]
-        pages: PathBuf,
+        #[arg(long)]
+        pages: Option<PathBuf>,
         /// Filter config whose `[language]` table is used.
         #[arg(short, long)]
         config: Option<PathBuf>,
@@ -281,7 +216,7 @@ enum EvalCommand {
     /// the pages clean and with planted OCR noise, and on pages of other languages.
     Lexicon {
         /// JSONL pages with `language` and `text` fields.
-        #[arg(long, default_value = "../shared/data/newspaper_text/newseye_sv_fi_pages.train_dev.jsonl")]
+        #[arg(long)]
         pages: PathBuf,
         #[arg(long, default_value = "swe")]
         language: String,
@@ -368,112 +303,57 @@ struct RunArgs {
 }
 
 #[derive(Args)]
-struct TokenizeArgs {
+struct TokenizeCmd {
     /// The input dataset (e.g. the output of balance; its `repeats` column is applied).
     input: PathBuf,
     /// Output shards folder.
     #[arg(short, long)]
     output: PathBuf,
-    /// A tokenizer.json, a *.tiktoken rank file, or a built-in name (cl100k_base, o200k_base).
-    #[arg(long)]
-    tokenizer: String,
-    /// Tokens per window.
-    #[arg(long)]
-    seq_len: u32,
-    /// concat (join with EOS, cut into windows) or best-fit (whole documents, padded).
-    #[arg(long, value_enum, default_value = "concat")]
-    packing: kbcurate::tokenize::pack::Strategy,
-    /// Token put before each document: a token's text or an id. None unless given.
-    #[arg(long)]
-    bos: Option<kbcurate::tokenize::special::TokenRef>,
-    /// Token put after each document (required by concat). None unless given.
-    #[arg(long)]
-    eos: Option<kbcurate::tokenize::special::TokenRef>,
-    /// Padding token (required by best-fit; with concat, pads the last window).
-    #[arg(long)]
-    pad: Option<kbcurate::tokenize::special::TokenRef>,
-    /// Share of documents (by id hash) for the validation split.
-    #[arg(long, default_value_t = 0.0)]
-    val_fraction: f64,
-    /// Seed of the shuffle and the split.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    #[arg(long, value_enum, default_value = "megatron")]
-    format: kbcurate::tokenize::stage::Format,
-    /// Memory budget of one shuffle bucket, MiB (one bucket per worker is in memory at a time).
-    #[arg(long, default_value_t = 256)]
-    bucket_mb: u64,
+    #[command(flatten)]
+    args: kbcurate::tokenize::args::TokenizeArgs,
     /// Worker threads (default: one per core). Output does not depend on it.
     #[arg(short = 'j', long)]
     threads: Option<usize>,
-    /// Where BPE merges run: cpu, cuda, cuda:N, or auto (a GPU if there is one). Output does
-    /// not depend on it.
-    #[arg(long, default_value = "cpu")]
-    device: kbcurate::gpu::Device,
 }
 
 #[derive(Args)]
-struct IngestArgs {
-    /// Files, folders (read recursively) or globs for the one-collection case. Leave out with --config.
-    inputs: Vec<String>,
+struct DedupCmd {
+    /// The input dataset (e.g. the output of ingest).
+    input: PathBuf,
+    /// Output dataset folder.
+    #[arg(short, long)]
+    output: PathBuf,
+    #[command(flatten)]
+    args: kbcurate::dedup::args::DedupArgs,
+    /// Run one step only (lines, boilerplate, signatures, cluster, filter, finalize, in
+    /// that order), e.g. as a Slurm job; without it every step runs.
+    #[arg(long)]
+    step: Option<kbcurate::dedup::stage::Step>,
+    /// With --step lines, signatures or filter: handle the parts of this shard only,
+    /// INDEX/COUNT (part p belongs to shard p % COUNT), e.g. $SLURM_ARRAY_TASK_ID/16.
+    #[arg(long, requires = "step")]
+    shard: Option<kbcurate::dataset::Shard>,
+    #[command(flatten)]
+    work: WorkArgs,
+}
+
+#[derive(Args)]
+struct IngestCmd {
+    #[command(flatten)]
+    one: kbcurate::ingest::args::OneCollection,
     /// A collections config (TOML); see schemas/collections.md.
     #[arg(short, long, conflicts_with = "inputs")]
     config: Option<PathBuf>,
     /// Output dataset folder.
     #[arg(short, long)]
     output: PathBuf,
-    /// One-collection case: the input format (detected per file when left out).
-    #[arg(long)]
-    format: Option<Format>,
-    /// One-collection case: the collection's name.
-    #[arg(long, default_value = "default")]
-    collection: String,
-    #[arg(long)]
-    genre: Option<String>,
-    #[arg(long)]
-    source: Option<String>,
-    /// A fixed date for every document (e.g. 1923 or 1897-03-12).
-    #[arg(long, conflicts_with = "date_regex")]
-    date: Option<String>,
-    /// A regex on the file path whose groups give the date, e.g. '(\d{4})-(\d{2})-(\d{2})'.
-    #[arg(long)]
-    date_regex: Option<String>,
-    /// Language hint (ISO 639) for documents that declare none.
-    #[arg(long)]
-    language: Option<String>,
-    /// JSONL/Parquet: the field holding the text.
-    #[arg(long)]
-    text_field: Option<String>,
-    /// OCR: drop words below this confidence (0..1).
-    #[arg(long)]
-    min_word_confidence: Option<f32>,
-    /// OCR: drop lines whose mean word confidence is below this (0..1).
-    #[arg(long)]
-    min_line_confidence: Option<f32>,
-    /// METS: one document per package (book, issue) or per article.
-    #[arg(long, value_parser = parse_split)]
-    mets_split: Option<MetsSplit>,
-    /// Worker threads (default: one per core). Output does not depend on it.
-    #[arg(short = 'j', long)]
-    threads: Option<usize>,
-    /// At most this many MiB of input per part (the unit of resume; small inputs get smaller parts).
-    #[arg(long, default_value_t = 256)]
-    part_size_mb: u64,
-    /// Compression of the Parquet parts: zstd (level 1), zstd:LEVEL (-7 to 22; below 1 is
-    /// faster and larger), or none.
-    #[arg(long, default_value = "zstd")]
-    compression: kbcurate::dataset::Codec,
+    #[command(flatten)]
+    args: kbcurate::ingest::args::IngestArgs,
+    #[command(flatten)]
+    work: WorkArgs,
     /// Never draw a progress bar.
     #[arg(long)]
     quiet: bool,
-}
-
-fn parse_split(s: &str) -> Result<MetsSplit, String> {
-    match s {
-        "package" => Ok(MetsSplit::Package),
-        "article" => Ok(MetsSplit::Article),
-        _ => Err("expected `package` or `article`".into()),
-    }
 }
 
 /// Stages allocate and free batch-sized buffers (Arrow arrays, text, signature records) all the
@@ -515,70 +395,8 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ingest(a) => ingest_cmd(*a),
-        Command::Dedup {
-            input,
-            output,
-            profile,
-            threshold,
-            bands_rows,
-            banding_from_threshold,
-            boilerplate_min_docs,
-            against,
-            save_index,
-            step,
-            shard,
-            keep_order,
-            threads,
-            device,
-            compression,
-        } => {
-            let mut opts = kbcurate::dedup::stage::DedupOptions::new(&output);
-            opts.profile = kbcurate::dedup::profile::Profile::by_name(&profile)
-                .with_context(|| format!("unknown profile `{profile}`; expected `ocr` or `web`"))?;
-            if let Some(t) = threshold {
-                if !(0.0..=1.0).contains(&t) {
-                    bail!("--threshold must be between 0 and 1");
-                }
-                opts.profile.threshold = t;
-            }
-            if let Some(br) = bands_rows {
-                let (b, r) = br
-                    .split_once(['x', 'X', '*'])
-                    .and_then(|(b, r)| Some((b.trim().parse::<usize>().ok()?, r.trim().parse::<usize>().ok()?)))
-                    .filter(|(b, r)| *b > 0 && *r > 0)
-                    .with_context(|| format!("--bands-rows `{br}`: expected BANDSxROWS, e.g. 32x4"))?;
-                opts.profile.banding = kbcurate::dedup::lsh::Banding { bands: b, rows: r };
-            }
-            if banding_from_threshold {
-                let perms = opts.profile.banding.perms();
-                opts.profile.banding =
-                    kbcurate::dedup::lsh::Banding::for_threshold(opts.profile.threshold, perms, 0.5, 0.5);
-                eprintln!(
-                    "banding for threshold {}: {} bands × {} rows",
-                    opts.profile.threshold, opts.profile.banding.bands, opts.profile.banding.rows
-                );
-            }
-            opts.threads = threads;
-            opts.device = device;
-            opts.compression = compression;
-            opts.boilerplate_min_docs = boilerplate_min_docs;
-            opts.against = against;
-            opts.save_index = save_index;
-            opts.keep_order = keep_order;
-            if let Some(step) = step {
-                let shard = shard.unwrap_or(kbcurate::dedup::stage::Shard::WHOLE);
-                let report = kbcurate::dedup::stage::dedup_step(&input, &opts, step, shard).with_context(|| {
-                    format!("dedup step {step} (shard {shard}) of {} into {}", input.display(), output.display())
-                })?;
-                eprint!("{}", report.render());
-                return Ok(());
-            }
-            let summary = kbcurate::dedup::stage::dedup(&input, &opts)
-                .with_context(|| format!("dedup {} into {}", input.display(), output.display()))?;
-            eprint!("{}", summary.render());
-            Ok(())
-        }
-        Command::Balance { input, policy, output, dry_run, seed, threads, compression } => {
+        Command::Dedup(c) => dedup_cmd(*c),
+        Command::Balance { input, policy, output, dry_run, seed, work } => {
             let mut p = kbcurate::balance::policy::Policy::read(&policy)?;
             if let Some(seed) = seed {
                 p.seed = seed;
@@ -591,8 +409,8 @@ fn run(cli: Cli) -> Result<()> {
             }
             let output = output.expect("clap requires --output without --dry-run");
             let mut opts = kbcurate::balance::stage::BalanceOptions::new(&output);
-            opts.threads = threads;
-            opts.compression = compression;
+            opts.threads = work.threads;
+            opts.compression = work.compression;
             let summary = kbcurate::balance::stage::balance(&input, &p, &opts)
                 .with_context(|| format!("balance {} into {}", input.display(), output.display()))?;
             print!("{}", kbcurate::balance::solve::render(&summary.plan));
@@ -645,13 +463,13 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Filter { input, output, config, threads, compression } => {
+        Command::Filter { input, output, config, work } => {
             let mut opts = kbcurate::filter::stage::FilterOptions::new(&output);
             if let Some(c) = &config {
                 opts.config = kbcurate::filter::config::FilterConfig::from_file(c)?;
             }
-            opts.threads = threads;
-            opts.compression = compression;
+            opts.threads = work.threads;
+            opts.compression = work.compression;
             let summary = kbcurate::filter::stage::filter(&input, &opts)
                 .with_context(|| format!("filter {} into {}", input.display(), output.display()))?;
             eprint!("{}", summary.render());
@@ -743,9 +561,8 @@ fn run(cli: Cli) -> Result<()> {
                 Some(c) => kbcurate::filter::config::FilterConfig::from_file(c)?,
                 None => Default::default(),
             };
-            let mut any = false;
-            if sentences.exists() {
-                let data = kbcurate::filter::eval::read_sentences(&sentences)?;
+            if let Some(sentences) = &sentences {
+                let data = kbcurate::filter::eval::read_sentences(sentences)?;
                 println!("## Sentences ({}, {} sentences)\n", sentences.display(), data.len());
                 for (name, det) in kbcurate::filter::eval::detectors(&cfg.language) {
                     println!("{}", kbcurate::filter::eval::confusion(&name, det.as_ref(), &data).render());
@@ -755,38 +572,21 @@ fn run(cli: Cli) -> Result<()> {
                 for (name, det) in kbcurate::filter::eval::detectors(&cfg.language) {
                     println!("{}", kbcurate::filter::eval::confusion(&name, det.as_ref(), &groups).render());
                 }
-                any = true;
-            } else {
-                eprintln!("{}: not found; skipping sentences", sentences.display());
             }
-            if pages.exists() {
-                let data = kbcurate::filter::eval::read_pages(&pages)?;
+            if let Some(pages) = &pages {
+                let data = kbcurate::filter::eval::read_pages(pages)?;
                 println!("## Pages ({}, {} pages)\n", pages.display(), data.len());
                 println!("{}", kbcurate::filter::eval::pages_report(&data, &cfg.language));
-                any = true;
-            } else {
-                eprintln!("{}: not found; skipping pages", pages.display());
-            }
-            if !any {
-                bail!("nothing to evaluate: give --sentences and/or --pages");
             }
             Ok(())
         }
-        Command::Tokenize(a) => {
-            let a = *a;
-            let mut o = kbcurate::tokenize::stage::TokenizeOptions::new(&a.output, &a.tokenizer, a.seq_len);
-            o.packing = a.packing;
-            o.bos = a.bos;
-            o.eos = a.eos;
-            o.pad = a.pad;
-            o.val_fraction = a.val_fraction;
-            o.seed = a.seed;
-            o.format = a.format;
-            o.bucket_bytes = a.bucket_mb.max(1) << 20;
-            o.threads = a.threads;
-            o.device = a.device;
-            let summary = kbcurate::tokenize::stage::tokenize(&a.input, &o)
-                .with_context(|| format!("tokenize {} into {}", a.input.display(), a.output.display()))?;
+        Command::Tokenize(c) => {
+            let c = *c;
+            let mut o = c.args.resolve(&c.output);
+            o.threads = c.threads;
+            o.device = kbcurate::gpu::encoder_placement(c.args.device);
+            let summary = kbcurate::tokenize::stage::tokenize(&c.input, &o)
+                .with_context(|| format!("tokenize {} into {}", c.input.display(), c.output.display()))?;
             eprint!("{}", summary.render());
             Ok(())
         }
@@ -923,43 +723,48 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     }
 }
 
-fn ingest_cmd(a: IngestArgs) -> Result<()> {
-    let (config, base) = match &a.config {
+fn ingest_cmd(c: IngestCmd) -> Result<()> {
+    let (config, base) = match &c.config {
         Some(path) => {
             let cfg = IngestConfig::from_file(path)?;
             let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
             (cfg, base)
         }
-        None => {
-            if a.inputs.is_empty() {
-                bail!("give input files or folders, or --config collections.toml (see `kbcurate ingest --help`)");
-            }
-            let mut c = ingest::single_collection(a.inputs.clone(), &a.collection);
-            c.format = a.format;
-            c.genre = a.genre.clone();
-            c.source = a.source.clone();
-            c.language = a.language.clone();
-            c.text_field = a.text_field.clone();
-            c.min_word_confidence = a.min_word_confidence;
-            c.min_line_confidence = a.min_line_confidence;
-            c.mets_split = a.mets_split;
-            c.date = match (&a.date, &a.date_regex) {
-                (Some(d), _) => Some(DateRule::Fixed { fixed: d.clone() }),
-                (None, Some(r)) => Some(DateRule::From { from: DateFrom::Path, regex: Some(r.clone()) }),
-                _ => None,
-            };
-            let cfg = IngestConfig { collections: vec![c], ..Default::default() };
-            cfg.validate("command line")?;
-            (cfg, PathBuf::new())
+        None if c.one.inputs.is_empty() => {
+            bail!("give input files or folders, or --config collections.toml (see `kbcurate ingest --help`)")
         }
+        None => c.one.config()?,
     };
-    let mut opts = IngestOptions::new(&a.output);
-    opts.threads = a.threads;
-    opts.part_size = a.part_size_mb.max(1) << 20;
-    opts.compression = a.compression;
-    opts.progress = !a.quiet && std::io::stderr().is_terminal();
+    let mut opts = c.args.resolve(&c.output).map_err(|e| anyhow::anyhow!("--part-size-mb: {e}"))?;
+    opts.threads = c.work.threads;
+    opts.compression = c.work.compression;
+    opts.progress = !c.quiet && std::io::stderr().is_terminal();
     let summary =
-        ingest::ingest(&config, &base, &opts).with_context(|| format!("ingest into {}", a.output.display()))?;
+        ingest::ingest(&config, &base, &opts).with_context(|| format!("ingest into {}", c.output.display()))?;
+    eprint!("{}", summary.render());
+    Ok(())
+}
+
+fn dedup_cmd(c: DedupCmd) -> Result<()> {
+    let mut opts = c.args.resolve(&c.output, Path::new("")).map_err(|e| anyhow::anyhow!("dedup: {e}"))?;
+    if c.args.banding_from_threshold {
+        let b = opts.profile.banding;
+        eprintln!("banding for threshold {}: {} bands × {} rows", opts.profile.threshold, b.bands, b.rows);
+    }
+    opts.threads = c.work.threads;
+    opts.compression = c.work.compression;
+    opts.device = kbcurate::gpu::signer_source(c.args.device);
+    let (input, output) = (&c.input, &c.output);
+    if let Some(step) = c.step {
+        let shard = c.shard.unwrap_or(kbcurate::dataset::Shard::WHOLE);
+        let report = kbcurate::dedup::stage::dedup_step(input, &opts, step, shard).with_context(|| {
+            format!("dedup step {step} (shard {shard}) of {} into {}", input.display(), output.display())
+        })?;
+        eprint!("{}", report.render());
+        return Ok(());
+    }
+    let summary = kbcurate::dedup::stage::dedup(input, &opts)
+        .with_context(|| format!("dedup {} into {}", input.display(), output.display()))?;
     eprint!("{}", summary.render());
     Ok(())
 }

@@ -720,12 +720,12 @@ mod on_device {
         let mut outs = Vec::new();
         for device in [Device::Cpu, Device::Cuda(0)] {
             let mut o = DedupOptions::new(work.path().join(format!("dedup-{device}")));
-            o.device = device;
+            o.device = kbcurate::gpu::signer_source(device);
             let s = dedup(&ds, &o).unwrap();
             eprintln!("dedup on {device}: {} of {} kept", s.counts.kept, s.counts.input);
             let mut t = TokenizeOptions::new(work.path().join(format!("tok-{device}")), "cl100k_base", 2048);
             t.eos = Some("<|endoftext|>".parse().unwrap());
-            t.device = device;
+            t.device = kbcurate::gpu::encoder_placement(device);
             tokenize(&o.output, &t).unwrap();
             outs.push((documents(&o.output), read_all(&t.output)));
         }

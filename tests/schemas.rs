@@ -1,5 +1,5 @@
 //! Keeps `schemas/` (the documented on-disk contract) in step with the code: the JSON Schemas of
-//! the document and rejected rows against the Arrow schemas, the manifest and part-record
+//! the document and rejected rows against the Arrow schemas, the manifest and marker
 //! schemas against what `dataset` serializes, the collections config schema against what
 //! `IngestConfig` accepts, and `schemas/document.md` against the reasons, warnings and `meta`
 //! keys the code writes.
@@ -15,6 +15,7 @@ use kbcurate::ingest::config::{Collection, DateFrom, DateRule, Defaults, IngestC
 use kbcurate::ingest::format::Format;
 use kbcurate::ingest::jsonl::MAPPABLE;
 use kbcurate::reject::Reason;
+use kbcurate::stage::{FileMark, Marker, PartReport};
 use serde_json::Value;
 
 /// Config aliases the collections schema lists besides `Format::ALL` (serde aliases of `Format`).
@@ -183,6 +184,7 @@ fn manifest_schema_matches_what_is_written() {
     let part = PartFile { file: "part-00000.parquet".into(), rows: 0, bytes: 0, xxh3: "0".repeat(16) };
     let mut counts = Counts::default();
     counts.warnings.insert("missing-page".into(), 1);
+    counts.lines_removed.insert("boilerplate".into(), 2);
     let m = Manifest {
         stage: "ingest".into(),
         kbcurate_version: env!("CARGO_PKG_VERSION").into(),
@@ -202,9 +204,13 @@ fn manifest_schema_matches_what_is_written() {
     let no_stats = serde_json::to_value(Manifest { stats: None, ..m.clone() }).unwrap();
     assert_eq!(keys(&no_stats), always, "`stats` is left out when a stage has none");
     let counts_def = &s["$defs"]["Counts"];
-    assert_eq!(keys(&v["counts"]), keys(&counts_def["properties"]), "Counts keys (with warnings)");
+    assert_eq!(keys(&v["counts"]), keys(&counts_def["properties"]), "Counts keys (with warnings and lines removed)");
     let no_warnings = serde_json::to_value(Counts::default()).unwrap();
-    assert_eq!(strings(&counts_def["required"]), keys(&no_warnings), "warnings is left out when empty");
+    assert_eq!(
+        strings(&counts_def["required"]),
+        keys(&no_warnings),
+        "warnings and lines_removed are left out when empty"
+    );
     assert_eq!(keys(&v["parts"][0]), keys(&s["$defs"]["PartFile"]["properties"]));
     assert_eq!(strings(&s["$defs"]["PartFile"]["required"]), keys(&v["parts"][0]));
 
@@ -219,19 +225,21 @@ fn manifest_schema_matches_what_is_written() {
         assert_eq!(keys(ex), props);
     }
 
-    let p = read_json("schemas/part-record.schema.json");
-    let rec = PartRecord {
-        part: 0,
+    let p = read_json("schemas/marker.schema.json");
+    let rec =
+        PartRecord { part: 0, counts, documents: part.clone(), rejected: part.clone(), input_bytes: 0, text_bytes: 0 };
+    let marker = Marker {
         plan: "0".repeat(32),
-        counts,
-        documents: part.clone(),
-        rejected: part,
-        input_bytes: 0,
-        text_bytes: 0,
+        files: vec![FileMark::from(&part)],
+        data: PartReport { record: rec, stats: 3u64 },
     };
-    let rv = serde_json::to_value(&rec).unwrap();
-    assert_eq!(keys(&rv), keys(&p["properties"]), "_parts/part-NNNNN.json keys");
-    assert_eq!(strings(&p["required"]), keys(&rv));
+    let mv = serde_json::to_value(&marker).unwrap();
+    assert_eq!(keys(&mv), keys(&p["properties"]), "_parts/part-NNNNN.json keys");
+    assert_eq!(strings(&p["required"]), keys(&mv));
+    assert_eq!(keys(&mv["files"][0]), keys(&p["$defs"]["FileMark"]["properties"]));
+    let report = &p["$defs"]["PartReport"];
+    assert_eq!(keys(&mv["data"]), keys(&report["properties"]), "a dataset part's report");
+    assert_eq!(strings(&report["required"]), keys(&mv["data"]));
     assert_eq!(p["$defs"]["Counts"]["required"], counts_def["required"]);
     assert_eq!(keys(&p["$defs"]["Counts"]["properties"]), keys(&counts_def["properties"]));
     assert_eq!(keys(&p["$defs"]["PartFile"]["properties"]), keys(&s["$defs"]["PartFile"]["properties"]));

@@ -17,13 +17,13 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt32Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use rayon::prelude::*;
 
 use super::policy::Policy;
 use super::solve::{self, Plan};
 use super::strata::{self, exclusion, Strata, NONE};
-use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink, Shard};
+use crate::dataset::{self, Counts, Dataset, DatasetError, PartRecord, RejectionSink, Shard};
 use crate::reject::Reason;
+use crate::stage::{self, DatasetStage, ManifestHead};
 
 pub const STAGE: &str = "balance";
 pub const PLAN_FILE: &str = "plan.json";
@@ -106,20 +106,46 @@ pub fn repeats(weight: f64, seed: u64, id: &str) -> u32 {
 }
 
 pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<BalanceSummary, BalanceError> {
+    stage::install(opts.threads, || run(input, policy, opts)).map_err(BalanceError::Other)?
+}
+
+/// Balance's parts: part `i` of the output is part `i` of the input, sampled.
+struct SampleParts<'a> {
+    ds: &'a Dataset,
+    plan: &'a str,
+    opts: &'a BalanceOptions,
+    policy: &'a Policy,
+    cols: &'a [String],
+    weights: &'a HashMap<Vec<String>, f64>,
+}
+
+impl DatasetStage for SampleParts<'_> {
+    /// Documents written counting repeats.
+    type Stats = u64;
+    type Error = BalanceError;
+
+    fn parts(&self) -> usize {
+        self.ds.manifest.parts.len()
+    }
+
+    fn plan(&self, _part: u32) -> String {
+        self.plan.to_string()
+    }
+
+    fn write_part(&self, part: u32, _plan: &str) -> Result<(PartRecord, u64), BalanceError> {
+        let input = &self.ds.manifest.parts[part as usize];
+        let o = self.opts;
+        sample_part(self.ds, input, part, &o.output, o.compression, self.policy, self.cols, self.weights)
+    }
+}
+
+fn run(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<BalanceSummary, BalanceError> {
     let start = Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| BalanceError::Other(format!("cannot start worker threads: {e}")))?;
     let ds = Dataset::open(input)?;
     let (strata, plan) = self::plan(input, policy)?;
     let out = &opts.output;
-    dataset::prepare_output(out, STAGE)?;
     let parts = &ds.manifest.parts;
-    // Other shards may be writing their temporaries now: only a whole run cleans up.
-    if opts.shard == Shard::WHOLE {
-        dataset::clean_stale(out, parts.len() as u32)?;
-    }
+    stage::prepare_output(out, STAGE, parts.len(), opts.shard)?;
     let policy_json = serde_json::to_value(policy).expect("policy serializes");
     let plan_hash = {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
@@ -133,84 +159,40 @@ pub fn balance(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<B
     };
     let weights: HashMap<Vec<String>, f64> = solve::weights_by_key(&plan).into_iter().collect();
     let cols = strata::key_columns(policy);
-    let records: Vec<Result<(PartRecord, u64), BalanceError>> = pool.install(|| {
-        parts
-            .par_iter()
-            .enumerate()
-            .filter(|(i, _)| opts.shard.owns(*i))
-            .map(|(i, part)| {
-                if let Some(rec) = dataset::completed_part(out, i as u32, &plan_hash) {
-                    let n = repeats_in(out, &rec.documents)?;
-                    return Ok((rec, n));
-                }
-                let r = sample_part(&ds, part, i as u32, &plan_hash, out, opts.compression, policy, &cols, &weights)?;
-                dataset::write_part_record(out, &r.0)?;
-                Ok(r)
-            })
-            .collect()
-    });
-    let mut counts = Counts::default();
-    let (mut manifest_parts, mut rejected_parts, mut text_bytes, mut with_repeats) = (Vec::new(), Vec::new(), 0, 0);
-    for r in records {
-        let (r, n) = r?;
-        counts.add(&r.counts);
-        text_bytes += r.text_bytes;
-        with_repeats += n;
-        manifest_parts.push(r.documents);
-        rejected_parts.push(r.rejected);
-    }
-    if opts.shard != Shard::WHOLE {
-        // No manifest commits a shard's parts: they are made durable before its task ends.
-        dataset::sync_written(&opts.output)?;
-        return Ok(BalanceSummary { plan, counts, documents_with_repeats: with_repeats, elapsed: start.elapsed() });
-    }
-    // Planning (polars) and sampling (arrow-rs) read the same documents the same way.
-    let excluded: u64 = strata.excluded.values().map(|s| s.docs).sum();
-    let got = counts.rejected.get(Reason::Excluded.as_str()).copied().unwrap_or(0);
-    if counts.input != strata.input.docs || got != excluded {
-        return Err(BalanceError::Other(format!(
-            "planning saw {} documents ({excluded} excluded), sampling {} ({got} excluded): the dataset changed \
-             while balancing?",
-            strata.input.docs, counts.input
-        )));
-    }
-    let plan_json = serde_json::to_vec_pretty(&serde_json::json!({
-        "policy": policy_json,
-        "plan": plan,
-        "excluded": strata.excluded.iter().map(|(k, v)| (k.clone(), v.docs)).collect::<std::collections::BTreeMap<_, _>>(),
-    }))
-    .expect("plan serializes");
-    dataset::write_atomic(&out.join(PLAN_FILE), &plan_json)?;
-    let manifest = Manifest {
-        stage: STAGE.into(),
-        kbcurate_version: env!("CARGO_PKG_VERSION").into(),
-        config: serde_json::json!({ "policy": policy_json, "budget": plan.budget, "unit": plan.unit_label }),
-        inputs: serde_json::json!({
-            "dataset": input.display().to_string(),
-            "stage": ds.manifest.stage,
-            "parts": ds.manifest.parts,
-        }),
-        counts: counts.clone(),
-        parts: manifest_parts,
-        rejected_parts,
-        text_bytes,
-        compression: opts.compression,
-        stats: None,
-    };
-    manifest.write(out)?;
-    Ok(BalanceSummary { plan, counts, documents_with_repeats: with_repeats, elapsed: start.elapsed() })
-}
-
-/// Σ repeats of a written part (for a resumed run's summary).
-fn repeats_in(out: &Path, part: &dataset::PartFile) -> Result<u64, BalanceError> {
-    let mut n = 0u64;
-    for b in dataset::read_parquet_batches(&out.join(&part.file), 8192)? {
-        let b = b?;
-        if let Some(c) = b.column_by_name("repeats") {
-            n += c.as_primitive::<UInt32Type>().iter().flatten().map(u64::from).sum::<u64>();
+    let work = SampleParts { ds: &ds, plan: &plan_hash, opts, policy, cols: &cols, weights: &weights };
+    let run = stage::run_dataset(&work, out, opts.shard)?;
+    run.commit(out, opts.shard, |run| {
+        // Planning (polars) and sampling (arrow-rs) read the same documents the same way.
+        let counts = &run.counts;
+        let excluded: u64 = strata.excluded.values().map(|s| s.docs).sum();
+        let got = counts.rejected.get(Reason::Excluded.as_str()).copied().unwrap_or(0);
+        if counts.input != strata.input.docs || got != excluded {
+            return Err(BalanceError::Other(format!(
+                "planning saw {} documents ({excluded} excluded), sampling {} ({got} excluded): the dataset \
+                 changed while balancing?",
+                strata.input.docs, counts.input
+            )));
         }
-    }
-    Ok(n)
+        let plan_json = serde_json::to_vec_pretty(&serde_json::json!({
+            "policy": policy_json,
+            "plan": plan,
+            "excluded": strata.excluded.iter().map(|(k, v)| (k.clone(), v.docs)).collect::<std::collections::BTreeMap<_, _>>(),
+        }))
+        .expect("plan serializes");
+        dataset::write_atomic(&out.join(PLAN_FILE), &plan_json)?;
+        Ok(ManifestHead {
+            stage: STAGE,
+            config: serde_json::json!({ "policy": policy_json, "budget": plan.budget, "unit": plan.unit_label }),
+            inputs: serde_json::json!({
+                "dataset": input.display().to_string(),
+                "stage": ds.manifest.stage,
+                "parts": ds.manifest.parts,
+            }),
+            compression: opts.compression,
+            stats: None,
+        })
+    })?;
+    Ok(BalanceSummary { plan, counts: run.counts, documents_with_repeats: run.stats, elapsed: start.elapsed() })
 }
 
 /// A column's value as text, as in strata keys (integers in decimal, null as `(none)`).
@@ -251,7 +233,6 @@ fn sample_part(
     ds: &Dataset,
     part: &dataset::PartFile,
     i: u32,
-    plan: &str,
     out: &Path,
     compression: crate::dataset::Codec,
     policy: &Policy,
@@ -325,14 +306,6 @@ fn sample_part(
     }
     let documents = kept_rows.finish(output_schema(&crate::document::schema()))?;
     let rejected = rejected.finish()?;
-    let rec = PartRecord {
-        part: i,
-        plan: plan.to_string(),
-        counts,
-        documents,
-        rejected,
-        input_bytes: part.bytes,
-        text_bytes,
-    };
+    let rec = PartRecord { part: i, counts, documents, rejected, input_bytes: part.bytes, text_bytes };
     Ok((rec, with_repeats))
 }

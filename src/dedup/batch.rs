@@ -16,7 +16,8 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::minhash::{one_permutation, shingle_into, MinHasher, Shingles, Sketch};
 use super::normalize::Normalization;
 use super::rule_table::RuleTable;
-use crate::gpu::GpuError;
+use crate::device::chunks::{Chunks, NORMALIZE_CHUNK};
+use crate::device::GpuError;
 
 /// What a batch holds for each document, and so what a signature kernel reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -158,6 +159,21 @@ pub fn word_shingle_at(text: &[u8], p: usize, n: usize) -> Option<u64> {
     (p == 0).then(|| xxh3_64(text))
 }
 
+/// Opens a batched signer for a hasher's functions, or says that the CPU path signs (`None`).
+/// The stage asks only when it has documents to sign. The GPU path implements it
+/// (`gpu::OnDevice`); the stage never names the GPU.
+pub trait SignerSource: Send + Sync {
+    /// What this is, for logs (`cuda:0`).
+    fn describe(&self) -> String;
+    fn open(&self, hasher: &MinHasher) -> Result<Option<std::sync::Arc<dyn BatchSigner>>, GpuError>;
+}
+
+impl std::fmt::Debug for dyn SignerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
 /// Computes the signatures of a whole batch at once.
 pub trait BatchSigner: Send + Sync {
     /// What this is, for logs and benchmarks.
@@ -222,7 +238,7 @@ impl ReferenceSigner {
         let rules = self.rules.get_or_init(|| RuleTable::new(self.normalization));
         let mut text = ShingleBatch::of(SignatureInput::Text);
         // Chunk by chunk, as the kernel's threads take them.
-        let chunks = crate::gpu::kernels::Chunks::of(&batch.offsets, crate::gpu::kernels::NORMALIZE_CHUNK);
+        let chunks = Chunks::of(&batch.offsets, NORMALIZE_CHUNK);
         for d in 0..batch.docs() {
             let (base, from) = (batch.offsets[d] as usize, text.text.len());
             for k in chunks.first[d] as usize..chunks.first[d + 1] as usize {

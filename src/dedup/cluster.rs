@@ -94,6 +94,17 @@ impl std::str::FromStr for KeepKey {
     }
 }
 
+impl std::fmt::Display for KeepKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeepKey::OcrConfidence => "ocr_confidence",
+            KeepKey::Length => "length",
+            KeepKey::Date => "date",
+            KeepKey::Latest => "latest",
+        })
+    }
+}
+
 /// The default order: highest OCR confidence, then longest, then earliest; the id always
 /// breaks the last tie, so the order is total and never depends on arrival.
 pub const DEFAULT_KEEP_ORDER: [KeepKey; 3] = [KeepKey::OcrConfidence, KeepKey::Length, KeepKey::Date];

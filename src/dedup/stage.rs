@@ -32,13 +32,14 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
-use super::batch::{BatchSigner, ShingleBatch};
+use super::batch::{BatchSigner, ShingleBatch, SignerSource};
 use super::boilerplate::strip;
 use super::cluster::{better_by, Rank, UnionFind};
 use super::profile::Profile;
 use super::runs::{self, Grouped};
 use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink};
 use crate::reject::Reason;
+use crate::stage::{self, DatasetStage, FileMark, Marker, MarkerPath, PartStage};
 
 pub const STAGE: &str = "dedup";
 const EXACT_BAND: u64 = u64::MAX;
@@ -62,8 +63,9 @@ pub struct DedupOptions {
     pub threads: Option<usize>,
     /// How the Parquet parts are compressed.
     pub compression: crate::dataset::Codec,
-    /// Where signatures are computed (`--device`); the output does not depend on it.
-    pub device: crate::gpu::Device,
+    /// Where signatures are computed when not on the CPU (`--device`, resolved to the GPU
+    /// path by the caller: `gpu::on_device`); the output does not depend on it.
+    pub device: Option<Arc<dyn SignerSource>>,
     /// Signs in batches with this instead of what `device` opens (library use; the tests run
     /// the stage with the CPU reference of the GPU kernels, and with the kernels emulated).
     pub signer: Option<Signer>,
@@ -84,13 +86,13 @@ impl DedupOptions {
         Self {
             output: output.into(),
             profile: Profile::ocr(),
-            boilerplate_min_docs: 20,
+            boilerplate_min_docs: super::args::default_boilerplate_min_docs(),
             against: Vec::new(),
             save_index: false,
-            keep_order: super::cluster::DEFAULT_KEEP_ORDER.to_vec(),
+            keep_order: super::args::default_keep_order(),
             threads: None,
             compression: crate::dataset::Codec::default(),
-            device: crate::gpu::Device::Cpu,
+            device: None,
             signer: None,
         }
     }
@@ -105,7 +107,7 @@ pub enum DedupError {
     #[error("{0}")]
     Other(String),
     #[error(transparent)]
-    Gpu(#[from] crate::gpu::GpuError),
+    Gpu(#[from] crate::device::GpuError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DedupError + '_ {
@@ -233,7 +235,7 @@ impl Step {
     pub const ALL: [Step; 6] =
         [Step::Lines, Step::Boilerplate, Step::Signatures, Step::Cluster, Step::Filter, Step::Finalize];
 
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Step::Lines => "lines",
             Step::Boilerplate => "boilerplate",
@@ -245,7 +247,7 @@ impl Step {
     }
 
     /// Whether the step handles parts independently, and so can be sharded.
-    pub fn per_part(self) -> bool {
+    pub const fn per_part(self) -> bool {
         matches!(self, Step::Lines | Step::Signatures | Step::Filter)
     }
 }
@@ -449,7 +451,6 @@ struct Ctx<'a> {
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct ClusterStats {
-    plan: String,
     clusters: u64,
     candidate_pairs: u64,
     verified_pairs: u64,
@@ -460,28 +461,147 @@ const KEEP: u8 = 1;
 const EXACT: u8 = 2;
 const EARLIER: u8 = 4;
 
-/// A step's mark that its work (for one part, or the whole) is complete: the plan it was done
-/// for, then the name and size of each file it vouches for. Files are not synced one by one
-/// (see `dataset`'s durability notes), so after a machine crash a marker may outlive its
-/// files' data; a file missing or of another size voids the marker and the work is redone.
-fn marker_text(plan: &str, files: &[PathBuf]) -> Option<String> {
-    let mut text = format!("{plan}\n");
-    for f in files {
-        let len = std::fs::metadata(f).ok()?.len();
-        text.push_str(&format!("{} {len}\n", f.file_name()?.to_string_lossy()));
+/// Step markers ([`crate::stage::Marker`]) live in `_work/` and name the files they vouch for
+/// relative to it (a saved index's signatures, read where they are, by their full path).
+fn work_marker(work: &Path, name: String) -> MarkerPath {
+    MarkerPath::new(work, name)
+}
+
+/// Measures the files a step wrote, for its marker.
+fn marks(work: &Path, files: &[PathBuf]) -> Result<Vec<FileMark>, DedupError> {
+    files
+        .iter()
+        .map(|f| {
+            let rel = f.strip_prefix(work).unwrap_or(f);
+            Ok(FileMark::of(work, &rel.to_string_lossy())?)
+        })
+        .collect()
+}
+
+/// The lines step's parts: each input part's line hashes, as a sorted run.
+struct LinesStep<'c, 'a>(&'c Ctx<'a>);
+
+impl PartStage for LinesStep<'_, '_> {
+    type Report = ();
+    type Error = DedupError;
+
+    fn parts(&self) -> usize {
+        self.0.n_input
     }
-    Some(text)
+
+    fn marker(&self, part: u32) -> MarkerPath {
+        work_marker(&self.0.work, format!("lines-{part}.done"))
+    }
+
+    fn plan(&self, _part: u32) -> String {
+        self.0.plan.clone()
+    }
+
+    fn run_part(&self, part: u32, _plan: &str) -> Result<((), Vec<FileMark>), DedupError> {
+        let ctx = self.0;
+        let i = part as usize;
+        let run = ctx.work.join(format!("lines-{i}.run"));
+        let (d, p) = ctx.part(i).expect("input parts are dataset parts");
+        super::boilerplate::count_part(d, p, ctx.opts.profile.normalization, &run)?;
+        Ok(((), marks(&ctx.work, &[run])?))
+    }
 }
 
-fn write_marker(path: &Path, plan: &str, files: &[PathBuf]) -> Result<(), DedupError> {
-    let text = marker_text(plan, files).ok_or_else(|| {
-        DedupError::Other(format!("{}: a file this step wrote is missing: {files:?}", path.display()))
-    })?;
-    Ok(dataset::write_atomic(path, text.as_bytes())?)
+/// The signatures step's parts: every source's signature records and band-key run.
+struct SignStep<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    boiler: HashSet<u64>,
+    signer: Option<Arc<dyn BatchSigner>>,
 }
 
-fn marker_ok(path: &Path, plan: &str, files: &[PathBuf]) -> bool {
-    marker_text(plan, files).is_some_and(|want| std::fs::read_to_string(path).is_ok_and(|m| m == want))
+impl PartStage for SignStep<'_, '_> {
+    type Report = ();
+    type Error = DedupError;
+
+    fn parts(&self) -> usize {
+        self.ctx.sources.len()
+    }
+
+    fn marker(&self, part: u32) -> MarkerPath {
+        work_marker(&self.ctx.work, format!("sig-{part}.done"))
+    }
+
+    fn plan(&self, _part: u32) -> String {
+        self.ctx.plan.clone()
+    }
+
+    fn run_part(&self, part: u32, _plan: &str) -> Result<((), Vec<FileMark>), DedupError> {
+        let ctx = self.ctx;
+        let i = part as usize;
+        match ctx.part(i) {
+            Some((d, p)) => {
+                let (work, profile, layout) = (&ctx.work, &ctx.opts.profile, &ctx.layout);
+                signatures(d, p, i, ctx.base[i], work, profile, layout, &self.boiler, self.signer.as_deref())?
+            }
+            None => ctx.index_keys(i)?,
+        }
+        Ok(((), marks(&ctx.work, &ctx.signature_files(i))?))
+    }
+}
+
+/// The filter step's parts: part `i` of the output is input part `i` without its duplicates.
+struct FilterStep<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    boiler: HashSet<u64>,
+}
+
+impl DatasetStage for FilterStep<'_, '_> {
+    type Stats = ();
+    type Error = DedupError;
+
+    fn parts(&self) -> usize {
+        self.ctx.n_input
+    }
+
+    fn plan(&self, _part: u32) -> String {
+        self.ctx.plan.clone()
+    }
+
+    fn write_part(&self, part: u32, _plan: &str) -> Result<(PartRecord, ()), DedupError> {
+        let ctx = self.ctx;
+        let i = part as usize;
+        let path = ctx.work.join(format!("decisions-{i}.bin"));
+        let mut r = BufReader::with_capacity(1 << 16, File::open(&path).map_err(io_err(&path))?);
+        let mut b = [0u8; DECISION];
+        let decide = |_row: u64| -> Result<Decision, DedupError> {
+            r.read_exact(&mut b).map_err(io_err(&path))?;
+            let size = u32::from_le_bytes(b[1..5].try_into().expect("4 bytes"));
+            Ok(Decision {
+                keep: b[0] & KEEP != 0,
+                cluster: (size > 1).then(|| hex(b[5..].try_into().expect("16 bytes"))),
+                size,
+                exact: b[0] & EXACT != 0,
+                earlier: b[0] & EARLIER != 0,
+            })
+        };
+        let mut index = if ctx.opts.save_index {
+            Some(IndexWriter::create(&ctx.sig_path(i), ctx.index_part_path(i), ctx.layout.size())?)
+        } else {
+            None
+        };
+        let (d, p) = ctx.part(i).expect("input parts are dataset parts");
+        let o = ctx.opts;
+        let norm = o.profile.normalization;
+        let rec = filter_part(d, p, part, &o.output, o.compression, &self.boiler, norm, decide, index.as_mut())?;
+        if let Some(ix) = index {
+            ix.finish()?;
+        }
+        Ok((rec, ()))
+    }
+
+    /// The saved index's part, when one is asked for: without it the part is not complete.
+    fn extra_files(&self, part: u32) -> Vec<String> {
+        if self.ctx.opts.save_index {
+            vec![format!("{INDEX_DIR}/sig-{part}.bin")]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -571,12 +691,15 @@ impl<'a> Ctx<'a> {
     }
 
     fn lines_done(&self, i: usize) -> bool {
-        let run = self.work.join(format!("lines-{i}.run"));
-        marker_ok(&self.work.join(format!("lines-{i}.done")), &self.plan, &[run])
+        Marker::<()>::valid(&LinesStep(self).marker(i as u32), &self.plan).is_some()
+    }
+
+    fn boilerplate_marker(&self) -> MarkerPath {
+        work_marker(&self.work, "boilerplate.done".into())
     }
 
     fn boilerplate_done(&self) -> bool {
-        marker_ok(&self.work.join("boilerplate.done"), &self.plan, &[self.work.join("boilerplate.bin")])
+        Marker::<()>::valid(&self.boilerplate_marker(), &self.plan).is_some()
     }
 
     /// What the signatures step writes for source `i` (a saved index's signatures are read
@@ -586,7 +709,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn signatures_done(&self, i: usize) -> bool {
-        marker_ok(&self.work.join(format!("sig-{i}.done")), &self.plan, &self.signature_files(i))
+        Marker::<()>::valid(&work_marker(&self.work, format!("sig-{i}.done")), &self.plan).is_some()
     }
 
     fn sig_path(&self, i: usize) -> PathBuf {
@@ -629,18 +752,12 @@ impl<'a> Ctx<'a> {
         if self.opts.boilerplate_min_docs == 0 {
             return Ok(0);
         }
-        let todo: Vec<usize> = (0..self.n_input).filter(|&i| shard.owns(i)).filter(|&i| !self.lines_done(i)).collect();
-        todo.par_iter().try_for_each(|&i| -> Result<(), DedupError> {
-            let run = self.work.join(format!("lines-{i}.run"));
-            let (d, part) = self.part(i).expect("input parts are dataset parts");
-            super::boilerplate::count_part(d, part, self.opts.profile.normalization, &run)?;
-            write_marker(&self.work.join(format!("lines-{i}.done")), &self.plan, &[run])
-        })?;
-        Ok(todo.len())
+        let done = stage::run_parts(&LinesStep(self), shard)?;
+        Ok(done.iter().filter(|d| !d.resumed).count())
     }
 
     fn boilerplate(&self) -> Result<usize, DedupError> {
-        let (path, marker) = (self.work.join("boilerplate.bin"), self.work.join("boilerplate.done"));
+        let path = self.work.join("boilerplate.bin");
         if self.boilerplate_done() {
             return Ok(0);
         }
@@ -657,7 +774,8 @@ impl<'a> Ctx<'a> {
         lines.sort_unstable();
         let bytes: Vec<u8> = lines.iter().flat_map(|l| l.to_le_bytes()).collect();
         dataset::write_atomic(&path, &bytes)?;
-        write_marker(&marker, &self.plan, &[path])?;
+        Marker { plan: self.plan.clone(), files: marks(&self.work, &[path])?, data: () }
+            .write(&self.boilerplate_marker())?;
         tracing::info!("{} boilerplate lines", lines.len());
         Ok(0)
     }
@@ -671,28 +789,16 @@ impl<'a> Ctx<'a> {
 
     fn signatures(&self, shard: Shard) -> Result<usize, DedupError> {
         let boiler = self.boilerplate_set()?;
-        let todo: Vec<usize> =
-            (0..self.sources.len()).filter(|&i| shard.owns(i)).filter(|&i| !self.signatures_done(i)).collect();
+        let todo = (0..self.sources.len()).filter(|&i| shard.owns(i)).any(|i| !self.signatures_done(i));
         // A batched signer when one is given, or a GPU is asked for (and found); the CPU path
         // otherwise.
-        let signer = match (&self.opts.signer, self.opts.device.open()?) {
+        let signer = match (&self.opts.signer, &self.opts.device) {
             (Some(given), _) => Some(given.0.clone()),
-            (None, Some(gpu)) if !todo.is_empty() => {
-                Some(crate::gpu::minhash_signer(&gpu, &self.opts.profile.hasher())?)
-            }
+            (None, Some(device)) if todo => device.open(&self.opts.profile.hasher())?,
             _ => None,
         };
-        todo.par_iter().try_for_each(|&i| match self.part(i) {
-            Some((d, part)) => {
-                let (work, profile, layout) = (&self.work, &self.opts.profile, &self.layout);
-                signatures(d, part, i, self.base[i], work, profile, layout, &boiler, signer.as_deref())
-            }
-            None => self.index_keys(i),
-        })?;
-        for &i in &todo {
-            write_marker(&self.work.join(format!("sig-{i}.done")), &self.plan, &self.signature_files(i))?;
-        }
-        Ok(todo.len())
+        let done = stage::run_parts(&SignStep { ctx: self, boiler, signer }, shard)?;
+        Ok(done.iter().filter(|d| !d.resumed).count())
     }
 
     /// The band keys of a saved index's part (its signatures are read where they are).
@@ -712,7 +818,6 @@ impl<'a> Ctx<'a> {
     }
 
     fn cluster(&self) -> Result<usize, DedupError> {
-        let stats_path = self.work.join("cluster.json");
         if self.cluster_stats().is_some() {
             return Ok(0);
         }
@@ -866,26 +971,17 @@ impl<'a> Ctx<'a> {
             dataset::write_atomic(&work.join(format!("decisions-{i}.bin")), &out)?;
             Ok(())
         })?;
-        let stats = ClusterStats {
-            plan: self.plan.clone(),
-            clusters: best.len() as u64,
-            candidate_pairs: candidates,
-            verified_pairs: verified,
-        };
-        dataset::write_atomic(&stats_path, &serde_json::to_vec_pretty(&stats).expect("stats serialize"))?;
+        let stats = ClusterStats { clusters: best.len() as u64, candidate_pairs: candidates, verified_pairs: verified };
+        let decisions: Vec<PathBuf> = (0..self.n_input).map(|i| work.join(format!("decisions-{i}.bin"))).collect();
+        Marker { plan: self.plan.clone(), files: marks(work, &decisions)?, data: stats }
+            .write(&work_marker(work, "cluster.json".into()))?;
         Ok(0)
     }
 
-    /// The cluster step's record, if it is complete for this plan: its decision files, one
-    /// fixed-size record per row, all have their full length (see [`marker_text`] for why).
+    /// The cluster step's figures, if it is complete for this plan (its decision files, one
+    /// per input part, all as written).
     fn cluster_stats(&self) -> Option<ClusterStats> {
-        let bytes = std::fs::read(self.work.join("cluster.json")).ok()?;
-        let stats = serde_json::from_slice::<ClusterStats>(&bytes).ok().filter(|s| s.plan == self.plan)?;
-        let full = |i: usize| {
-            let path = self.work.join(format!("decisions-{i}.bin"));
-            std::fs::metadata(path).is_ok_and(|m| m.len() == self.rows(i) * DECISION as u64)
-        };
-        (0..self.n_input).all(full).then_some(stats)
+        Marker::<ClusterStats>::valid(&work_marker(&self.work, "cluster.json".into()), &self.plan).map(|m| m.data)
     }
 
     fn index_part_path(&self, i: usize) -> PathBuf {
@@ -895,58 +991,12 @@ impl<'a> Ctx<'a> {
     fn filter(&self, shard: Shard) -> Result<usize, DedupError> {
         self.needs("the clusters", self.cluster_stats().is_some(), Step::Cluster)?;
         let boiler = self.boilerplate_set()?;
-        let out = &self.opts.output;
-        let todo: Vec<usize> = (0..self.n_input)
-            .filter(|&i| shard.owns(i))
-            .filter(|&i| {
-                dataset::completed_part(out, i as u32, &self.plan).is_none()
-                    || (self.opts.save_index && !self.index_part_path(i).exists())
-            })
-            .collect();
         if self.opts.save_index {
-            let dir = out.join(INDEX_DIR);
+            let dir = self.opts.output.join(INDEX_DIR);
             std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         }
-        todo.par_iter().try_for_each(|&i| -> Result<(), DedupError> {
-            let path = self.work.join(format!("decisions-{i}.bin"));
-            let mut r = BufReader::with_capacity(1 << 16, File::open(&path).map_err(io_err(&path))?);
-            let mut b = [0u8; DECISION];
-            let decide = |_row: u64| -> Result<Decision, DedupError> {
-                r.read_exact(&mut b).map_err(io_err(&path))?;
-                let size = u32::from_le_bytes(b[1..5].try_into().expect("4 bytes"));
-                Ok(Decision {
-                    keep: b[0] & KEEP != 0,
-                    cluster: (size > 1).then(|| hex(b[5..].try_into().expect("16 bytes"))),
-                    size,
-                    exact: b[0] & EXACT != 0,
-                    earlier: b[0] & EARLIER != 0,
-                })
-            };
-            let mut index = if self.opts.save_index {
-                Some(IndexWriter::create(&self.sig_path(i), self.index_part_path(i), self.layout.size())?)
-            } else {
-                None
-            };
-            let (d, part) = self.part(i).expect("input parts are dataset parts");
-            let rec = filter_part(
-                d,
-                part,
-                i as u32,
-                &self.plan,
-                out,
-                self.opts.compression,
-                &boiler,
-                self.opts.profile.normalization,
-                decide,
-                index.as_mut(),
-            )?;
-            if let Some(ix) = index {
-                ix.finish()?;
-            }
-            dataset::write_part_record(out, &rec)?;
-            Ok(())
-        })?;
-        Ok(todo.len())
+        let run = stage::run_dataset(&FilterStep { ctx: self, boiler }, &self.opts.output, shard)?;
+        Ok(run.parts.len() - run.resumed)
     }
 
     fn finalize(&self) -> Result<DedupSummary, DedupError> {
@@ -957,9 +1007,9 @@ impl<'a> Ctx<'a> {
         let mut counts = Counts::default();
         let (mut parts, mut rejected_parts, mut text_bytes, mut index_parts) = (Vec::new(), Vec::new(), 0, Vec::new());
         for i in 0..self.n_input {
-            let rec = dataset::completed_part(out, i as u32, &self.plan);
+            let rec = stage::completed_part::<()>(out, i as u32, &self.plan);
             self.needs(&format!("part {i}"), rec.is_some(), Step::Filter)?;
-            let rec = rec.expect("checked");
+            let rec = rec.expect("checked").record;
             if self.opts.save_index {
                 let p = self.index_part_path(i);
                 let bytes = std::fs::metadata(&p).map_err(io_err(&p))?.len();
@@ -1235,7 +1285,6 @@ fn filter_part(
     ds: &Dataset,
     part: &dataset::PartFile,
     i: u32,
-    plan: &str,
     out: &Path,
     compression: crate::dataset::Codec,
     boiler: &HashSet<u64>,
@@ -1328,7 +1377,7 @@ fn filter_part(
     debug_assert_eq!(kept_rows.rows(), counts.kept);
     let documents = kept_rows.finish(output_schema(&crate::document::schema()))?;
     let rejected = rejected.finish()?;
-    Ok(PartRecord { part: i, plan: plan.to_string(), counts, documents, rejected, input_bytes: part.bytes, text_bytes })
+    Ok(PartRecord { part: i, counts, documents, rejected, input_bytes: part.bytes, text_bytes })
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! original text), optional removal of garbage lines, the signals (computed once), the rules
 //! in order (the first rule broken removes the document; every rule broken counts in the
 //! marginal table), and PII masking of what is written (kept text and rejected text alike).
-//! A part's rule tables go to `_parts/filter-NNNNN.json` before its part record, so a resumed
-//! run can sum them without redoing the part.
+//! A part's rule tables are kept in its marker (`_parts/part-NNNNN.json`, see [`crate::stage`]),
+//! so a resumed run sums them without redoing the part.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,6 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::config::FilterConfig;
@@ -26,8 +25,9 @@ use super::langid::{self, LanguageDetector};
 use super::lexicon::Lexicons;
 use super::pii::Masker;
 use super::rules::{self, Signals, RULES};
-use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink, Shard};
+use crate::dataset::{self, Counts, Dataset, DatasetError, PartRecord, RejectionSink, Shard};
 use crate::reject::Reason;
+use crate::stage::{self, DatasetStage, ManifestHead, Tally};
 
 pub const STAGE: &str = "filter";
 
@@ -84,8 +84,6 @@ pub enum FilterError {
 /// Per-part (and summed) tables beyond `Counts`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PartStats {
-    pub part: u32,
-    pub plan: String,
     /// Documents breaking each rule, whatever the rules before it said.
     pub marginal: BTreeMap<String, u64>,
     /// PII masked, by kind.
@@ -100,7 +98,7 @@ pub struct PartStats {
     pub text_bytes_in: u64,
 }
 
-impl PartStats {
+impl Tally for PartStats {
     fn add(&mut self, o: &PartStats) {
         for (k, v) in &o.marginal {
             *self.marginal.entry(k.clone()).or_default() += v;
@@ -160,30 +158,43 @@ impl FilterSummary {
     }
 }
 
-fn stats_name(i: u32) -> String {
-    format!("{}/filter-{i:05}.json", dataset::PARTS_DIR)
-}
-
 /// Runs the filter stage on the dataset at `input`.
 pub fn filter(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError> {
     opts.config.validate("filter config").map_err(|e| FilterError::Other(e.to_string()))?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| FilterError::Other(format!("cannot start worker threads: {e}")))?;
-    pool.install(|| run(input, opts))
+    stage::install(opts.threads, || run(input, opts)).map_err(FilterError::Other)?
+}
+
+/// The filter's parts: part `i` of the output is part `i` of the input, filtered.
+struct FilterParts<'a> {
+    ds: &'a Dataset,
+    plan: &'a str,
+    opts: &'a FilterOptions,
+    tools: Tools<'a>,
+}
+
+impl DatasetStage for FilterParts<'_> {
+    type Stats = PartStats;
+    type Error = FilterError;
+
+    fn parts(&self) -> usize {
+        self.ds.manifest.parts.len()
+    }
+
+    fn plan(&self, _part: u32) -> String {
+        self.plan.to_string()
+    }
+
+    fn write_part(&self, part: u32, _plan: &str) -> Result<(PartRecord, PartStats), FilterError> {
+        let input = &self.ds.manifest.parts[part as usize];
+        filter_part(self.ds, input, part, &self.opts.output, self.opts, &self.tools)
+    }
 }
 
 fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError> {
     let start = Instant::now();
     let ds = Dataset::open(input)?;
     let out = &opts.output;
-    dataset::prepare_output(out, STAGE)?;
-    let parts = &ds.manifest.parts;
-    // Other shards may be writing their temporaries now: only a whole run cleans up.
-    if opts.shard == Shard::WHOLE {
-        dataset::clean_stale(out, parts.len() as u32)?;
-    }
+    stage::prepare_output(out, STAGE, ds.manifest.parts.len(), opts.shard)?;
     let config_json = serde_json::to_value(&opts.config).expect("config serializes");
     let lexicons = Lexicons::read(&opts.config.quality.lexicons).map_err(|e| FilterError::Other(e.to_string()))?;
     let plan = {
@@ -191,7 +202,7 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
         h.update(config_json.to_string().as_bytes());
         lexicons.hash_into(&mut h);
         h.update(opts.compression.to_string().as_bytes());
-        for p in parts {
+        for p in &ds.manifest.parts {
             h.update(p.xxh3.as_bytes());
         }
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
@@ -199,85 +210,44 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
     };
     let detector = langid::detector(&opts.config.language);
     let masker = Masker::new(&opts.config.pii);
-    let results: Vec<Result<(PartRecord, PartStats), FilterError>> = parts
-        .par_iter()
-        .enumerate()
-        .filter(|(i, _)| opts.shard.owns(*i))
-        .map(|(i, part)| {
-            let i = i as u32;
-            if let Some(rec) = dataset::completed_part(out, i, &plan) {
-                let stats = std::fs::read(out.join(stats_name(i)))
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<PartStats>(&b).ok())
-                    .filter(|s| s.plan == plan && s.part == i);
-                if let Some(stats) = stats {
-                    return Ok((rec, stats));
-                }
-            }
-            let tools = Tools { detector: detector.as_ref(), masker: &masker, lexicons: &lexicons };
-            let (rec, stats) = filter_part(&ds, part, i, &plan, out, opts, &tools)?;
-            dataset::write_atomic(
-                &out.join(stats_name(i)),
-                &serde_json::to_vec_pretty(&stats).expect("stats serialize"),
-            )?;
-            dataset::write_part_record(out, &rec)?;
-            Ok((rec, stats))
-        })
-        .collect();
-    let mut counts = Counts::default();
-    let mut stats = PartStats::default();
-    let (mut manifest_parts, mut rejected_parts, mut text_bytes) = (Vec::new(), Vec::new(), 0);
-    for r in results {
-        let (rec, st) = r?;
-        counts.add(&rec.counts);
-        stats.add(&st);
-        text_bytes += rec.text_bytes;
-        manifest_parts.push(rec.documents);
-        rejected_parts.push(rec.rejected);
-    }
-    if opts.shard != Shard::WHOLE {
-        // No manifest commits a shard's parts: they are made durable before its task ends.
-        dataset::sync_written(&opts.output)?;
-        return Ok(FilterSummary { counts, stats, elapsed: start.elapsed() });
-    }
-    let rules_table: Vec<serde_json::Value> = RULES
-        .iter()
-        .map(|r| {
-            let seq = counts.rejected.get(r.as_str()).copied().unwrap_or(0);
-            let mar = stats.marginal.get(r.as_str()).copied().unwrap_or(0);
-            serde_json::json!({
-                "rule": r.as_str(),
-                "sequential": seq,
-                "marginal": mar,
-                "marginal_share": if counts.input == 0 { 0.0 } else { mar as f64 / counts.input as f64 },
+    let tools = Tools { detector: detector.as_ref(), masker: &masker, lexicons: &lexicons };
+    let work = FilterParts { ds: &ds, plan: &plan, opts, tools };
+    let run = stage::run_dataset(&work, out, opts.shard)?;
+    run.commit(out, opts.shard, |run| {
+        let (counts, stats) = (&run.counts, &run.stats);
+        let rules_table: Vec<serde_json::Value> = RULES
+            .iter()
+            .map(|r| {
+                let seq = counts.rejected.get(r.as_str()).copied().unwrap_or(0);
+                let mar = stats.marginal.get(r.as_str()).copied().unwrap_or(0);
+                serde_json::json!({
+                    "rule": r.as_str(),
+                    "sequential": seq,
+                    "marginal": mar,
+                    "marginal_share": if counts.input == 0 { 0.0 } else { mar as f64 / counts.input as f64 },
+                })
             })
+            .collect();
+        Ok::<_, FilterError>(ManifestHead {
+            stage: STAGE,
+            config: config_json,
+            inputs: serde_json::json!({
+                "dataset": input.display().to_string(),
+                "stage": ds.manifest.stage,
+                "parts": ds.manifest.parts,
+            }),
+            compression: opts.compression,
+            stats: Some(serde_json::json!({
+                "rules": rules_table,
+                "pii_masked": stats.pii_masked,
+                "kept_languages": stats.kept_languages,
+                "language_flags": stats.language_flags,
+                "detector": detector.name(),
+                "sampled_bytes": stats.sampled_bytes,
+            })),
         })
-        .collect();
-    let manifest = Manifest {
-        stage: STAGE.into(),
-        kbcurate_version: env!("CARGO_PKG_VERSION").into(),
-        config: config_json,
-        inputs: serde_json::json!({
-            "dataset": input.display().to_string(),
-            "stage": ds.manifest.stage,
-            "parts": ds.manifest.parts,
-        }),
-        counts: counts.clone(),
-        parts: manifest_parts,
-        rejected_parts,
-        text_bytes,
-        compression: opts.compression,
-        stats: Some(serde_json::json!({
-            "rules": rules_table,
-            "pii_masked": stats.pii_masked,
-            "kept_languages": stats.kept_languages,
-            "language_flags": stats.language_flags,
-            "detector": detector.name(),
-            "sampled_bytes": stats.sampled_bytes,
-        })),
-    };
-    manifest.write(out)?;
-    Ok(FilterSummary { counts, stats, elapsed: start.elapsed() })
+    })?;
+    Ok(FilterSummary { counts: run.counts, stats: run.stats, elapsed: start.elapsed() })
 }
 
 /// The output schema: the input's columns (filter columns of an earlier run left out) plus
@@ -363,7 +333,6 @@ fn filter_part(
     ds: &Dataset,
     part: &dataset::PartFile,
     i: u32,
-    plan: &str,
     out: &Path,
     opts: &FilterOptions,
     tools: &Tools,
@@ -376,7 +345,7 @@ fn filter_part(
     let mut rejected = RejectionSink::create(out, &dataset::rejected_part_name(i), props.clone(), 4096, 32 << 20)?;
     let mut kept_rows = dataset::KeptRows::new(out, i, props);
     let mut counts = Counts::default();
-    let mut stats = PartStats { part: i, plan: plan.to_string(), ..Default::default() };
+    let mut stats = PartStats::default();
     let mut text_bytes = 0u64;
     let mut schema: Option<SchemaRef> = None;
     for batch in ds.batches(part)? {
@@ -505,14 +474,6 @@ fn filter_part(
     debug_assert_eq!(kept_rows.rows(), counts.kept);
     let documents = kept_rows.finish(output_schema(&crate::document::schema()))?;
     let rejected = rejected.finish()?;
-    let rec = PartRecord {
-        part: i,
-        plan: plan.to_string(),
-        counts,
-        documents,
-        rejected,
-        input_bytes: part.bytes,
-        text_bytes,
-    };
+    let rec = PartRecord { part: i, counts, documents, rejected, input_bytes: part.bytes, text_bytes };
     Ok((rec, stats))
 }

@@ -1,6 +1,6 @@
 //! The kernels' CUDA C source and how each is launched.
 //!
-//! Always built, without the `cuda` feature, for one reason: `tests/gpu_emulated.rs` compiles
+//! Always built, without the `cuda` feature, for one reason: the `emulated` tests in `tests/gpu.rs` compile
 //! this same source with the host's C++ compiler against a small emulation of CUDA's execution
 //! model (`tests/cuda_emu/`: blocks one after another, a block's threads as OS threads meeting
 //! at a barrier for `__syncthreads`, shared memory as statics) and runs it on the CPU. CI has no
@@ -23,6 +23,7 @@
 
 pub use crate::dedup::batch::SignatureInput;
 use crate::dedup::minhash::Sketch;
+pub use crate::device::chunks::{Chunks, NORMALIZE_CHUNK};
 use crate::tokenize::merge::MAX_MERGE_PIECE;
 
 /// XXH3-64 on the device (`xxh3_64`), and the `xxh3_slices` test kernel.
@@ -135,50 +136,6 @@ pub fn signature_entry(sketch: Sketch, input: SignatureInput) -> &'static str {
     }
 }
 
-/// Bytes of raw text per normalization thread: small enough that a long document is spread
-/// over many threads, large enough that finding a chunk's first letter (up to a word) is little
-/// extra work.
-pub const NORMALIZE_CHUNK: usize = 1024;
-
-/// A batch's documents cut into chunks for `normalize_chunks`: chunk `k` starts at byte
-/// `begin[k]` of document `doc[k]`; document `d`'s chunks start at `first[d]` (`first[docs]`
-/// is the number of chunks). Every document has at least one chunk, an empty one included.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Chunks {
-    pub begin: Vec<u32>,
-    pub doc: Vec<u32>,
-    pub first: Vec<u32>,
-}
-
-impl Chunks {
-    /// The chunks of the documents at `offsets` (`docs + 1` byte offsets), `size` bytes each.
-    pub fn of(offsets: &[u32], size: usize) -> Self {
-        let mut c = Chunks::default();
-        for (d, w) in offsets.windows(2).enumerate() {
-            c.first.push(c.begin.len() as u32);
-            let mut at = w[0];
-            loop {
-                c.begin.push(at);
-                c.doc.push(d as u32);
-                at = at.saturating_add(size as u32);
-                if at >= w[1] {
-                    break;
-                }
-            }
-        }
-        c.first.push(c.begin.len() as u32);
-        c
-    }
-
-    pub fn len(&self) -> usize {
-        self.begin.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.begin.is_empty()
-    }
-}
-
 /// `normalize_chunks`: a thread per chunk.
 pub fn normalize_launch(chunks: usize) -> Launch {
     Launch { grid: (chunks as u32).div_ceil(128).max(1), block: 128, shared_bytes: 0 }
@@ -225,16 +182,6 @@ pub fn xxh3_launch(slices: usize) -> Launch {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chunks_cover_every_document() {
-        let c = Chunks::of(&[0, 0, 5, 2053, 2054], 1024);
-        assert_eq!(c.begin, vec![0, 0, 5, 1029, 2053]);
-        assert_eq!(c.doc, vec![0, 1, 2, 2, 3]);
-        assert_eq!(c.first, vec![0, 1, 2, 4, 5]);
-        let c = Chunks::of(&[0, 2048], 1024);
-        assert_eq!((c.begin, c.first), (vec![0, 1024], vec![0, 2]));
-    }
 
     #[test]
     fn launch_shapes_fit_the_kernels() {

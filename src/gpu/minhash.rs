@@ -24,8 +24,8 @@
 //! same loops over the uploaded hashes.
 //!
 //! Integer operations only, so the signatures are bit-identical to `MinHasher::signature`
-//! (`dedup::batch` has the CPU reference of these loops; `tests/gpu_emulated.rs` runs these
-//! kernels on the CPU under a CUDA emulation in CI; `tests/gpu.rs` runs them on a GPU).
+//! (`dedup::batch` has the CPU reference of these loops; `tests/gpu.rs` runs these kernels on the
+//! CPU under a CUDA emulation in CI (its `emulated` module) and on a GPU).
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -21,9 +21,10 @@
 //! the GPU tests then show the device agrees.
 //!
 //! ```text
-//! device.rs   `--device cpu|cuda[:N]|auto`: parsing, opening a context, the errors (always built)
+//! open.rs     opening the device a `crate::device::Device` names (always built; the names, the
+//!             errors and the chunk layout are the leaf module `crate::device`)
 //! kernels.rs  the kernels' CUDA C (kernels/*.cu) and launch shapes (always built: CI runs the
-//!             kernels under a host emulation of CUDA, tests/gpu_emulated.rs)
+//!             kernels under a host emulation of CUDA: tests/gpu.rs, module `emulated`)
 //! context.rs  an open GPU: the context, and NVRTC compilation (which needs no device) (feature `cuda`)
 //! staging.rs  pinned host buffers, device buffers, per-call streams and timings (feature `cuda`)
 //! minhash.rs  the signature kernel (feature `cuda`)
@@ -35,8 +36,8 @@
 //! over one integer per document, well under 1% of a tokenize run, and moving it would add a
 //! transfer for no gain (docs/gpu.md).
 
-pub mod device;
 pub mod kernels;
+mod open;
 
 #[cfg(feature = "cuda")]
 pub mod bpe;
@@ -49,7 +50,7 @@ pub mod minhash;
 #[cfg(feature = "cuda")]
 pub mod staging;
 
-pub use device::{Device, GpuError};
+pub use crate::device::{Device, GpuError};
 
 #[cfg(feature = "cuda")]
 pub use context::{compile_ptx, nvrtc_present, Gpu};
@@ -69,6 +70,59 @@ pub fn minhash_signer(
     return Ok(std::sync::Arc::new(minhash::GpuMinHash::new(gpu, hasher)?));
     #[cfg(not(feature = "cuda"))]
     match *gpu {}
+}
+
+/// A device as the stages take it (`DedupOptions::device`, `TokenizeOptions::device`): the GPU
+/// path behind their batch traits, opened only when a stage has work for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnDevice(pub Device);
+
+impl crate::dedup::batch::SignerSource for OnDevice {
+    fn describe(&self) -> String {
+        self.0.to_string()
+    }
+
+    fn open(
+        &self,
+        hasher: &crate::dedup::minhash::MinHasher,
+    ) -> Result<Option<std::sync::Arc<dyn crate::dedup::batch::BatchSigner>>, GpuError> {
+        match self.0.open()? {
+            Some(gpu) => Ok(Some(minhash_signer(&gpu, hasher)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl crate::tokenize::encoder::EncoderPlacement for OnDevice {
+    fn describe(&self) -> String {
+        self.0.to_string()
+    }
+
+    /// `auto` keeps an encoder the GPU cannot run (a tokenizer.json) on the CPU, where `cuda`
+    /// refuses it.
+    fn place(
+        &self,
+        enc: Box<dyn crate::tokenize::encoder::Encoder>,
+    ) -> Result<Box<dyn crate::tokenize::encoder::Encoder>, GpuError> {
+        if self.0 == Device::Auto && enc.rank_bpe().is_none() {
+            tracing::info!("--device auto: {} runs on the CPU (the GPU encodes tiktoken-style BPE)", enc.describe());
+            return Ok(enc);
+        }
+        match self.0.open()? {
+            Some(gpu) => encoder(&gpu, enc),
+            None => Ok(enc),
+        }
+    }
+}
+
+/// `--device` for dedup: nothing for the CPU, else the GPU path.
+pub fn signer_source(device: Device) -> Option<std::sync::Arc<dyn crate::dedup::batch::SignerSource>> {
+    (!device.is_cpu()).then(|| std::sync::Arc::new(OnDevice(device)) as _)
+}
+
+/// `--device` for tokenize: nothing for the CPU, else the GPU path.
+pub fn encoder_placement(device: Device) -> Option<std::sync::Arc<dyn crate::tokenize::encoder::EncoderPlacement>> {
+    (!device.is_cpu()).then(|| std::sync::Arc::new(OnDevice(device)) as _)
 }
 
 /// The GPU split's pattern for `encoder`, if it is a built-in vocabulary (by fingerprint: its

@@ -10,7 +10,8 @@ use serde_json::json;
 
 use super::format::{self, Format};
 use super::source::ReadError;
-use super::{input, mets, CollectionPlan, IngestError};
+use super::stage::{CollectionPlan, IngestError};
+use super::{input, mets};
 use crate::reject::Reason;
 
 /// One input file of the plan.

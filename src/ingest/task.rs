@@ -7,10 +7,8 @@ use std::path::PathBuf;
 use super::format::{self, Format};
 use super::plan::Unit;
 use super::source::{Emit, ReadContext, ReadError, ReaderOptions};
-use super::{
-    alto, asr_json, ctm, hocr, input, jsonl, mets, page, parquet_input, subtitles, tei, text, CollectionPlan,
-    IngestError, Shared,
-};
+use super::stage::{CollectionPlan, IngestError, Shared};
+use super::{alto, asr_json, ctm, hocr, input, jsonl, mets, page, parquet_input, subtitles, tei, text};
 use crate::reject::Reason;
 
 /// A piece of work inside a part.

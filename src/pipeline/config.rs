@@ -11,14 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use super::PipelineError;
 use crate::balance::policy::Policy;
-use crate::dedup::cluster::KeepKey;
-use crate::dedup::lsh::Banding;
+use crate::dedup::args::DedupArgs;
 use crate::dedup::profile::Profile;
 use crate::filter::config::FilterConfig;
+use crate::ingest::args::IngestArgs;
 use crate::ingest::config::IngestConfig;
-use crate::tokenize::pack::Strategy;
-use crate::tokenize::special::TokenRef;
-use crate::tokenize::stage::Format;
+use crate::tokenize::args::TokenizeArgs;
 
 /// The stages, in the order they run. Each writes a folder named after it in the run folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -166,102 +164,13 @@ pub struct RunSection {
     #[serde(default)]
     pub compression: crate::dataset::Codec,
     /// Sync each stage's output to disk at its commit (`kbcurate --sync`; see the durability
-    /// notes in the README). It does not change any output, so it is not in the stage keys.
+    /// notes in docs/pipeline.md). It does not change any output, so it is not in the stage keys.
     #[serde(default)]
     pub sync: bool,
 }
 
-/// `[ingest]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IngestStage {
-    /// A collections config (schemas/collections.md), or the collections inline below.
-    pub config: Option<PathBuf>,
-    pub defaults: Option<crate::ingest::config::Defaults>,
-    pub collection: Option<Vec<crate::ingest::config::Collection>>,
-    /// Most MiB of input per part: the unit of resume and of an array task's work.
-    #[serde(default = "default_part_size")]
-    pub part_size_mb: f64,
-    #[serde(default = "default_shards")]
-    pub shards: u32,
-    pub slurm: Option<SlurmSettings>,
-}
-
-fn default_part_size() -> f64 {
-    256.0
-}
 fn default_shards() -> u32 {
     4
-}
-fn default_boilerplate() -> u64 {
-    20
-}
-fn default_profile() -> String {
-    "ocr".into()
-}
-fn default_keep_order() -> Vec<KeepKey> {
-    vec![KeepKey::OcrConfidence, KeepKey::Length, KeepKey::Date]
-}
-
-/// `[dedup]`: the options of `kbcurate dedup`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DedupStage {
-    #[serde(default = "default_profile")]
-    pub profile: String,
-    pub threshold: Option<f64>,
-    /// `BANDSxROWS`, e.g. `32x4`.
-    pub bands_rows: Option<String>,
-    #[serde(default = "default_boilerplate")]
-    pub boilerplate_min_docs: u64,
-    #[serde(default = "default_keep_order")]
-    pub keep_order: Vec<KeepKey>,
-    #[serde(default)]
-    pub against: Vec<PathBuf>,
-    #[serde(default)]
-    pub save_index: bool,
-    /// `cpu` (default), `cuda`, `cuda:N` or `auto`; outputs do not depend on it.
-    pub device: Option<String>,
-    #[serde(default = "default_shards")]
-    pub shards: u32,
-    pub slurm: Option<SlurmSettings>,
-}
-
-/// `[tokenize]`: the options of `kbcurate tokenize`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenizeStage {
-    pub tokenizer: String,
-    pub seq_len: u32,
-    #[serde(default = "default_packing")]
-    pub packing: Strategy,
-    pub bos: Option<String>,
-    pub eos: Option<String>,
-    pub pad: Option<String>,
-    #[serde(default)]
-    pub val_fraction: f64,
-    #[serde(default)]
-    pub seed: u64,
-    #[serde(default = "default_format")]
-    pub format: Format,
-    #[serde(default = "default_bucket")]
-    pub bucket_mb: u64,
-    /// `cpu` (default), `cuda`, `cuda:N` or `auto`; outputs do not depend on it.
-    pub device: Option<String>,
-    /// Array tasks of the encoding step on Slurm (packing is one job after them).
-    #[serde(default = "default_shards")]
-    pub shards: u32,
-    pub slurm: Option<SlurmSettings>,
-}
-
-fn default_packing() -> Strategy {
-    Strategy::Concat
-}
-fn default_format() -> Format {
-    Format::Megatron
-}
-fn default_bucket() -> u64 {
-    256
 }
 
 /// `[audit]` (no options yet besides Slurm's: its presence turns the stage on).
@@ -274,11 +183,31 @@ pub struct AuditStage {
 /// A stage with its config resolved (referenced files read and validated).
 #[derive(Debug, Clone)]
 pub enum StageConfig {
-    Ingest { config: IngestConfig, base: PathBuf, part_size: u64, shards: u32 },
-    Dedup { stage: DedupStage, profile: Profile },
-    Filter { config: FilterConfig, shards: u32 },
-    Balance { policy: Policy, shards: u32 },
-    Tokenize(TokenizeStage),
+    Ingest {
+        config: IngestConfig,
+        base: PathBuf,
+        args: IngestArgs,
+        shards: u32,
+    },
+    /// `args.against` is resolved against the pipeline file's folder.
+    Dedup {
+        args: DedupArgs,
+        profile: Profile,
+        shards: u32,
+    },
+    Filter {
+        config: FilterConfig,
+        shards: u32,
+    },
+    Balance {
+        policy: Policy,
+        shards: u32,
+    },
+    /// `args.tokenizer`, where it names a file, is resolved against the pipeline file's folder.
+    Tokenize {
+        args: TokenizeArgs,
+        shards: u32,
+    },
     Audit,
 }
 
@@ -298,9 +227,8 @@ impl Stage {
     pub fn shards(&self) -> u32 {
         match &self.config {
             StageConfig::Ingest { shards, .. } | StageConfig::Filter { shards, .. } => *shards,
-            StageConfig::Balance { shards, .. } => *shards,
-            StageConfig::Dedup { stage, .. } => stage.shards,
-            StageConfig::Tokenize(t) => t.shards,
+            StageConfig::Balance { shards, .. } | StageConfig::Dedup { shards, .. } => *shards,
+            StageConfig::Tokenize { shards, .. } => *shards,
             StageConfig::Audit => 1,
         }
     }
@@ -322,11 +250,11 @@ pub struct Pipeline {
 struct PipelineFile {
     #[serde(default)]
     run: RunSection,
-    ingest: Option<IngestStage>,
-    dedup: Option<DedupStage>,
+    ingest: Option<toml::Table>,
+    dedup: Option<toml::Table>,
     filter: Option<toml::Table>,
     balance: Option<toml::Table>,
-    tokenize: Option<TokenizeStage>,
+    tokenize: Option<toml::Table>,
     audit: Option<AuditStage>,
     #[serde(default)]
     slurm: SlurmConfig,
@@ -351,12 +279,23 @@ fn runner_keys(path: &Path, section: &str, t: &mut toml::Table) -> Result<(u32, 
     Ok((shards, slurm))
 }
 
-/// Checks a `device` key (`cpu`, `cuda`, `cuda:N`, `auto`).
-pub fn device(path: &Path, section: &str, d: &Option<String>) -> Result<crate::gpu::Device, PipelineError> {
-    match d {
-        None => Ok(crate::gpu::Device::Cpu),
-        Some(v) => v.parse().map_err(|e| invalid(path, format!("[{section}] device = {v:?}: {e}"))),
-    }
+/// The rest of a stage's table (its runner keys taken out) as the stage's options type; an
+/// error names the table and its line.
+fn stage_args<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    section: &str,
+    t: toml::Table,
+) -> Result<T, PipelineError> {
+    toml::Value::Table(t).try_into().map_err(|e: toml::de::Error| {
+        let header = format!("[{section}]");
+        let line = text
+            .lines()
+            .position(|l| l.trim_start().starts_with(&header))
+            .map(|n| format!("line {}: ", n + 1))
+            .unwrap_or_default();
+        invalid(path, format!("{line}{header}: {}", e.message().trim_end()))
+    })
 }
 
 impl Pipeline {
@@ -377,20 +316,40 @@ impl Pipeline {
         let mut stages = Vec::new();
         let origin = |section: &str| format!("{} [{section}]", path.display());
 
-        if let Some(s) = file.ingest {
-            let (config, base) = match (&s.config, &s.collection) {
+        if let Some(mut t) = file.ingest {
+            let (shards, slurm) = runner_keys(path, "ingest", &mut t)?;
+            let config_file = match t.remove("config") {
+                None => None,
+                Some(toml::Value::String(f)) => Some(f),
+                Some(v) => return Err(invalid(path, format!("[ingest] config = {v}: expected a file name"))),
+            };
+            let defaults = t.remove("defaults");
+            let collection = t.remove("collection");
+            let args: IngestArgs = stage_args(path, text, "ingest", t)?;
+            let (config, base) = match (config_file, collection) {
                 (Some(_), Some(_)) => return Err(invalid(
                     path,
                     "[ingest]: give `config = \"collections.toml\"` or inline [[ingest.collection]] tables, not both",
                 )),
                 (Some(f), None) => {
+                    if defaults.is_some() {
+                        return Err(invalid(path, "[ingest]: [ingest.defaults] goes with inline collections"));
+                    }
                     let f = dir.join(f);
                     let c = IngestConfig::from_file(&f).map_err(|e| invalid(path, format!("[ingest] config: {e}")))?;
                     (c, f.parent().unwrap_or(Path::new(".")).to_path_buf())
                 }
-                (None, Some(c)) => {
-                    let c = IngestConfig { defaults: s.defaults.clone().unwrap_or_default(), collections: c.clone() };
-                    c.validate(&origin("ingest")).map_err(|e| invalid(path, e.to_string()))?;
+                (None, Some(collections)) => {
+                    let mut table = toml::Table::new();
+                    table.insert("collection".into(), collections);
+                    if let Some(d) = defaults {
+                        table.insert("defaults".into(), d);
+                    }
+                    let c = IngestConfig::from_toml(
+                        &toml::to_string(&table).expect("a table serializes"),
+                        &origin("ingest"),
+                    )
+                    .map_err(|e| invalid(path, e.to_string()))?;
                     (c, dir.clone())
                 }
                 (None, None) => {
@@ -400,50 +359,32 @@ impl Pipeline {
                     ))
                 }
             };
-            if s.part_size_mb.is_nan() || s.part_size_mb <= 0.0 || s.shards == 0 {
-                return Err(invalid(path, "[ingest]: part_size_mb must be > 0 and shards ≥ 1"));
-            }
-            let part_size = ((s.part_size_mb * 1048576.0) as u64).max(4096);
+            let part_size = args.part_size().map_err(|e| invalid(path, format!("[ingest] {e}")))?;
             let key = key_of(&serde_json::json!({
                 "config": config, "base": base, "part_size": part_size,
             }));
             stages.push(Stage {
                 kind: StageKind::Ingest,
-                config: StageConfig::Ingest { config, base, part_size, shards: s.shards },
-                slurm: s.slurm,
+                config: StageConfig::Ingest { config, base, args, shards },
+                slurm,
                 key,
             });
         }
-        if let Some(mut s) = file.dedup {
-            let mut profile = Profile::by_name(&s.profile)
-                .ok_or_else(|| invalid(path, format!("[dedup] profile `{}`: expected `ocr` or `web`", s.profile)))?;
-            if let Some(t) = s.threshold {
-                if !(0.0..=1.0).contains(&t) {
-                    return Err(invalid(path, "[dedup] threshold must be between 0 and 1"));
-                }
-                profile.threshold = t;
-            }
-            if let Some(br) = &s.bands_rows {
-                let (b, r) = br
-                    .split_once(['x', 'X'])
-                    .and_then(|(b, r)| Some((b.trim().parse::<usize>().ok()?, r.trim().parse::<usize>().ok()?)))
-                    .filter(|(b, r)| *b > 0 && *r > 0)
-                    .ok_or_else(|| {
-                        invalid(path, format!("[dedup] bands_rows `{br}`: expected BANDSxROWS, e.g. 32x4"))
-                    })?;
-                profile.banding = Banding { bands: b, rows: r };
-            }
-            if s.shards == 0 {
-                return Err(invalid(path, "[dedup] shards must be ≥ 1"));
-            }
-            device(path, "dedup", &s.device)?;
-            s.against = s.against.iter().map(|p| dir.join(p)).collect();
+        if let Some(mut t) = file.dedup {
+            let (shards, slurm) = runner_keys(path, "dedup", &mut t)?;
+            let mut args: DedupArgs = stage_args(path, text, "dedup", t)?;
+            let profile = args.profile().map_err(|e| invalid(path, format!("[dedup] {e}")))?;
+            args.against = args.against.iter().map(|p| dir.join(p)).collect();
             let key = key_of(&serde_json::json!({
-                "profile": profile, "boilerplate_min_docs": s.boilerplate_min_docs, "keep_order": s.keep_order,
-                "against": s.against, "save_index": s.save_index,
+                "profile": profile, "boilerplate_min_docs": args.boilerplate_min_docs, "keep_order": args.keep_order,
+                "against": args.against, "save_index": args.save_index,
             }));
-            let slurm = s.slurm.take();
-            stages.push(Stage { kind: StageKind::Dedup, config: StageConfig::Dedup { stage: s, profile }, slurm, key });
+            stages.push(Stage {
+                kind: StageKind::Dedup,
+                config: StageConfig::Dedup { args, profile, shards },
+                slurm,
+                key,
+            });
         }
         if let Some(mut t) = file.filter {
             let (shards, slurm) = runner_keys(path, "filter", &mut t)?;
@@ -511,24 +452,28 @@ impl Pipeline {
                 key,
             });
         }
-        if let Some(mut s) = file.tokenize {
-            for (name, v) in [("bos", &s.bos), ("eos", &s.eos), ("pad", &s.pad)] {
-                if let Some(v) = v {
-                    v.parse::<TokenRef>().map_err(|e| invalid(path, format!("[tokenize] {name} = {v:?}: {e}")))?;
-                }
-            }
+        if let Some(mut t) = file.tokenize {
+            let (shards, slurm) = runner_keys(path, "tokenize", &mut t)?;
+            let mut args: TokenizeArgs = stage_args(path, text, "tokenize", t)?;
             // A tokenizer file is found relative to the pipeline file; a built-in name stays.
-            let as_file = dir.join(&s.tokenizer);
-            if !crate::tokenize::encoder::BUILTINS.contains(&s.tokenizer.as_str()) && as_file.exists() {
-                s.tokenizer = as_file.display().to_string();
+            let as_file = dir.join(&args.tokenizer);
+            if !crate::tokenize::encoder::BUILTINS.contains(&args.tokenizer.as_str()) && as_file.exists() {
+                args.tokenizer = as_file.display().to_string();
             }
-            device(path, "tokenize", &s.device)?;
-            let slurm = s.slurm.take();
-            // Where the merges run does not change the ids: not part of the key.
-            let key = key_of(
-                &serde_json::to_value(TokenizeStage { device: None, ..s.clone() }).expect("tokenize config serializes"),
-            );
-            stages.push(Stage { kind: StageKind::Tokenize, config: StageConfig::Tokenize(s), slurm, key });
+            // The key has the shape it had when `[tokenize]` was a table of its own, so that runs
+            // made then are not redone. Where the merges run does not change the ids: not in it.
+            let key = key_of(&serde_json::json!({
+                "tokenizer": args.tokenizer, "seq_len": args.seq_len, "packing": args.packing,
+                "bos": args.bos, "eos": args.eos, "pad": args.pad, "val_fraction": args.val_fraction,
+                "seed": args.seed, "format": args.format, "bucket_mb": args.bucket_mb, "device": null,
+                "shards": shards, "slurm": null,
+            }));
+            stages.push(Stage {
+                kind: StageKind::Tokenize,
+                config: StageConfig::Tokenize { args, shards },
+                slurm,
+                key,
+            });
         }
         if let Some(a) = file.audit {
             stages.push(Stage {
@@ -637,10 +582,10 @@ strategy = "proportional"
         let kinds: Vec<StageKind> = p.stages.iter().map(|s| s.kind).collect();
         assert_eq!(kinds, [StageKind::Ingest, StageKind::Filter, StageKind::Balance, StageKind::Audit]);
         match &p.stages[0].config {
-            StageConfig::Ingest { config, base, part_size, .. } => {
+            StageConfig::Ingest { config, base, args, .. } => {
                 assert_eq!(config.collections[0].name, "letters");
                 assert_eq!(base, &samples());
-                assert_eq!(*part_size, 1 << 20);
+                assert_eq!(args.part_size().unwrap(), 1 << 20);
             }
             other => panic!("{other:?}"),
         }

@@ -200,13 +200,19 @@ pub fn task_key(p: &Pipeline, run: &RunDir, stage: &Stage) -> Option<String> {
     Some(super::config::key_of(&serde_json::json!([stage.key, input])))
 }
 
+/// A Slurm task's marker ([`crate::stage::Marker`]): its plan is the task's key.
+fn task_marker(run: &RunDir, kind: StageKind, step: &str, shard: Shard) -> crate::stage::MarkerPath {
+    let path = run.marker_path(kind, step, shard);
+    let name = path.file_name().expect("a marker has a name").to_string_lossy().into_owned();
+    crate::stage::MarkerPath::new(path.parent().expect("marker has a folder"), name)
+}
+
 pub fn marker_ok(run: &RunDir, kind: StageKind, step: &str, shard: Shard, key: &str) -> bool {
-    fs::read(run.marker_path(kind, step, shard)).is_ok_and(|b| b == key.as_bytes())
+    crate::stage::Marker::<()>::valid(&task_marker(run, kind, step, shard), key).is_some()
 }
 
 pub fn write_marker(run: &RunDir, kind: StageKind, step: &str, shard: Shard, key: &str) -> Result<(), PipelineError> {
-    let path = run.marker_path(kind, step, shard);
-    fs::create_dir_all(path.parent().expect("marker has a folder")).map_err(io(&path))?;
-    dataset::write_atomic(&path, key.as_bytes())?;
+    let at = task_marker(run, kind, step, shard);
+    crate::stage::Marker { plan: key.to_string(), files: Vec::new(), data: () }.write(&at)?;
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! missing (or no longer valid) it does that work itself, so the result never depends on which
 //! tasks ran. `finalize` also records the stage as done.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::config::{Pipeline, Stage, StageConfig, StageKind};
 use super::state::{self, RunDir};
@@ -29,14 +29,16 @@ const fn step(name: &'static str, per_part: bool) -> StepSpec {
 /// The steps of a stage, in order.
 pub fn steps(kind: StageKind) -> &'static [StepSpec] {
     const PARTS: &[StepSpec] = &[step("parts", true), step("finalize", false)];
-    const DEDUP: &[StepSpec] = &[
-        step("lines", true),
-        step("boilerplate", false),
-        step("signatures", true),
-        step("cluster", false),
-        step("filter", true),
-        step("finalize", false),
-    ];
+    // Dedup's own steps, as the stage declares them.
+    const DEDUP: &[StepSpec] = &{
+        let mut out = [step("", false); DedupStep::ALL.len()];
+        let mut i = 0;
+        while i < out.len() {
+            out[i] = step(DedupStep::ALL[i].name(), DedupStep::ALL[i].per_part());
+            i += 1;
+        }
+        out
+    };
     const TOKENIZE: &[StepSpec] = &[step("encode", true), step("finalize", false)];
     const SINGLE: &[StepSpec] = &[step("finalize", false)];
     match kind {
@@ -89,25 +91,21 @@ fn run(
     }
     let err = |e: &dyn std::fmt::Display| PipelineError::Stage { stage: kind, message: format!("{e:#}") };
     match &stage.config {
-        StageConfig::Ingest { config, base, part_size, .. } => {
-            let mut opts = crate::ingest::IngestOptions::new(&out);
+        StageConfig::Ingest { config, base, args, .. } => {
+            let mut opts = args.resolve(&out).map_err(stage_err(kind))?;
             opts.threads = o.threads;
-            opts.part_size = *part_size;
             opts.compression = p.run.compression;
             opts.progress = o.progress;
             opts.shard = shard;
             crate::ingest::ingest(config, base, &opts).map(|s| s.render()).map_err(|e| err(&e))
         }
-        StageConfig::Dedup { stage: d, profile } => {
+        StageConfig::Dedup { args, profile, .. } => {
             let input = input_dir(p, run, kind)?;
-            let mut opts = crate::dedup::stage::DedupOptions::new(&out);
-            opts.profile = profile.clone();
-            opts.boilerplate_min_docs = d.boilerplate_min_docs;
-            opts.keep_order = d.keep_order.clone();
-            opts.against = d.against.clone();
-            opts.save_index = d.save_index;
+            // `against` was resolved when the pipeline was read.
+            let mut opts = args.resolve(&out, Path::new("")).map_err(stage_err(kind))?;
+            debug_assert_eq!(&opts.profile, profile);
             opts.compression = p.run.compression;
-            opts.device = super::config::device(&p.path, "dedup", &d.device)?;
+            opts.device = crate::gpu::signer_source(args.device);
             opts.threads = o.threads;
             match dedup_step {
                 Some(s) => crate::dedup::stage::dedup_step(&input, &opts, s, shard).map(|r| r.render()),
@@ -132,20 +130,10 @@ fn run(
             opts.shard = shard;
             crate::balance::stage::balance(&input, policy, &opts).map(|s| s.render()).map_err(|e| err(&e))
         }
-        StageConfig::Tokenize(t) => {
+        StageConfig::Tokenize { args, .. } => {
             let input = input_dir(p, run, kind)?;
-            let mut opts = crate::tokenize::stage::TokenizeOptions::new(&out, &t.tokenizer, t.seq_len);
-            let token =
-                |v: &Option<String>| v.as_deref().map(|s| s.parse().expect("checked when the pipeline was read"));
-            opts.packing = t.packing;
-            opts.bos = token(&t.bos);
-            opts.eos = token(&t.eos);
-            opts.pad = token(&t.pad);
-            opts.val_fraction = t.val_fraction;
-            opts.seed = t.seed;
-            opts.format = t.format;
-            opts.bucket_bytes = t.bucket_mb.max(1) << 20;
-            opts.device = super::config::device(&p.path, "tokenize", &t.device)?;
+            let mut opts = args.resolve(&out);
+            opts.device = crate::gpu::encoder_placement(args.device);
             opts.threads = o.threads;
             opts.shard = shard;
             if shard == Shard::WHOLE {

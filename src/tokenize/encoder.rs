@@ -21,6 +21,21 @@ use rayon::prelude::*;
 use super::fastbpe::FastBpe;
 use super::TokenizeError;
 
+/// Puts an encoder's work on a device (the GPU path, `gpu::OnDevice`): the ids stay the same.
+/// The stage never names the GPU; the option resolver gives it one of these.
+pub trait EncoderPlacement: Send + Sync {
+    /// What this is, for logs (`cuda:0`).
+    fn describe(&self) -> String;
+    /// `enc`, encoding on the device, or `enc` as it is where the device does not take it.
+    fn place(&self, enc: Box<dyn Encoder>) -> Result<Box<dyn Encoder>, crate::device::GpuError>;
+}
+
+impl std::fmt::Debug for dyn EncoderPlacement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
 pub trait Encoder: Send + Sync {
     /// What this is, for people: `HF tokenizer.json (tokenizers crate)`, `cl100k_base (bpe-openai)`.
     fn describe(&self) -> String;

@@ -36,7 +36,8 @@ use rayon::prelude::*;
 use super::encoder::Encoder;
 use super::pretokenize::Scanner;
 use super::TokenizeError;
-use crate::gpu::GpuError;
+use crate::device::chunks::{Chunks, NORMALIZE_CHUNK};
+use crate::device::GpuError;
 
 /// A table slot holding no pair.
 pub const EMPTY_KEY: u64 = u64::MAX;
@@ -440,7 +441,7 @@ impl BatchEncoder for ReferenceSplitBpe {
     }
 
     fn encode_texts(&self, text: &[u8], offsets: &[u32]) -> Result<Vec<Vec<u32>>, GpuError> {
-        let chunks = crate::gpu::kernels::Chunks::of(offsets, crate::gpu::kernels::NORMALIZE_CHUNK);
+        let chunks = Chunks::of(offsets, NORMALIZE_CHUNK);
         let (mut out, mut pieces, mut ids) = (Vec::new(), Vec::new(), Vec::new());
         for d in 0..offsets.len() - 1 {
             let (base, end) = (offsets[d] as usize, offsets[d + 1] as usize);

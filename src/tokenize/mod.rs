@@ -14,6 +14,7 @@
 //! verify.rs       `kbcurate verify`: headers, counts, boundaries, checksums; sequence → documents
 //! ```
 
+pub mod args;
 pub mod convert;
 pub mod encoder;
 pub mod fastbpe;
@@ -43,7 +44,7 @@ pub enum TokenizeError {
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
-    Gpu(#[from] crate::gpu::GpuError),
+    Gpu(#[from] crate::device::GpuError),
 }
 
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TokenizeError + '_ {

@@ -26,6 +26,28 @@ impl std::str::FromStr for TokenRef {
     }
 }
 
+impl std::fmt::Display for TokenRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenRef::Id(id) => write!(f, "{id}"),
+            TokenRef::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// In configs, as on the command line: a token's text, or an id written as a string (`"7"`).
+impl Serialize for TokenRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TokenRef, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A resolved special token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Special {

@@ -27,13 +27,14 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::encoder::{self, Encoder};
+use super::encoder::{self, Encoder, EncoderPlacement};
 use super::megatron::{DType, FileSum, MegatronWriter};
 use super::pack::{self, PackStats, Packing, Strategy};
 use super::shuffle::{self, Record, Spiller, SPLITS};
 use super::special::{self, Specials, TokenRef};
 use super::{io_err, TokenizeError};
 use crate::dataset::{self, Dataset, ParquetPartWriter};
+use crate::stage::{self, FileMark, Marker, MarkerPath, PartStage};
 
 pub const STAGE: &str = "tokenize";
 pub const SPILL_DIR: &str = ".spill";
@@ -62,8 +63,9 @@ pub struct TokenizeOptions {
     pub threads: Option<usize>,
     /// Memory budget of one shuffle bucket (bytes of tokens and fields): sets the bucket count.
     pub bucket_bytes: u64,
-    /// Where BPE merges run (`--device`); the ids do not depend on it.
-    pub device: crate::gpu::Device,
+    /// Where BPE merges run when not on the CPU (`--device`, resolved to the GPU path by the
+    /// caller: `gpu::on_device`); the ids do not depend on it.
+    pub device: Option<Arc<dyn EncoderPlacement>>,
     /// Only pass one (encoding) for these parts, as a task of a job array: the encoded parts
     /// are kept, no shards or manifest are written; a whole run then packs them.
     pub shard: crate::dataset::Shard,
@@ -75,17 +77,17 @@ impl TokenizeOptions {
             output: output.into(),
             tokenizer: tokenizer.to_string(),
             seq_len,
-            packing: Strategy::Concat,
+            packing: super::args::default_packing(),
             bos: None,
             eos: None,
             pad: None,
             val_fraction: 0.0,
             seed: 0,
-            format: Format::Megatron,
+            format: super::args::default_format(),
             threads: None,
-            bucket_bytes: 256 << 20,
+            bucket_bytes: super::args::default_bucket_mb() << 20,
             shard: crate::dataset::Shard::WHOLE,
-            device: crate::gpu::Device::Cpu,
+            device: None,
         }
     }
 }
@@ -237,7 +239,7 @@ fn weighted_chars(ds: &Dataset) -> Result<u64, TokenizeError> {
 
 pub fn tokenize(input: &Path, opts: &TokenizeOptions) -> Result<TokenizeSummary, TokenizeError> {
     let start = Instant::now();
-    let enc = on_device(encoder::load(&opts.tokenizer)?, opts.device)?;
+    let enc = on_device(encoder::load(&opts.tokenizer)?, opts)?;
     let specials = special::resolve_all(enc.as_ref(), opts.bos.as_ref(), opts.eos.as_ref(), opts.pad.as_ref())?;
     tokenize_with(input, enc.as_ref(), specials, opts, start)
 }
@@ -270,7 +272,7 @@ impl EncodeReport {
 /// afterwards finds them encoded and packs.
 pub fn tokenize_encode_shard(input: &Path, opts: &TokenizeOptions) -> Result<EncodeReport, TokenizeError> {
     let start = Instant::now();
-    let enc = on_device(encoder::load(&opts.tokenizer)?, opts.device)?;
+    let enc = on_device(encoder::load(&opts.tokenizer)?, opts)?;
     let specials = special::resolve_all(enc.as_ref(), opts.bos.as_ref(), opts.eos.as_ref(), opts.pad.as_ref())?;
     match run(input, enc.as_ref(), specials, opts, start)? {
         Outcome::Encoded(r) => Ok(r),
@@ -283,15 +285,10 @@ enum Outcome {
     Encoded(EncodeReport),
 }
 
-/// `enc` with its merges on the GPU `device` names; `auto` keeps an encoder the GPU cannot run
-/// (a tokenizer.json) on the CPU, where `cuda` refuses it.
-fn on_device(enc: Box<dyn Encoder>, device: crate::gpu::Device) -> Result<Box<dyn Encoder>, TokenizeError> {
-    if device == crate::gpu::Device::Auto && enc.rank_bpe().is_none() {
-        tracing::info!("--device auto: {} runs on the CPU (the GPU encodes tiktoken-style BPE)", enc.describe());
-        return Ok(enc);
-    }
-    Ok(match device.open()? {
-        Some(gpu) => crate::gpu::encoder(&gpu, enc)?,
+/// `enc` with its work on the device the options name, if any.
+fn on_device(enc: Box<dyn Encoder>, opts: &TokenizeOptions) -> Result<Box<dyn Encoder>, TokenizeError> {
+    Ok(match &opts.device {
+        Some(d) => d.place(enc)?,
         None => enc,
     })
 }
@@ -318,7 +315,7 @@ fn run(
     opts: &TokenizeOptions,
     start: Instant,
 ) -> Result<Outcome, TokenizeError> {
-    let whole = opts.shard == crate::dataset::Shard::WHOLE;
+    let _whole = opts.shard == crate::dataset::Shard::WHOLE;
     if opts.seq_len < 2 {
         return Err(invalid(format!("--seq-len {}: must be at least 2", opts.seq_len)));
     }
@@ -335,10 +332,50 @@ fn run(
             "best-fit packing pads windows: give --pad (a name or an id); kbcurate picks no default".into(),
         ));
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| invalid(format!("cannot start worker threads: {e}")))?;
+    stage::install(opts.threads, || run_in_pool(input, enc, specials, opts, start)).map_err(invalid)?
+}
+
+/// Pass one's parts: each input part encoded and spilled to the buckets.
+struct SpillStep<'a> {
+    ds: &'a Dataset,
+    enc: &'a dyn Encoder,
+    opts: &'a TokenizeOptions,
+    to: SpillTo<'a>,
+    plan: &'a str,
+}
+
+impl PartStage for SpillStep<'_> {
+    type Report = PartCounts;
+    type Error = TokenizeError;
+
+    fn parts(&self) -> usize {
+        self.ds.manifest.parts.len()
+    }
+
+    fn marker(&self, part: u32) -> MarkerPath {
+        MarkerPath::new(self.to.dir, spilled_name(part))
+    }
+
+    fn plan(&self, _part: u32) -> String {
+        self.plan.to_string()
+    }
+
+    fn run_part(&self, part: u32, _plan: &str) -> Result<(PartCounts, Vec<FileMark>), TokenizeError> {
+        let input = &self.ds.manifest.parts[part as usize];
+        let (c, files) = spill_part(self.ds, input, part, self.enc, self.opts, &self.to)?;
+        let marks = files.iter().map(|(name, _)| FileMark::of(self.to.dir, name)).collect::<Result<_, _>>()?;
+        Ok((c, marks))
+    }
+}
+
+fn run_in_pool(
+    input: &Path,
+    enc: &dyn Encoder,
+    specials: Specials,
+    opts: &TokenizeOptions,
+    start: Instant,
+) -> Result<Outcome, TokenizeError> {
+    let whole = opts.shard == crate::dataset::Shard::WHOLE;
     let ds = Dataset::open(input)?;
     let out = &opts.output;
 
@@ -363,41 +400,21 @@ fn run(
     // One folder per plan: tasks of different plans never share files.
     let spill = out.join(SPILL_DIR).join(&spill_plan[..16]);
     fs::create_dir_all(&spill).map_err(io_err(&spill))?;
-    let done: Vec<Option<PartCounts>> = (0..n_parts).map(|i| spilled(&spill, i, &spill_plan)).collect();
-    let parts_resumed = done.iter().flatten().count();
+    let done: Vec<bool> = (0..n_parts)
+        .map(|i| Marker::<PartCounts>::valid(&MarkerPath::new(&spill, spilled_name(i)), &spill_plan).is_some())
+        .collect();
+    let parts_resumed = done.iter().filter(|&&d| d).count();
     let split = super::split::ValidationSplit::plan(&ds, opts.seed, opts.val_fraction)?;
     // Partial spills of unfinished parts (only this shard's: others may be writing theirs).
-    shuffle::remove_spills(&spill, |p| {
-        opts.shard.owns(p as usize) && done.get(p as usize).is_none_or(|d| d.is_none())
-    })?;
+    shuffle::remove_spills(&spill, |p| opts.shard.owns(p as usize) && !done.get(p as usize).is_some_and(|&d| d))?;
 
     // Pass one: encode and spill.
     let t_enc = Instant::now();
-    let passes: Vec<Result<PartCounts, TokenizeError>> = pool.install(|| {
-        ds.manifest
-            .parts
-            .par_iter()
-            .enumerate()
-            .filter(|(i, _)| opts.shard.owns(*i))
-            .map(|(i, part)| {
-                if let Some(c) = &done[i] {
-                    return Ok(c.clone());
-                }
-                let to = SpillTo { split: &split, dir: &spill, buckets };
-                let (c, files) = spill_part(&ds, part, i as u32, enc, opts, &to)?;
-                let marker = SpilledPart { plan: spill_plan.clone(), counts: c.clone(), files };
-                dataset::write_atomic(
-                    &spill.join(spilled_name(i as u32)),
-                    &serde_json::to_vec(&marker).expect("marker serializes"),
-                )?;
-                Ok(c)
-            })
-            .collect()
-    });
+    let to = SpillTo { split: &split, dir: &spill, buckets };
+    let passes = stage::run_parts(&SpillStep { ds: &ds, enc, opts, to, plan: &spill_plan }, opts.shard)?;
     let mut counts = [PartCounts::default(), PartCounts::default()];
     let mut text_bytes = 0;
-    for p in passes {
-        let p = p?;
+    for p in passes.into_iter().map(|d| d.report) {
         text_bytes += p.text_bytes;
         counts[0].documents += p.documents;
         counts[1].documents += p.val_documents;
@@ -407,7 +424,7 @@ fn run(
         // No manifest commits a shard's spill files: they are made durable before its task ends.
         dataset::sync_written(out)?;
         let mine = (0..n_parts as usize).filter(|&i| opts.shard.owns(i)).count();
-        let resumed = (0..n_parts as usize).filter(|&i| opts.shard.owns(i) && done[i].is_some()).count();
+        let resumed = (0..n_parts as usize).filter(|&i| opts.shard.owns(i) && done[i]).count();
         return Ok(Outcome::Encoded(EncodeReport {
             shard: opts.shard,
             parts: mine - resumed,
@@ -420,18 +437,17 @@ fn run(
     // Pass two: per bucket, sort, pack, write.
     let dtype = DType::for_vocab(enc.vocab_size());
     let jobs: Vec<(usize, u32)> = (0..2).flat_map(|s| (0..buckets).map(move |b| (s, b))).collect();
-    let shards: Vec<Result<Option<(usize, ShardOut)>, TokenizeError>> = pool.install(|| {
-        jobs.par_iter()
-            .map(|&(s, b)| {
-                let recs = shuffle::load_bucket(&spill, s, b, n_parts)?;
-                if recs.is_empty() {
-                    return Ok(None);
-                }
-                let name = format!("{}/shard-{b:05}", SPLITS[s]);
-                Ok(Some((s, write_shard(out, &name, recs, &specials, opts, dtype)?)))
-            })
-            .collect()
-    });
+    let shards: Vec<Result<Option<(usize, ShardOut)>, TokenizeError>> = jobs
+        .par_iter()
+        .map(|&(s, b)| {
+            let recs = shuffle::load_bucket(&spill, s, b, n_parts)?;
+            if recs.is_empty() {
+                return Ok(None);
+            }
+            let name = format!("{}/shard-{b:05}", SPLITS[s]);
+            Ok(Some((s, write_shard(out, &name, recs, &specials, opts, dtype)?)))
+        })
+        .collect();
     let mut splits: BTreeMap<String, SplitSummary> = BTreeMap::new();
     for r in shards {
         let Some((s, so)) = r? else { continue };
@@ -496,21 +512,6 @@ fn run(
 
 fn spilled_name(part: u32) -> String {
     format!("part-{part:05}.done")
-}
-
-/// A part whose spill files are complete: the plan they follow, the part's counts, and the
-/// name and length of each file. A file of another length (a machine crash cut it short) voids
-/// the marker, and the part is spilled again; a marker without lengths (older runs) too.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SpilledPart {
-    plan: String,
-    counts: PartCounts,
-    files: Vec<(String, u64)>,
-}
-
-fn spilled(spill: &Path, part: u32, plan: &str) -> Option<PartCounts> {
-    let m: SpilledPart = serde_json::from_slice(&fs::read(spill.join(spilled_name(part))).ok()?).ok()?;
-    (m.plan == plan && shuffle::files_intact(spill, &m.files)).then_some(m.counts)
 }
 
 /// Refuses a folder holding something else; clears an earlier tokenize run's output, keeping

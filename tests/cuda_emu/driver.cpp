@@ -1,6 +1,7 @@
 // Runs one of kbcurate's kernels under the host emulation (emu.h) on arrays read from files:
-// what tests/gpu_emulated.rs calls. The kernel source is "kernels.cu", written by the test
-// from gpu::kernels (with `extern __shared__` arrays pointed at the emulator's buffer).
+// what the `emulated` tests of tests/gpu.rs call (through tests/cuda_emu/emulator.rs). The kernel
+// source is "kernels.cu", written by the test from gpu::kernels (with `extern __shared__` arrays
+// pointed at the emulator's buffer).
 //
 //   driver xxh3 DIR GRID BLOCK                                  bytes, starts -> out
 //   driver sig DIR ENTRY GRID BLOCK SHARED DOCS N KEY PERMS     text|hashes, offsets, a_lo, a_hi, b -> sig

@@ -1,4 +1,9 @@
-//! `--device cpu|cuda[:N]|auto`: which processor runs the signature and encoding kernels.
+//! `--device cpu|cuda[:N]|auto`: which processor runs the signature and encoding kernels, the
+//! errors of the GPU path, and the batch layout its kernels share with their CPU references.
+//!
+//! A leaf: the stages name a device and its errors through this module, never through `gpu`,
+//! which sits above them and implements their batch traits (`dedup::batch::SignerSource`,
+//! `tokenize::encoder::EncoderPlacement`). Opening a device is `gpu`'s (`Device::open`).
 //!
 //! The choice is explicit because a silent fallback would hide a misconfigured GPU node behind a
 //! run that is merely slow: `cuda` fails with a message that says what is missing, and only
@@ -7,8 +12,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-
-use super::Gpu;
 
 /// Where the kernels run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,39 +79,25 @@ impl fmt::Display for Device {
     }
 }
 
-impl Device {
-    /// Opens the GPU this names: `None` for the CPU (asked for, or chosen by `auto`).
-    pub fn open(self) -> Result<Option<Gpu>, GpuError> {
-        match self {
-            Device::Cpu => Ok(None),
-            Device::Cuda(n) => open_cuda(n).map(Some),
-            Device::Auto => Ok(auto()),
-        }
-    }
+pub mod chunks;
 
+/// In configs (`[dedup] device = "cuda:1"`), the same names as on the command line.
+impl serde::Serialize for Device {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Device {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Device, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Device {
     pub fn is_cpu(self) -> bool {
         self == Device::Cpu
-    }
-}
-
-#[cfg(feature = "cuda")]
-fn open_cuda(ordinal: usize) -> Result<Gpu, GpuError> {
-    Gpu::open(ordinal)
-}
-
-#[cfg(not(feature = "cuda"))]
-fn open_cuda(_ordinal: usize) -> Result<Gpu, GpuError> {
-    Err(GpuError::NotBuilt)
-}
-
-/// `--device auto`: device 0 when it opens, else the CPU with the reason in the log.
-fn auto() -> Option<Gpu> {
-    match open_cuda(0) {
-        Ok(gpu) => Some(gpu),
-        Err(e) => {
-            tracing::info!("--device auto: using the CPU ({e})");
-            None
-        }
     }
 }
 
@@ -133,11 +122,6 @@ mod tests {
     }
 
     #[test]
-    fn gpu_cpu_opens_nothing() {
-        assert!(Device::Cpu.open().unwrap().is_none());
-    }
-
-    #[test]
     fn gpu_error_messages_say_what_to_do() {
         assert_eq!(GpuError::NoDriver.to_string(), "no CUDA driver (libcuda) found; use --device cpu");
         assert_eq!(
@@ -145,33 +129,5 @@ mod tests {
             "CUDA device 1 not found: this machine has 1"
         );
         assert!(GpuError::NotBuilt.to_string().contains("cargo build --release --features cuda"));
-    }
-
-    /// Without the feature: `cuda` says how to rebuild, `auto` is the CPU.
-    #[cfg(not(feature = "cuda"))]
-    #[test]
-    fn gpu_without_the_feature() {
-        let e = Device::Cuda(0).open().unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "this kbcurate was built without the `cuda` feature; rebuild with `cargo build --release --features cuda`"
-        );
-        assert!(Device::Auto.open().unwrap().is_none());
-    }
-
-    /// With the feature on a machine without a driver (CI): `cuda` names the missing driver,
-    /// `auto` is the CPU. On a GPU machine: a device number past the last one is refused.
-    #[cfg(feature = "cuda")]
-    #[test]
-    fn gpu_with_the_feature() {
-        if !crate::gpu::context::driver_present() {
-            let e = Device::Cuda(0).open().unwrap_err().to_string();
-            assert_eq!(e, "no CUDA driver (libcuda) found; use --device cpu");
-            assert!(Device::Auto.open().unwrap().is_none());
-            return;
-        }
-        let count = crate::gpu::context::device_count().unwrap();
-        let e = Device::Cuda(count).open().unwrap_err().to_string();
-        assert_eq!(e, format!("CUDA device {count} not found: this machine has {count}"));
     }
 }

@@ -1,0 +1,214 @@
+//! The options of `kbcurate dedup`, declared once: the command line flattens [`DedupArgs`]
+//! (clap), a pipeline's `[dedup]` table deserializes into it (serde), and
+//! [`DedupArgs::resolve`] turns it into the stage's [`DedupOptions`]. Each option has its one
+//! doc string and its one default here (the `default_*` functions).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::cluster::{KeepKey, DEFAULT_KEEP_ORDER};
+use super::lsh::Banding;
+use super::profile::Profile;
+use super::stage::DedupOptions;
+use crate::device::Device;
+
+fn default_profile() -> String {
+    "ocr".into()
+}
+pub(crate) fn default_boilerplate_min_docs() -> u64 {
+    20
+}
+pub(crate) fn default_keep_order() -> Vec<KeepKey> {
+    DEFAULT_KEEP_ORDER.to_vec()
+}
+
+/// What `kbcurate dedup` and `[dedup]` take.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupArgs {
+    /// `ocr` (OCR'd and transcribed text; the default) or `web` (born-digital text).
+    #[arg(long, default_value_t = default_profile())]
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// Override the profile's threshold on estimated Jaccard similarity (0..1).
+    #[arg(long)]
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// Override the profile's LSH banding, e.g. `32x4` (bands × rows = hash functions).
+    #[arg(long, conflicts_with = "banding_from_threshold")]
+    #[serde(default)]
+    pub bands_rows: Option<BandsRows>,
+    /// Derive bands × rows from the threshold (minimizing missed pairs above it and false
+    /// candidates below it), keeping the profile's number of hash functions.
+    #[arg(long)]
+    #[serde(default)]
+    pub banding_from_threshold: bool,
+    /// A line recurring in at least this many documents of one source is boilerplate and is
+    /// removed from the text (0: keep every line).
+    #[arg(long, default_value_t = default_boilerplate_min_docs())]
+    #[serde(default = "default_boilerplate_min_docs")]
+    pub boilerplate_min_docs: u64,
+    /// An earlier release (a dataset, or an index saved with --save-index; repeatable):
+    /// documents duplicating one of its documents are removed, naming the earlier document.
+    /// A dataset with a saved index for the same profile is read through its index.
+    #[arg(long)]
+    #[serde(default)]
+    pub against: Vec<PathBuf>,
+    /// Also write `index/` into the output: the kept documents' signatures, for a later
+    /// `--against` without reading this release's text again.
+    #[arg(long)]
+    #[serde(default)]
+    pub save_index: bool,
+    /// How the copy to keep is chosen, best first: any of ocr_confidence, length, date
+    /// (earliest), latest; the id breaks the last tie.
+    #[arg(long, value_delimiter = ',', default_values_t = default_keep_order())]
+    #[serde(default = "default_keep_order")]
+    pub keep_order: Vec<KeepKey>,
+    /// Where signatures are computed: cpu, cuda, cuda:N, or auto (a GPU if there is one).
+    /// Output does not depend on it.
+    #[arg(long, default_value_t = Device::Cpu)]
+    #[serde(default)]
+    pub device: Device,
+}
+
+impl Default for DedupArgs {
+    fn default() -> Self {
+        DedupArgs {
+            profile: default_profile(),
+            threshold: None,
+            bands_rows: None,
+            banding_from_threshold: false,
+            boilerplate_min_docs: default_boilerplate_min_docs(),
+            against: Vec::new(),
+            save_index: false,
+            keep_order: default_keep_order(),
+            device: Device::Cpu,
+        }
+    }
+}
+
+impl DedupArgs {
+    /// The profile these options name, with its overrides applied.
+    pub fn profile(&self) -> Result<Profile, String> {
+        let mut profile = Profile::by_name(&self.profile)
+            .ok_or_else(|| format!("profile `{}`: expected `ocr` or `web`", self.profile))?;
+        if let Some(t) = self.threshold {
+            if !(0.0..=1.0).contains(&t) {
+                return Err(format!("threshold {t}: must be between 0 and 1"));
+            }
+            profile.threshold = t;
+        }
+        match (self.bands_rows, self.banding_from_threshold) {
+            (Some(_), true) => return Err("give bands_rows or banding_from_threshold, not both".into()),
+            (Some(b), false) => profile.banding = b.0,
+            (None, true) => {
+                let perms = profile.banding.perms();
+                profile.banding = Banding::for_threshold(profile.threshold, perms, 0.5, 0.5);
+            }
+            (None, false) => {}
+        }
+        Ok(profile)
+    }
+
+    /// The stage's options, writing to `output`; `against` is taken relative to `base` (a
+    /// pipeline file's folder; the current folder on the command line). The device is
+    /// resolved by the caller (`gpu::signer_source`), which sits above the stages.
+    pub fn resolve(&self, output: &Path, base: &Path) -> Result<DedupOptions, String> {
+        let mut o = DedupOptions::new(output);
+        o.profile = self.profile()?;
+        o.boilerplate_min_docs = self.boilerplate_min_docs;
+        o.against = self.against.iter().map(|p| base.join(p)).collect();
+        o.save_index = self.save_index;
+        o.keep_order = self.keep_order.clone();
+        Ok(o)
+    }
+}
+
+/// `BANDSxROWS` (also `BANDS*ROWS`), e.g. `32x4`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BandsRows(pub Banding);
+
+impl std::str::FromStr for BandsRows {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.split_once(['x', 'X', '*'])
+            .and_then(|(b, r)| Some((b.trim().parse::<usize>().ok()?, r.trim().parse::<usize>().ok()?)))
+            .filter(|(b, r)| *b > 0 && *r > 0)
+            .map(|(bands, rows)| BandsRows(Banding { bands, rows }))
+            .ok_or_else(|| format!("bands × rows `{s}`: expected BANDSxROWS, e.g. 32x4"))
+    }
+}
+
+impl std::fmt::Display for BandsRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.0.bands, self.0.rows)
+    }
+}
+
+impl Serialize for BandsRows {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for BandsRows {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<BandsRows, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: DedupArgs,
+    }
+
+    /// The command line with no flags, an empty `[dedup]` table and `Default` agree.
+    #[test]
+    fn one_default_everywhere() {
+        let cli = Cli::try_parse_from(["dedup"]).unwrap().args;
+        let toml: DedupArgs = toml::from_str("").unwrap();
+        assert_eq!(cli, DedupArgs::default());
+        assert_eq!(toml, DedupArgs::default());
+        assert_eq!(cli.resolve(Path::new("o"), Path::new(".")).unwrap().profile, Profile::ocr());
+    }
+
+    /// The same spellings on the command line and in TOML, checked the same way.
+    #[test]
+    fn flags_and_keys_parse_alike() {
+        let cli = Cli::try_parse_from([
+            "dedup",
+            "--bands-rows",
+            "16*8",
+            "--keep-order",
+            "length,latest",
+            "--device",
+            "auto",
+            "--threshold",
+            "0.3",
+        ])
+        .unwrap()
+        .args;
+        let toml: DedupArgs = toml::from_str(
+            "bands_rows = \"16*8\"\nkeep_order = [\"length\", \"latest\"]\ndevice = \"auto\"\nthreshold = 0.3\n",
+        )
+        .unwrap();
+        assert_eq!(cli, toml);
+        let p = cli.profile().unwrap();
+        assert_eq!((p.banding.bands, p.banding.rows, p.threshold), (16, 8, 0.3));
+        let bad = toml::from_str::<DedupArgs>("bands_rows = \"32\"\n").unwrap_err().to_string();
+        assert!(bad.contains("BANDSxROWS"), "{bad}");
+        let bad = toml::from_str::<DedupArgs>("shard = 2\n").unwrap_err().to_string();
+        assert!(bad.contains("unknown field `shard`"), "{bad}");
+        let e = DedupArgs { threshold: Some(1.5), ..Default::default() }.profile().unwrap_err();
+        assert!(e.contains("between 0 and 1"), "{e}");
+        let e = DedupArgs { profile: "news".into(), ..Default::default() }.profile().unwrap_err();
+        assert!(e.contains("`news`") && e.contains("`ocr`"), "{e}");
+    }
+}
