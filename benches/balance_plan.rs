@@ -112,7 +112,7 @@ fn main() {
             compression: dataset::Codec::default(),
             stats: None,
         };
-        m.write(&dir).unwrap();
+        m.write(&dir, false).unwrap();
         eprintln!("wrote {n} synthetic documents in {:.1}s", t.elapsed().as_secs_f64());
     }
     // Reset the peak resident size, so that it measures planning alone.

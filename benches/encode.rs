@@ -55,14 +55,14 @@ fn main() {
         println!("{name:<22} {:>7.2} MB/s  {:>9.0} tokens/s  (one thread)", bytes as f64 / 1e6 / s, tokens as f64 / s);
     }
 
-    use kbcurate::tokenize::{convert, encoder::FastHfEncoder};
+    use kbcurate::tokenize::{convert, encoder::FastHfEncoder, fastbpe};
     // The CPU path as the tokenize stage runs it for each built-in: the split alone, then the
     // whole encoding (split, piece cache, merges), one thread, on the same text.
     use kbcurate::tokenize::pretokenize::Splitter;
     println!("\nthe built-ins' fast encoders (the CPU path of `kbcurate tokenize`), one thread:");
     for (name, pattern, fast) in [
-        ("cl100k_base", convert::CL100K_HF_PATTERN, convert::cl100k_base_fast as fn() -> _),
-        ("o200k_base", convert::O200K_HF_PATTERN, convert::o200k_base_fast),
+        ("cl100k_base", convert::CL100K_HF_PATTERN, fastbpe::cl100k_base_fast as fn() -> _),
+        ("o200k_base", convert::O200K_HF_PATTERN, fastbpe::o200k_base_fast),
     ] {
         let splitter = Splitter::new(pattern).unwrap();
         let t = Instant::now();
@@ -88,8 +88,8 @@ fn main() {
     // a tokenizer.json and loading that).
     println!("\nbuilding a built-in's fast encoder (once per process):");
     for (name, direct, json) in [
-        ("cl100k_base", convert::cl100k_base_fast as fn() -> _, convert::cl100k_base_ordinary_json as fn() -> String),
-        ("o200k_base", convert::o200k_base_fast, convert::o200k_base_ordinary_json),
+        ("cl100k_base", fastbpe::cl100k_base_fast as fn() -> _, convert::cl100k_base_ordinary_json as fn() -> String),
+        ("o200k_base", fastbpe::o200k_base_fast, convert::o200k_base_ordinary_json),
     ] {
         let t = Instant::now();
         std::hint::black_box(direct());

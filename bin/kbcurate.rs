@@ -358,10 +358,9 @@ struct IngestCmd {
 
 /// Stages allocate and free batch-sized buffers (Arrow arrays, text, signature records) all the
 /// time. glibc's malloc serves blocks over its mmap threshold with a fresh mapping and hands
-/// them back to the system on free, so every batch paid page faults and zeroing again: 36 000
-/// faults and a sixth of the wall time of a dedup run on the benchmark corpus (0.61–0.67 s →
-/// 0.53–0.56 s at -j2, peak RSS 72 MB either way). Raising the thresholds keeps freed blocks for
-/// reuse. mimalloc was tried instead: fewer faults, no faster here, and 117 MB peak RSS.
+/// them back to the system on free, so every batch paid page faults and zeroing again. Raising
+/// the thresholds keeps freed blocks for reuse; mimalloc was tried instead and used more memory
+/// for no gain. The figures: benches/datatrove_dedup.md.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets malloc's parameters; it runs first in main, before any thread.
@@ -383,19 +382,18 @@ fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
-    if cli.sync {
-        kbcurate::dataset::set_sync(true);
-    }
-    if let Err(e) = run(cli) {
+    // Syncing is every stage's option; the flag and the environment are read here, once.
+    let sync = cli.sync || kbcurate::dataset::sync_from_env();
+    if let Err(e) = run(cli.command, sync) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Ingest(a) => ingest_cmd(*a),
-        Command::Dedup(c) => dedup_cmd(*c),
+fn run(command: Command, sync: bool) -> Result<()> {
+    match command {
+        Command::Ingest(a) => ingest_cmd(*a, sync),
+        Command::Dedup(c) => dedup_cmd(*c, sync),
         Command::Balance { input, policy, output, dry_run, seed, work } => {
             let mut p = kbcurate::balance::policy::Policy::read(&policy)?;
             if let Some(seed) = seed {
@@ -411,6 +409,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut opts = kbcurate::balance::stage::BalanceOptions::new(&output);
             opts.threads = work.threads;
             opts.compression = work.compression;
+            opts.sync = sync;
             let summary = kbcurate::balance::stage::balance(&input, &p, &opts)
                 .with_context(|| format!("balance {} into {}", input.display(), output.display()))?;
             print!("{}", kbcurate::balance::solve::render(&summary.plan));
@@ -443,7 +442,7 @@ fn run(cli: Cli) -> Result<()> {
             if base.is_empty() {
                 bail!("{}: no JSON lines with a `text` field", texts.display());
             }
-            let params = kbcurate::dedup::eval::PlantParams {
+            let params = kbcurate::eval::dedup::PlantParams {
                 originals,
                 max_copies,
                 word_noise: noise,
@@ -456,9 +455,9 @@ fn run(cli: Cli) -> Result<()> {
                     p => vec![kbcurate::dedup::profile::Profile::by_name(p)
                         .with_context(|| format!("unknown profile `{p}`"))?],
                 };
-            println!("{}", kbcurate::dedup::eval::Report::HEADER);
+            println!("{}", kbcurate::eval::dedup::Report::HEADER);
             for p in profiles {
-                let r = kbcurate::dedup::eval::evaluate(&base, &params, &p, &work)?;
+                let r = kbcurate::eval::dedup::evaluate(&base, &params, &p, &work)?;
                 println!("{}", r.render());
             }
             Ok(())
@@ -470,6 +469,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             opts.threads = work.threads;
             opts.compression = work.compression;
+            opts.sync = sync;
             let summary = kbcurate::filter::stage::filter(&input, &opts)
                 .with_context(|| format!("filter {} into {}", input.display(), output.display()))?;
             eprint!("{}", summary.render());
@@ -544,8 +544,8 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Eval(EvalCommand::Lexicon { pages, language, min_documents, noise, seed }) => {
-            let data = kbcurate::filter::eval::read_pages(&pages)?;
-            let (size, rows) = kbcurate::filter::eval::lexicon_rows(&data, &language, min_documents, &noise, seed);
+            let data = kbcurate::eval::filter::read_pages(&pages)?;
+            let (size, rows) = kbcurate::eval::filter::lexicon_rows(&data, &language, min_documents, &noise, seed);
             if rows[0].unknown.is_empty() {
                 anyhow::bail!("{}: no pages in {language}", pages.display());
             }
@@ -553,7 +553,7 @@ fn run(cli: Cli) -> Result<()> {
                 "## Lexicon signal ({}, language {language}: each page against the lexicon of the others, words on ≥ {min_documents}; {size} words from all)\n",
                 pages.display()
             );
-            println!("{}", kbcurate::filter::eval::render_signal_rows(&rows));
+            println!("{}", kbcurate::eval::filter::render_signal_rows(&rows));
             Ok(())
         }
         Command::Eval(EvalCommand::Langid { sentences, pages, config, group }) => {
@@ -562,21 +562,21 @@ fn run(cli: Cli) -> Result<()> {
                 None => Default::default(),
             };
             if let Some(sentences) = &sentences {
-                let data = kbcurate::filter::eval::read_sentences(sentences)?;
+                let data = kbcurate::eval::filter::read_sentences(sentences)?;
                 println!("## Sentences ({}, {} sentences)\n", sentences.display(), data.len());
-                for (name, det) in kbcurate::filter::eval::detectors(&cfg.language) {
-                    println!("{}", kbcurate::filter::eval::confusion(&name, det.as_ref(), &data).render());
+                for (name, det) in kbcurate::eval::filter::detectors(&cfg.language) {
+                    println!("{}", kbcurate::eval::filter::confusion(&name, det.as_ref(), &data).render());
                 }
-                let groups = kbcurate::filter::eval::group_sentences(&data, group);
+                let groups = kbcurate::eval::filter::group_sentences(&data, group);
                 println!("## Groups of {group} consecutive sentences ({} groups)\n", groups.len());
-                for (name, det) in kbcurate::filter::eval::detectors(&cfg.language) {
-                    println!("{}", kbcurate::filter::eval::confusion(&name, det.as_ref(), &groups).render());
+                for (name, det) in kbcurate::eval::filter::detectors(&cfg.language) {
+                    println!("{}", kbcurate::eval::filter::confusion(&name, det.as_ref(), &groups).render());
                 }
             }
             if let Some(pages) = &pages {
-                let data = kbcurate::filter::eval::read_pages(pages)?;
+                let data = kbcurate::eval::filter::read_pages(pages)?;
                 println!("## Pages ({}, {} pages)\n", pages.display(), data.len());
-                println!("{}", kbcurate::filter::eval::pages_report(&data, &cfg.language));
+                println!("{}", kbcurate::eval::filter::pages_report(&data, &cfg.language));
             }
             Ok(())
         }
@@ -584,6 +584,7 @@ fn run(cli: Cli) -> Result<()> {
             let c = *c;
             let mut o = c.args.resolve(&c.output);
             o.threads = c.threads;
+            o.sync = sync;
             o.device = kbcurate::gpu::encoder_placement(c.args.device);
             let summary = kbcurate::tokenize::stage::tokenize(&c.input, &o)
                 .with_context(|| format!("tokenize {} into {}", c.input.display(), c.output.display()))?;
@@ -615,7 +616,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Run(a) => run_cmd(*a),
+        Command::Run(a) => run_cmd(*a, sync),
         Command::Tokenizer(TokenizerCommand::Train {
             input,
             output,
@@ -653,9 +654,11 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn run_cmd(a: RunArgs) -> Result<()> {
+fn run_cmd(a: RunArgs, sync: bool) -> Result<()> {
     use kbcurate::pipeline::{local, slurm, state::RunDir, status, steps, Pipeline, Slice};
-    let p = Pipeline::read(&a.pipeline)?;
+    let mut p = Pipeline::read(&a.pipeline)?;
+    // `--sync` (or KBCURATE_SYNC=1) as if `[run] sync = true`: it changes no stage's key.
+    p.run.sync |= sync;
     let run = RunDir::create(&p.run_dir(a.run_dir.as_deref()))?;
     let opts = steps::RunOptions {
         threads: a.threads.or(p.run.threads),
@@ -723,7 +726,7 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     }
 }
 
-fn ingest_cmd(c: IngestCmd) -> Result<()> {
+fn ingest_cmd(c: IngestCmd, sync: bool) -> Result<()> {
     let (config, base) = match &c.config {
         Some(path) => {
             let cfg = IngestConfig::from_file(path)?;
@@ -738,6 +741,7 @@ fn ingest_cmd(c: IngestCmd) -> Result<()> {
     let mut opts = c.args.resolve(&c.output).map_err(|e| anyhow::anyhow!("--part-size-mb: {e}"))?;
     opts.threads = c.work.threads;
     opts.compression = c.work.compression;
+    opts.sync = sync;
     opts.progress = !c.quiet && std::io::stderr().is_terminal();
     let summary =
         ingest::ingest(&config, &base, &opts).with_context(|| format!("ingest into {}", c.output.display()))?;
@@ -745,7 +749,7 @@ fn ingest_cmd(c: IngestCmd) -> Result<()> {
     Ok(())
 }
 
-fn dedup_cmd(c: DedupCmd) -> Result<()> {
+fn dedup_cmd(c: DedupCmd, sync: bool) -> Result<()> {
     let mut opts = c.args.resolve(&c.output, Path::new("")).map_err(|e| anyhow::anyhow!("dedup: {e}"))?;
     if c.args.banding_from_threshold {
         let b = opts.profile.banding;
@@ -753,6 +757,7 @@ fn dedup_cmd(c: DedupCmd) -> Result<()> {
     }
     opts.threads = c.work.threads;
     opts.compression = c.work.compression;
+    opts.sync = sync;
     opts.device = kbcurate::gpu::signer_source(c.args.device);
     let (input, output) = (&c.input, &c.output);
     if let Some(step) = c.step {

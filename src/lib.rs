@@ -9,6 +9,7 @@ pub mod date;
 pub mod dedup;
 pub mod device;
 pub mod document;
+pub mod eval;
 pub mod filter;
 pub mod gpu;
 pub mod ingest;

@@ -184,15 +184,15 @@ fn eval_on_planted_newspaper_duplicates_meets_the_targets() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
         .collect();
     let work = tempfile::tempdir().unwrap();
-    let params = kbcurate::dedup::eval::PlantParams { originals: 150, word_noise: 0.27, ..Default::default() };
-    let r = kbcurate::dedup::eval::evaluate(&base, &params, &kbcurate::dedup::profile::Profile::ocr(), work.path())
+    let params = kbcurate::eval::dedup::PlantParams { originals: 150, word_noise: 0.27, ..Default::default() };
+    let r = kbcurate::eval::dedup::evaluate(&base, &params, &kbcurate::dedup::profile::Profile::ocr(), work.path())
         .unwrap();
     assert!((0.25..0.35).contains(&r.mean_jaccard_w3), "planted pairs at Jaccard {:.3}", r.mean_jaccard_w3);
     assert!(r.scores.f1 >= 0.95, "{r:?}");
     assert!(r.scores.ari >= 0.9, "{r:?}");
     assert_eq!(r.impure_clusters, 0, "{r:?}");
     assert!(r.kept_cleanest >= 0.95, "{r:?}");
-    let web = kbcurate::dedup::eval::evaluate(&base, &params, &kbcurate::dedup::profile::Profile::web(), work.path())
+    let web = kbcurate::eval::dedup::evaluate(&base, &params, &kbcurate::dedup::profile::Profile::web(), work.path())
         .unwrap();
     assert!(web.scores.recall < 0.5, "the web profile misses noisy copies: {web:?}");
 }

@@ -167,7 +167,7 @@ fn the_cli_runs_the_sample_config_and_names_bad_input() {
 #[test]
 fn real_swedish_newspaper_pages_are_swedish() {
     let Some(p) = shared("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl") else { return };
-    let pages = kbcurate::filter::eval::read_pages(&p).unwrap();
+    let pages = kbcurate::eval::filter::read_pages(&p).unwrap();
     let cfg = FilterConfig::default();
     let det = kbcurate::filter::langid::detector(&cfg.language);
     let sv: Vec<_> = pages.iter().filter(|(l, _)| l == "swe").collect();
@@ -188,7 +188,7 @@ fn real_swedish_newspaper_pages_are_swedish() {
 fn lexicons_built_from_real_pages_flag_noised_pages() {
     use std::io::Write;
     let Some(p) = shared("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl") else { return };
-    let pages = kbcurate::filter::eval::read_pages(&p).unwrap();
+    let pages = kbcurate::eval::filter::read_pages(&p).unwrap();
     let sv: Vec<&str> = pages.iter().filter(|(l, _)| l == "swe").map(|(_, t)| t.as_str()).collect();
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
@@ -210,7 +210,7 @@ fn lexicons_built_from_real_pages_flag_noised_pages() {
         judged
             .iter()
             .enumerate()
-            .map(|(i, t)| (format!("noisy{i:02}"), kbcurate::dedup::eval::noisy_text(t, 0.3, i as u64))),
+            .map(|(i, t)| (format!("noisy{i:02}"), kbcurate::eval::dedup::noisy_text(t, 0.3, i as u64))),
     );
     write("judged.jsonl", rows);
     let cfg = config("[[collection]]\nname = \"base\"\npaths = [\"base.jsonl\"]\nformat = \"jsonl\"\n");

@@ -49,12 +49,16 @@ pub struct BalanceOptions {
     /// Only these parts (a task of a job array): the plan is computed (it is cheap: metadata
     /// columns only) but neither `plan.json` nor the manifest is written.
     pub shard: Shard,
+    /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
+    /// durability notes). Changes no output.
+    pub sync: bool,
 }
 
 impl BalanceOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
         BalanceOptions {
             output: output.into(),
+            sync: false,
             threads: None,
             compression: crate::dataset::Codec::default(),
             shard: Shard::WHOLE,
@@ -161,7 +165,7 @@ fn run(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<BalanceSu
     let cols = strata::key_columns(policy);
     let work = SampleParts { ds: &ds, plan: &plan_hash, opts, policy, cols: &cols, weights: &weights };
     let run = stage::run_dataset(&work, out, opts.shard)?;
-    run.commit(out, opts.shard, |run| {
+    run.commit(out, opts.shard, opts.sync, |run| {
         // Planning (polars) and sampling (arrow-rs) read the same documents the same way.
         let counts = &run.counts;
         let excluded: u64 = strata.excluded.values().map(|s| s.docs).sum();

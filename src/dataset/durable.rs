@@ -3,7 +3,6 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{io_err, DatasetError, TMP_PREFIX};
 
@@ -15,28 +14,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DatasetError> {
     fs::rename(&tmp, path).map_err(io_err(path))
 }
 
-static SYNC: AtomicBool = AtomicBool::new(false);
-
-/// Makes every stage in this process sync its output at its commit points (see
-/// [Durability](super#durability)). Also on where the environment has `KBCURATE_SYNC=1`.
-pub fn set_sync(on: bool) {
-    SYNC.store(on, Ordering::Relaxed);
+/// Whether the environment asks for syncing (`KBCURATE_SYNC=1`, which Slurm tasks inherit).
+/// Read at the command line's edge: stages take syncing as an option (`sync` in their options).
+pub fn sync_from_env() -> bool {
+    std::env::var_os("KBCURATE_SYNC").is_some_and(|v| v == "1")
 }
 
-/// Whether stages sync their output ([`set_sync`], `KBCURATE_SYNC=1`).
-pub fn sync_requested() -> bool {
-    SYNC.load(Ordering::Relaxed) || std::env::var_os("KBCURATE_SYNC").is_some_and(|v| v == "1")
-}
-
-/// Writes the file that commits the output in `dir` (a manifest). When syncing is asked for,
+/// Writes the file that commits the output in `dir` (a manifest). When `sync` is asked for,
 /// everything already written there is synced first ([`sync_written`]), then `name` is
 /// written, synced, renamed into place and the rename synced, so the commit never reaches the
 /// disk before what it describes. Otherwise it is [`write_atomic`].
-pub fn write_commit(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DatasetError> {
-    if !sync_requested() {
+pub fn write_commit(dir: &Path, name: &str, bytes: &[u8], sync: bool) -> Result<(), DatasetError> {
+    if !sync {
         return write_atomic(&dir.join(name), bytes);
     }
-    sync_written(dir)?;
+    sync_written(dir, true)?;
     let path = dir.join(name);
     let tmp = tmp_path(&path);
     let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
@@ -47,12 +39,12 @@ pub fn write_commit(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DatasetE
     sync_dir(dir)
 }
 
-/// When syncing is asked for ([`sync_requested`]), makes the files written under `dir`
+/// When `sync` is asked for, makes the files written under `dir`
 /// durable, in one go: on Linux one `syncfs` for the filesystem that holds it (one journal
 /// commit for all, instead of one per file); elsewhere every file under `dir` is synced, then
 /// the folders.
-pub fn sync_written(dir: &Path) -> Result<(), DatasetError> {
-    if !sync_requested() {
+pub fn sync_written(dir: &Path, sync: bool) -> Result<(), DatasetError> {
+    if !sync {
         return Ok(());
     }
     #[cfg(target_os = "linux")]

@@ -24,14 +24,15 @@
 //!
 //! A machine crash (power, kernel) can still lose data the system had not written yet. That
 //! is detected, not trusted:
-//! - what marks work complete (one [`crate::stage::Marker`] type for every stage's parts and
+//! - what marks work complete (one `stage::Marker` type for every stage's parts and
 //!   steps) names the length and xxh3 of each file it vouches for, and a file of another length
 //!   (typically empty after a crash) voids it, so a resumed run redoes the part;
 //! - [`Dataset::open`] checks every part against the manifest's sizes and names a part that
 //!   does not match, before a later stage reads it.
 //!
-//! Where a crash must not cost a rerun, ask for syncing ([`set_sync`]: `kbcurate --sync`,
-//! `[run] sync = true`, or `KBCURATE_SYNC=1`, which Slurm tasks inherit). A stage then syncs its
+//! Where a crash must not cost a rerun, ask for syncing (every stage's options have `sync`: set
+//! by `kbcurate --sync`, `[run] sync = true`, or `KBCURATE_SYNC=1`, which Slurm tasks inherit,
+//! all read at the command line's edge: [`sync_from_env`]). A stage then syncs its
 //! output once at its commit point: before it writes the manifest (itself written and synced
 //! after), and at the end of a run for one shard or step, before the next job starts.
 //!
@@ -43,7 +44,7 @@ mod durable;
 mod read;
 mod write;
 
-pub use durable::{set_sync, sync_requested, sync_written, write_atomic, write_commit};
+pub use durable::{sync_from_env, sync_written, write_atomic, write_commit};
 pub use read::{read_parquet_batches, read_parquet_column, read_parquet_projected, Dataset};
 pub use write::{
     writer_properties, Codec, DocumentSink, KeptRows, ParquetPartWriter, RejectionSink, RowBatch, RowOrigin, Sink,
@@ -152,7 +153,7 @@ pub struct PartFile {
     pub xxh3: String,
 }
 
-/// What a written part holds, as its marker in `_parts/` keeps it (see [`crate::stage`]: the
+/// What a written part holds, as its marker in `_parts/` keeps it (see `stage::Marker`: the
 /// marker, written after the part's files, also names the plan the part was written for).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartRecord {
@@ -203,11 +204,12 @@ impl Manifest {
         serde_json::from_slice(&bytes).map_err(|e| DatasetError::NotADataset { path, why: e.to_string() })
     }
 
-    /// Commits the dataset: syncs the folder's files, then writes the manifest durably.
-    pub fn write(&self, dir: &Path) -> Result<(), DatasetError> {
+    /// Commits the dataset: with `sync`, syncs the folder's files, then writes the manifest
+    /// durably; without, writes it atomically.
+    pub fn write(&self, dir: &Path, sync: bool) -> Result<(), DatasetError> {
         let mut json = serde_json::to_vec_pretty(self).expect("manifest serializes");
         json.push(b'\n');
-        write_commit(dir, MANIFEST, &json)
+        write_commit(dir, MANIFEST, &json, sync)
     }
 }
 

@@ -196,13 +196,11 @@ impl RowOrigin {
 
 /// How a stage compresses the Parquet parts it writes (`--compression`, `[run] compression`).
 ///
-/// zstd level 1 is the default: level 3 ran at ~100 MB/s of text per core here, which alone
-/// would cap ingest at its target, and level 1 compresses text nearly as well at about twice the
-/// speed (docs/pipeline.md, "Compression"). `none` skips the work, for scratch datasets that the next stage
-/// reads once: on the dedup benchmark's 48.5 MB JSONL, ingest took 0.43–0.47 s against
-/// 0.61–0.73 s with level 1, into 47 MB instead of 25 MB. Negative levels (zstd's fast mode)
-/// are accepted but bought nothing there through Parquet: `zstd:-1` and `zstd:-5` took as long
-/// as level 1 and wrote 37 and 42 MB. Every Parquet reader (pyarrow, polars, DuckDB, Spark)
+/// zstd level 1 is the default: higher levels alone would cap ingest's throughput, and level 1
+/// compresses text nearly as well at about twice the speed. `none` skips the work, for scratch
+/// datasets that the next stage reads once. Negative levels (zstd's fast mode) are accepted but
+/// bought nothing measurable through Parquet. The figures: benches/ingest.md and
+/// docs/pipeline.md ("Compression"). Every Parquet reader (pyarrow, polars, DuckDB, Spark)
 /// reads all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Codec {

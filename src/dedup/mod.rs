@@ -2,18 +2,21 @@
 //! noise ([`normalize`]), shingles and signatures ([`minhash`], [`batch`] for the GPU's flat
 //! layout), LSH banding ([`lsh`]), the named [`profile`]s (`schemas/dedup-profiles.md` has the
 //! measurements behind them), sorted runs on disk ([`runs`]), boilerplate lines
-//! ([`boilerplate`]), clusters ([`cluster`]), the stage and its steps ([`stage`]) and the
-//! planted-duplicate evaluation ([`eval`]).
+//! ([`boilerplate`]), clusters ([`cluster`]) and the stage and its steps ([`stage`]; its
+//! `_work/` records in `work`, the saved index in `index`, the written part in `output`). Its
+//! evaluation on planted duplicates is `crate::eval::dedup`.
 
 pub mod args;
 pub mod batch;
 pub mod boilerplate;
 pub mod cluster;
-pub mod eval;
+mod index;
 pub mod lsh;
 pub mod minhash;
 pub mod normalize;
+mod output;
 pub mod profile;
 pub mod rule_table;
 pub mod runs;
 pub mod stage;
+mod work;

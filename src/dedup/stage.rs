@@ -1,48 +1,50 @@
 //! `kbcurate dedup`: reads a dataset, writes a dataset without exact and near duplicates.
 //!
-//! The stage runs in steps whose memory is bounded by one part, never by the corpus:
-//! 1. **signatures** (per input part, in parallel): each document's exact-text hash (xxh3-128
-//!    of the normalized text), MinHash signature and ranking fields go to a fixed-size record
+//! The stage runs in six steps ([`Step`]) whose memory is bounded by one part, never by the
+//! corpus; the per-part ones run through the stage runner ([`crate::stage`]), each part marked
+//! complete in `_work/` (records: `work`) or `_parts/`:
+//! 1. **lines** (per input part): how many documents of each source every line occurs in, as
+//!    a sorted run.
+//! 2. **boilerplate** (once): the lines frequent enough to be boilerplate.
+//! 3. **signatures** (per input part, and per part of an earlier release's dataset or saved
+//!    index, `index`): each document's exact-text hash (xxh3-128 of the normalized text,
+//!    boilerplate removed), MinHash signature and ranking fields go to a fixed-size record
 //!    file; its band keys and exact hash go to a sorted run file.
-//! 2. **buckets** (global, streaming): the parts' runs are merged; documents sharing a band key
+//! 4. **cluster** (once, streaming): the parts' runs are merged; documents sharing a band key
 //!    become candidates, verified by estimated Jaccard (≥ the profile's threshold) before they
 //!    are joined in a union-find (4 bytes per document); equal 128-bit exact hashes are joined
-//!    without further check. Only verified edges join clusters, which guards against chaining
-//!    through weak links.
-//! 3. **decide**: in each cluster the best copy (highest OCR confidence, longest, earliest,
+//!    without further check. In each cluster the best copy (by `keep_order`, then the
 //!    smallest id) is kept; decisions are written per part.
-//! 4. **filter** (per part, in parallel): kept documents get `dup_cluster` (the kept copy's id)
+//! 5. **filter** (per part, `output`): kept documents get `dup_cluster` (the kept copy's id)
 //!    and `dup_cluster_size`; the others go to `rejected/` as `exact-duplicate` or
 //!    `near-duplicate`, naming the copy that was kept.
+//! 6. **finalize** (once): the manifest, and the saved index's description.
 //!
 //! Outputs do not depend on the thread count: clusters are sets, the kept copy follows a total
 //! order, and every part is written in input order.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_array::builder::{StringBuilder, UInt32Builder};
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float32Type, UInt32Type};
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
-use super::batch::{BatchSigner, ShingleBatch, SignerSource};
-use super::boilerplate::strip;
+use super::batch::{BatchSigner, SignerSource};
 use super::cluster::{better_by, Rank, UnionFind};
+pub use super::index::INDEX_DIR;
+use super::index::{Earlier, IndexFile, IndexPart, IndexWriter, INDEX_FILE, INDEX_FORMAT};
+use super::output::filter_part;
 use super::profile::Profile;
-use super::runs::{self, Grouped};
-use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord, RejectionSink};
-use crate::reject::Reason;
+use super::runs::{self};
+use super::work::*;
+use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord};
 use crate::stage::{self, DatasetStage, FileMark, Marker, MarkerPath, PartStage};
 
 pub const STAGE: &str = "dedup";
-const EXACT_BAND: u64 = u64::MAX;
+pub(super) const EXACT_BAND: u64 = u64::MAX;
 
 #[derive(Debug, Clone)]
 pub struct DedupOptions {
@@ -69,6 +71,9 @@ pub struct DedupOptions {
     /// Signs in batches with this instead of what `device` opens (library use; the tests run
     /// the stage with the CPU reference of the GPU kernels, and with the kernels emulated).
     pub signer: Option<Signer>,
+    /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
+    /// durability notes). Changes no output.
+    pub sync: bool,
 }
 
 /// A batched signer in [`DedupOptions`].
@@ -85,6 +90,7 @@ impl DedupOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
         Self {
             output: output.into(),
+            sync: false,
             profile: Profile::ocr(),
             boilerplate_min_docs: super::args::default_boilerplate_min_docs(),
             against: Vec::new(),
@@ -110,7 +116,7 @@ pub enum DedupError {
     Gpu(#[from] crate::device::GpuError),
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DedupError + '_ {
+pub(super) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DedupError + '_ {
     move |source| DedupError::Io { path: path.to_path_buf(), source }
 }
 
@@ -142,71 +148,6 @@ impl DedupSummary {
         }
         s
     }
-}
-
-/// Fixed-size per-document record in `_work/sig-N.bin`.
-struct Layout {
-    perms: usize,
-}
-
-impl Layout {
-    const HEAD: usize = 16 + 4 + 4 + 4 + 16;
-    fn size(&self) -> usize {
-        Self::HEAD + 4 * self.perms
-    }
-}
-
-struct DocRecord {
-    exact: u128,
-    rank: Rank,
-    sig: Vec<u32>,
-}
-
-fn encode(r: &DocRecord, out: &mut Vec<u8>) {
-    out.extend_from_slice(&r.exact.to_le_bytes());
-    out.extend_from_slice(&r.rank.ocr_confidence.to_le_bytes());
-    out.extend_from_slice(&r.rank.n_chars.to_le_bytes());
-    out.extend_from_slice(&r.rank.date.to_le_bytes());
-    out.extend_from_slice(&r.rank.id);
-    for v in &r.sig {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-}
-
-fn decode(b: &[u8], perms: usize) -> DocRecord {
-    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
-    DocRecord {
-        exact: u128::from_le_bytes(b[..16].try_into().expect("16 bytes")),
-        rank: Rank {
-            ocr_confidence: f32::from_le_bytes(b[16..20].try_into().expect("4 bytes")),
-            n_chars: u32_at(20),
-            date: i32::from_le_bytes(b[24..28].try_into().expect("4 bytes")),
-            id: b[28..44].try_into().expect("16 bytes"),
-        },
-        sig: (0..perms).map(|k| u32_at(Layout::HEAD + 4 * k)).collect(),
-    }
-}
-
-/// `estimated_jaccard` of two signatures as they lie in their records (little-endian `u32`s):
-/// the share of equal values.
-fn agreement(a: &[u8], b: &[u8]) -> f64 {
-    if a.is_empty() || a.len() != b.len() {
-        return 0.0;
-    }
-    let equal = a.chunks_exact(4).zip(b.chunks_exact(4)).filter(|(x, y)| x == y).count();
-    equal as f64 / (a.len() / 4) as f64
-}
-
-fn id_bytes(id: &str) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    if id.len() == 32 {
-        if let Ok(v) = u128::from_str_radix(id, 16) {
-            return v.to_be_bytes();
-        }
-    }
-    // Ids not written by kbcurate: a hash, still a total order.
-    out.copy_from_slice(&xxhash_rust::xxh3::xxh3_128(id.as_bytes()).to_be_bytes());
-    out
 }
 
 /// One step of the stage. Steps run in this order; the per-part ones (`lines`, `signatures`,
@@ -321,107 +262,12 @@ pub fn dedup_step(input: &Path, opts: &DedupOptions, step: Step, shard: Shard) -
     }
     let report = pool(opts)?.install(|| Ctx::new(input, opts)?.step(step, shard))?;
     // The next step may run on another node: what this one wrote goes to disk before it ends.
-    dataset::sync_written(&opts.output)?;
+    dataset::sync_written(&opts.output, opts.sync)?;
     Ok(report)
 }
 
 fn pool(opts: &DedupOptions) -> Result<rayon::ThreadPool, DedupError> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| DedupError::Other(format!("cannot start worker threads: {e}")))
-}
-
-/// The folder, inside an output dataset, of its saved index (`--save-index`).
-pub const INDEX_DIR: &str = "index";
-const INDEX_FILE: &str = "index.json";
-const INDEX_FORMAT: &str = "kbcurate-dedup-index/1";
-
-/// `index.json`: the signatures of a dataset's documents, reusable by a later `--against`
-/// without reading the dataset's text again. Valid only for the same profile.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct IndexFile {
-    format: String,
-    kbcurate_version: String,
-    profile: Profile,
-    parts: Vec<IndexPart>,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct IndexPart {
-    file: String,
-    rows: u64,
-    bytes: u64,
-}
-
-struct SavedIndex {
-    dir: PathBuf,
-    file: IndexFile,
-    hash: u128,
-}
-
-impl SavedIndex {
-    fn read(dir: &Path, layout: &Layout) -> Result<SavedIndex, DedupError> {
-        let path = dir.join(INDEX_FILE);
-        let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-        let file: IndexFile = serde_json::from_slice(&bytes)
-            .map_err(|e| DedupError::Other(format!("{}: not a dedup index: {e}", path.display())))?;
-        if file.format != INDEX_FORMAT {
-            return Err(DedupError::Other(format!(
-                "{}: index format `{}`, this kbcurate reads `{INDEX_FORMAT}`",
-                path.display(),
-                file.format
-            )));
-        }
-        for p in &file.parts {
-            let f = dir.join(&p.file);
-            let len = std::fs::metadata(&f).map_err(io_err(&f))?.len();
-            if len != p.bytes || (layout.perms == file.profile.banding.perms() && len != p.rows * layout.size() as u64)
-            {
-                return Err(DedupError::Other(format!(
-                    "{}: {len} bytes where the index says {} rows ({} bytes): the index is damaged; \
-                     rebuild it with `kbcurate dedup --save-index`",
-                    f.display(),
-                    p.rows,
-                    p.bytes
-                )));
-            }
-        }
-        Ok(SavedIndex { dir: dir.to_path_buf(), file, hash: xxhash_rust::xxh3::xxh3_128(&bytes) })
-    }
-}
-
-/// An earlier release given to `--against`: its documents' signatures come from its saved
-/// index when it has one for this profile, else from its text.
-enum Earlier {
-    Dataset(Box<Dataset>),
-    Index(SavedIndex),
-}
-
-impl Earlier {
-    fn open(path: &Path, profile: &Profile, layout: &Layout) -> Result<Earlier, DedupError> {
-        if path.join(INDEX_FILE).exists() {
-            let idx = SavedIndex::read(path, layout)?;
-            if idx.file.profile != *profile {
-                return Err(DedupError::Other(format!(
-                    "{}: index made with another dedup profile ({}); pass the dataset it indexes, \
-                     whose signatures are then computed again, or use the same profile",
-                    path.display(),
-                    serde_json::to_string(&idx.file.profile).expect("profile serializes")
-                )));
-            }
-            return Ok(Earlier::Index(idx));
-        }
-        let own = path.join(INDEX_DIR);
-        if own.join(INDEX_FILE).exists() {
-            let idx = SavedIndex::read(&own, layout)?;
-            if idx.file.profile == *profile {
-                return Ok(Earlier::Index(idx));
-            }
-            tracing::info!("{}: saved with another profile; signatures computed from the text", own.display());
-        }
-        Ok(Earlier::Dataset(Box::new(Dataset::open(path)?)))
-    }
+    stage::thread_pool(opts.threads).map_err(DedupError::Other)
 }
 
 /// Where the documents of one part of the clustering come from.
@@ -455,11 +301,6 @@ struct ClusterStats {
     candidate_pairs: u64,
     verified_pairs: u64,
 }
-
-const DECISION: usize = 1 + 4 + 16;
-const KEEP: u8 = 1;
-const EXACT: u8 = 2;
-const EARLIER: u8 = 4;
 
 /// Step markers ([`crate::stage::Marker`]) live in `_work/` and name the files they vouch for
 /// relative to it (a saved index's signatures, read where they are, by their full path).
@@ -603,6 +444,9 @@ impl DatasetStage for FilterStep<'_, '_> {
         }
     }
 }
+
+/// One band's candidate pairs (how many) and the pairs of them that verified, in merge order.
+type BandPairs = (u64, Vec<(u32, u32)>);
 
 impl<'a> Ctx<'a> {
     fn new(input: &'a Path, opts: &'a DedupOptions) -> Result<Ctx<'a>, DedupError> {
@@ -1071,7 +915,7 @@ impl<'a> Ctx<'a> {
             compression: self.opts.compression,
             stats: None,
         };
-        manifest.write(out)?;
+        manifest.write(out, self.opts.sync)?;
         let _ = std::fs::remove_dir_all(&self.work);
         Ok(DedupSummary {
             counts,
@@ -1080,326 +924,5 @@ impl<'a> Ctx<'a> {
             verified_pairs: stats.verified_pairs,
             elapsed: Duration::ZERO,
         })
-    }
-}
-
-/// Copies the signature records of the kept documents of one part into the saved index
-/// (their text is the output text, so the records describe the output documents).
-struct IndexWriter {
-    from: BufReader<File>,
-    from_path: PathBuf,
-    to: BufWriter<File>,
-    tmp: PathBuf,
-    path: PathBuf,
-    rec: Vec<u8>,
-}
-
-impl IndexWriter {
-    fn create(from: &Path, path: PathBuf, size: usize) -> Result<IndexWriter, DedupError> {
-        let tmp = path.with_extension("tmp");
-        Ok(IndexWriter {
-            from: BufReader::with_capacity(1 << 20, File::open(from).map_err(io_err(from))?),
-            from_path: from.to_path_buf(),
-            to: BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io_err(&tmp))?),
-            tmp,
-            path,
-            rec: vec![0u8; size],
-        })
-    }
-
-    /// The next row of the part; `kept` says whether it is in the output.
-    fn row(&mut self, kept: bool) -> Result<(), DedupError> {
-        self.from.read_exact(&mut self.rec).map_err(io_err(&self.from_path))?;
-        if kept {
-            self.to.write_all(&self.rec).map_err(io_err(&self.tmp))?;
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<(), DedupError> {
-        drop(self.to.into_inner().map_err(|e| DedupError::Io { path: self.tmp.clone(), source: e.into_error() })?);
-        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))
-    }
-}
-
-/// Empty key groups for a part of `rows` documents: one per band, then the exact band.
-fn key_groups(banding: &super::lsh::Banding, rows: usize) -> Grouped {
-    Grouped::new((0..banding.bands as u64).chain([EXACT_BAND]).collect(), rows)
-}
-
-fn push_keys(
-    groups: &mut Grouped,
-    banding: &super::lsh::Banding,
-    sig: &[u32],
-    exact: u128,
-    doc: u64,
-    keys: &mut Vec<u64>,
-) {
-    banding.keys(sig, keys);
-    for (group, k) in groups.keys.iter_mut().zip(keys.iter()) {
-        group.push((*k, doc));
-    }
-    groups.keys[banding.bands].push((exact as u64, doc));
-}
-
-struct Decision {
-    keep: bool,
-    /// The kept copy's id, for documents in a cluster of two or more.
-    cluster: Option<String>,
-    size: u32,
-    exact: bool,
-    /// The kept copy is in the earlier dataset (`--against`).
-    earlier: bool,
-}
-
-impl Decision {
-    /// Why a document that is not kept is removed.
-    fn reason(&self) -> Reason {
-        if self.exact {
-            Reason::ExactDuplicate
-        } else {
-            Reason::NearDuplicate
-        }
-    }
-}
-
-/// One band's candidate pairs (how many) and the pairs of them that verified, in merge order.
-type BandPairs = (u64, Vec<(u32, u32)>);
-
-fn hex(id: &[u8; 16]) -> String {
-    format!("{:032x}", u128::from_be_bytes(*id))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn signatures(
-    ds: &Dataset,
-    part: &dataset::PartFile,
-    i: usize,
-    base: u64,
-    work: &Path,
-    profile: &Profile,
-    layout: &Layout,
-    boiler: &HashSet<u64>,
-    signer: Option<&dyn BatchSigner>,
-) -> Result<(), DedupError> {
-    let sig_path = work.join(format!("sig-{i}.bin"));
-    let run_path = work.join(format!("keys-{i}.run"));
-    let mut hasher = profile.hasher();
-    let tmp = sig_path.with_extension("tmp");
-    let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io_err(&tmp))?);
-    let mut entries = key_groups(&profile.banding, part.rows as usize);
-    let (mut sig, mut keys, mut rec) = (Vec::new(), Vec::new(), Vec::with_capacity(layout.size()));
-    let mut scratch = String::new();
-    let (mut shingles, mut flat, mut n_chars) = (ShingleBatch::new(), Vec::new(), Vec::new());
-    let perms = profile.banding.perms();
-    let mut row = 0u64;
-    // The columns a signature and a rank need (not `meta`, titles, locators …).
-    let columns = ["text", "id", "ocr_confidence", "n_chars", "date", "source"];
-    for batch in ds.batches_of(part, &columns)? {
-        let batch = batch?;
-        let text = batch
-            .column_by_name("text")
-            .ok_or_else(|| DedupError::Other("no `text` column".into()))?
-            .as_string::<i64>()
-            .clone();
-        let ids = batch
-            .column_by_name("id")
-            .ok_or_else(|| DedupError::Other("no `id` column".into()))?
-            .as_string::<i32>()
-            .clone();
-        let conf = batch.column_by_name("ocr_confidence").map(|c| c.as_primitive::<Float32Type>().clone());
-        let chars = batch.column_by_name("n_chars").map(|c| c.as_primitive::<UInt32Type>().clone());
-        let dates = batch.column_by_name("date").map(|c| c.as_primitive::<Date32Type>().clone());
-        let sources = batch.column_by_name("source").map(|c| c.as_string::<i32>().clone());
-        // Compare documents without their boilerplate: shared mastheads are not shared text.
-        let mut compared = |r: usize, f: &mut dyn FnMut(&str)| {
-            let src = sources.as_ref().filter(|s| s.is_valid(r)).map_or("", |s| s.value(r));
-            let stripped = strip(text.value(r), src, boiler, profile.normalization, &mut scratch);
-            f(stripped.as_ref().map_or(text.value(r), |(s, _)| s.as_str()));
-        };
-        // Batched (GPU): the whole record batch's shingles in one flat array, signed at once.
-        if let Some(signer) = signer {
-            if shingles.input() != signer.input() {
-                shingles = ShingleBatch::of(signer.input());
-            }
-            shingles.clear();
-            n_chars.clear();
-            for r in 0..batch.num_rows() {
-                compared(r, &mut |t| {
-                    shingles.push(&mut hasher, t);
-                    // Only the rank of a dataset without `n_chars` needs it.
-                    n_chars.push(if chars.is_none() { t.chars().count() as u32 } else { 0 });
-                });
-            }
-            signer.sign(&mut shingles, &mut flat)?;
-        }
-        for r in 0..batch.num_rows() {
-            let (exact, t_chars) = if signer.is_some() {
-                sig.clear();
-                sig.extend_from_slice(&flat[r * perms..(r + 1) * perms]);
-                (shingles.exact[r], n_chars[r])
-            } else {
-                let mut t_chars = 0;
-                compared(r, &mut |t| {
-                    hasher.signature(t, &mut sig);
-                    // Only the rank of a dataset without `n_chars` needs it.
-                    if chars.is_none() {
-                        t_chars = t.chars().count() as u32;
-                    }
-                });
-                (xxhash_rust::xxh3::xxh3_128(hasher.normalized().as_bytes()), t_chars)
-            };
-            let rank = Rank {
-                ocr_confidence: conf.as_ref().filter(|c| c.is_valid(r)).map_or(f32::NAN, |c| c.value(r)),
-                n_chars: chars.as_ref().map_or(t_chars, |c| c.value(r)),
-                date: dates.as_ref().filter(|c| c.is_valid(r)).map_or(i32::MAX, |c| c.value(r)),
-                id: id_bytes(ids.value(r)),
-            };
-            rec.clear();
-            encode(&DocRecord { exact, rank, sig: sig.clone() }, &mut rec);
-            w.write_all(&rec).map_err(io_err(&tmp))?;
-            push_keys(&mut entries, &profile.banding, &sig, exact, base + row, &mut keys);
-            row += 1;
-        }
-    }
-    drop(w.into_inner().map_err(|e| DedupError::Io { path: tmp.clone(), source: e.into_error() })?);
-    std::fs::rename(&tmp, &sig_path).map_err(io_err(&sig_path))?;
-    entries.write_run(&run_path).map_err(io_err(&run_path))
-}
-
-/// The output schema: the input's columns plus `dup_cluster` and `dup_cluster_size`.
-fn output_schema(input: &Schema) -> SchemaRef {
-    let mut fields: Vec<Field> = input
-        .fields()
-        .iter()
-        .filter(|f| f.name() != "dup_cluster" && f.name() != "dup_cluster_size")
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields.push(Field::new("dup_cluster", DataType::Utf8, false));
-    fields.push(Field::new("dup_cluster_size", DataType::UInt32, false));
-    Arc::new(Schema::new(fields))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn filter_part(
-    ds: &Dataset,
-    part: &dataset::PartFile,
-    i: u32,
-    out: &Path,
-    compression: crate::dataset::Codec,
-    boiler: &HashSet<u64>,
-    norm: super::normalize::Normalization,
-    mut decide: impl FnMut(u64) -> Result<Decision, DedupError>,
-    mut index: Option<&mut IndexWriter>,
-) -> Result<PartRecord, DedupError> {
-    let mut scratch = String::new();
-    let props = dataset::writer_properties(compression);
-    let mut rejected = RejectionSink::create(out, &dataset::rejected_part_name(i), props.clone(), 4096, 32 << 20)?;
-    let mut kept_rows = dataset::KeptRows::new(out, i, props);
-    let mut counts = Counts::default();
-    let (mut row, mut text_bytes) = (0u64, 0u64);
-    let mut schema: Option<SchemaRef> = None;
-    for batch in ds.batches(part)? {
-        let batch = batch?;
-        let sch = schema.get_or_insert_with(|| output_schema(&batch.schema())).clone();
-        let text = batch
-            .column_by_name("text")
-            .ok_or_else(|| DedupError::Other("no `text` column".into()))?
-            .as_string::<i64>()
-            .clone();
-        let s = |name: &str| batch.column_by_name(name).map(|c| c.as_string::<i32>().clone());
-        let (ids, sources) = (s("id"), s("source"));
-        let get = |c: &Option<arrow_array::StringArray>, r: usize| {
-            c.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r).to_string())
-        };
-        let origin = dataset::RowOrigin::of(&batch);
-        let mut keep = Vec::with_capacity(batch.num_rows());
-        let mut cluster = StringBuilder::new();
-        let mut size = UInt32Builder::new();
-        // Kept documents that lost boilerplate lines: their new text (the others keep theirs).
-        let mut edits = dataset::TextEdits::new();
-        for r in 0..batch.num_rows() {
-            let d = decide(row)?;
-            row += 1;
-            counts.input += 1;
-            let id = get(&ids, r).unwrap_or_default();
-            let src = get(&sources, r).unwrap_or_default();
-            let stripped = if d.keep { strip(text.value(r), &src, boiler, norm, &mut scratch) } else { None };
-            // Nothing but boilerplate: not a document any more.
-            let emptied = stripped.as_ref().is_some_and(|(t, _)| t.is_empty());
-            if let Some(ix) = index.as_mut() {
-                ix.row(d.keep && !emptied)?;
-            }
-            if d.keep && !emptied {
-                match stripped {
-                    Some((t, n)) => {
-                        *counts.lines_removed.entry("boilerplate".into()).or_default() += n;
-                        text_bytes += t.len() as u64;
-                        let words = crate::document::count_words(&t);
-                        edits.push(r, t, words);
-                    }
-                    None => text_bytes += text.value(r).len() as u64,
-                }
-                counts.kept += 1;
-                cluster.append_value(d.cluster.as_deref().unwrap_or(&id));
-                size.append_value(d.size);
-                keep.push(true);
-                continue;
-            }
-            let kept = d.cluster.clone().unwrap_or_default();
-            let (reason, detail) = if emptied {
-                (Reason::EmptyText, "every line is boilerplate of its source".to_string())
-            } else if d.earlier {
-                (d.reason(), format!("kept {kept} (cluster of {}; in the earlier dataset)", d.size))
-            } else {
-                (d.reason(), format!("kept {kept} (cluster of {})", d.size))
-            };
-            *counts.rejected.entry(reason.as_str().to_string()).or_default() += 1;
-            rejected.push(&origin.rejection(r, STAGE, reason.as_str(), detail, Some(text.value(r).to_string())))?;
-            cluster.append_value(&kept);
-            size.append_value(d.size);
-            keep.push(false);
-        }
-        let edited = edits.apply(&batch).map_err(|e| DedupError::Other(e.to_string()))?;
-        let mut columns: Vec<ArrayRef> = edited
-            .schema()
-            .fields()
-            .iter()
-            .zip(edited.columns())
-            .filter(|(f, _)| f.name() != "dup_cluster" && f.name() != "dup_cluster_size")
-            .map(|(_, c)| c.clone())
-            .collect();
-        columns.push(Arc::new(cluster.finish()));
-        columns.push(Arc::new(size.finish()));
-        let full = RecordBatch::try_new(sch, columns).map_err(|e| DedupError::Other(e.to_string()))?;
-        kept_rows.write(&full, keep)?;
-    }
-    debug_assert_eq!(kept_rows.rows(), counts.kept);
-    let documents = kept_rows.finish(output_schema(&crate::document::schema()))?;
-    let rejected = rejected.finish()?;
-    Ok(PartRecord { part: i, counts, documents, rejected, input_bytes: part.bytes, text_bytes })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::minhash::estimated_jaccard;
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// The in-place agreement of two encoded records is the estimate of the decoded ones.
-        #[test]
-        fn agreement_in_place_equals_estimated_jaccard(
-            a in proptest::collection::vec(0u32..4, 0..40),
-            flips in proptest::collection::vec(any::<bool>(), 40),
-        ) {
-            let b: Vec<u32> = a.iter().zip(&flips).map(|(&v, &f)| if f { v } else { v + 1 }).collect();
-            let rank = Rank { ocr_confidence: 0.5, n_chars: 10, date: 0, id: [7; 16] };
-            let (mut ea, mut eb) = (Vec::new(), Vec::new());
-            encode(&DocRecord { exact: 1, rank, sig: a.clone() }, &mut ea);
-            encode(&DocRecord { exact: 2, rank, sig: b.clone() }, &mut eb);
-            prop_assert_eq!(agreement(&ea[Layout::HEAD..], &eb[Layout::HEAD..]), estimated_jaccard(&a, &b));
-            prop_assert_eq!(decode(&ea, a.len()).sig, a);
-        }
     }
 }

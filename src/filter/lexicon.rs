@@ -360,10 +360,7 @@ pub fn build(input: &Path, opts: &BuildOptions) -> Result<Vec<Built>, LexiconErr
     if opts.languages.is_empty() {
         return Err(LexiconError::Other("no languages to build lexicons for".into()));
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| LexiconError::Other(format!("cannot start worker threads: {e}")))?;
+    let pool = crate::stage::thread_pool(opts.threads).map_err(LexiconError::Other)?;
     let ds = Dataset::open(input)?;
     let detector = langid::detector(&opts.language);
     let fresh = || opts.languages.iter().map(|_| WordCounter::new(opts.max_entries)).collect::<Vec<_>>();

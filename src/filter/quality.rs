@@ -639,7 +639,7 @@ pub(crate) mod reference {
 pub(crate) fn newspaper_pages() -> Option<Vec<String>> {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data/newspaper_text/newseye_sv_fi_pages.train_dev.jsonl");
-    match super::eval::read_pages(&p) {
+    match crate::eval::filter::read_pages(&p) {
         Ok(pages) => Some(pages.into_iter().map(|(_, t)| t).collect()),
         Err(e) => {
             eprintln!("skipping the real pages: {} ({e})", p.display());

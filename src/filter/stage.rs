@@ -59,12 +59,16 @@ pub struct FilterOptions {
     pub compression: crate::dataset::Codec,
     /// Only these parts (a task of a job array): no manifest is written.
     pub shard: Shard,
+    /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
+    /// durability notes). Changes no output.
+    pub sync: bool,
 }
 
 impl FilterOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
         Self {
             output: output.into(),
+            sync: false,
             config: FilterConfig::default(),
             threads: None,
             compression: crate::dataset::Codec::default(),
@@ -213,7 +217,7 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
     let tools = Tools { detector: detector.as_ref(), masker: &masker, lexicons: &lexicons };
     let work = FilterParts { ds: &ds, plan: &plan, opts, tools };
     let run = stage::run_dataset(&work, out, opts.shard)?;
-    run.commit(out, opts.shard, |run| {
+    run.commit(out, opts.shard, opts.sync, |run| {
         let (counts, stats) = (&run.counts, &run.stats);
         let rules_table: Vec<serde_json::Value> = RULES
             .iter()

@@ -39,12 +39,16 @@ pub struct IngestOptions {
     /// Only these parts (a task of a job array): no manifest is written; a later whole run
     /// finds the parts complete and writes it.
     pub shard: Shard,
+    /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
+    /// durability notes). Changes no output.
+    pub sync: bool,
 }
 
 impl IngestOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
         Self {
             output: output.into(),
+            sync: false,
             threads: None,
             part_size: 256 << 20,
             window: 16 << 20,
@@ -219,7 +223,7 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
     let run = run?;
     debug_assert!(run.counts.reconciles());
     let files = units.iter().map(|u| &u.path).collect::<std::collections::BTreeSet<_>>().len();
-    run.commit(out, opts.shard, |_| {
+    run.commit(out, opts.shard, opts.sync, |_| {
         Ok::<_, IngestError>(ManifestHead {
             stage: STAGE,
             config: config_json,

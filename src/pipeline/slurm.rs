@@ -284,10 +284,10 @@ pub fn script(
     }
     s.push_str("#SBATCH --kill-on-invalid-dep=yes\n");
     s.push_str("set -euo pipefail\n");
-    // `kbcurate --sync` lives in the submitting process only; a site that submits with
-    // `--export=NONE` would drop an inherited KBCURATE_SYNC too. (`[run] sync` is read by the
-    // task itself from the pipeline.)
-    if crate::dataset::sync_requested() {
+    // `kbcurate --sync` lives in the submitting process only (the command line sets `[run]
+    // sync` of the pipeline it read); a site that submits with `--export=NONE` would drop an
+    // inherited KBCURATE_SYNC too. (`[run] sync` in the file is read by the task itself.)
+    if p.run.sync {
         s.push_str("export KBCURATE_SYNC=1\n");
     }
     for line in &settings.setup {
@@ -596,15 +596,21 @@ mod tests {
     fn scripts_carry_sync_when_asked() {
         let dir = std::env::temp_dir().join(format!("kbc-slurm-sync-{}", std::process::id()));
         let run = RunDir::create(&dir).unwrap();
-        let p = Pipeline::parse(
+        let mut p = Pipeline::parse(
             "[ingest]\nconfig = \"collections.toml\"\n",
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/p.toml"),
         )
         .unwrap();
+        let without = {
+            let st = &p.stages[0];
+            let settings = p.slurm.settings.overridden(st.slurm.as_ref());
+            script(&p, &run, Path::new("/k"), st.kind, &steps::steps(st.kind)[1], 1, None, &settings, "/l-%j.log")
+        };
+        assert!(!without.contains("KBCURATE_SYNC"), "{without}");
+        p.run.sync = true;
         let st = &p.stages[0];
         let settings = p.slurm.settings.overridden(st.slurm.as_ref());
         let step = &steps::steps(st.kind)[1];
-        crate::dataset::set_sync(true);
         let text = script(&p, &run, Path::new("/k"), st.kind, step, 1, None, &settings, "/l-%j.log");
         assert!(text.contains("\nexport KBCURATE_SYNC=1\n"), "{text}");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -86,14 +86,12 @@ fn run(
 ) -> Result<String, PipelineError> {
     let kind = stage.kind;
     let out = run.stage_dir(kind);
-    if p.run.sync {
-        crate::dataset::set_sync(true);
-    }
     let err = |e: &dyn std::fmt::Display| PipelineError::Stage { stage: kind, message: format!("{e:#}") };
     match &stage.config {
         StageConfig::Ingest { config, base, args, .. } => {
             let mut opts = args.resolve(&out).map_err(stage_err(kind))?;
             opts.threads = o.threads;
+            opts.sync = p.run.sync;
             opts.compression = p.run.compression;
             opts.progress = o.progress;
             opts.shard = shard;
@@ -107,6 +105,7 @@ fn run(
             opts.compression = p.run.compression;
             opts.device = crate::gpu::signer_source(args.device);
             opts.threads = o.threads;
+            opts.sync = p.run.sync;
             match dedup_step {
                 Some(s) => crate::dedup::stage::dedup_step(&input, &opts, s, shard).map(|r| r.render()),
                 None => crate::dedup::stage::dedup(&input, &opts).map(|s| s.render()),
@@ -119,6 +118,7 @@ fn run(
             opts.config = config.clone();
             opts.compression = p.run.compression;
             opts.threads = o.threads;
+            opts.sync = p.run.sync;
             opts.shard = shard;
             crate::filter::stage::filter(&input, &opts).map(|s| s.render()).map_err(|e| err(&e))
         }
@@ -127,6 +127,7 @@ fn run(
             let mut opts = crate::balance::stage::BalanceOptions::new(&out);
             opts.compression = p.run.compression;
             opts.threads = o.threads;
+            opts.sync = p.run.sync;
             opts.shard = shard;
             crate::balance::stage::balance(&input, policy, &opts).map(|s| s.render()).map_err(|e| err(&e))
         }
@@ -135,6 +136,7 @@ fn run(
             let mut opts = args.resolve(&out);
             opts.device = crate::gpu::encoder_placement(args.device);
             opts.threads = o.threads;
+            opts.sync = p.run.sync;
             opts.shard = shard;
             if shard == Shard::WHOLE {
                 crate::tokenize::stage::tokenize(&input, &opts).map(|s| s.render()).map_err(|e| err(&e))

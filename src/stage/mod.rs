@@ -27,14 +27,18 @@ pub use marker::{FileMark, Marker, MarkerPath};
 
 use crate::dataset::{self, Codec, Counts, DatasetError, Manifest, PartFile, PartRecord, Shard};
 
-/// Runs `f` in a pool of `threads` workers (`None`: one per core). Every stage runs its work in
-/// one; outputs never depend on its size.
-pub fn install<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R, String> {
-    let pool = rayon::ThreadPoolBuilder::new()
+/// A pool of `threads` workers (`None`: one per core): the one place kbcurate starts one.
+pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, String> {
+    rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()
-        .map_err(|e| format!("cannot start worker threads: {e}"))?;
-    Ok(pool.install(f))
+        .map_err(|e| format!("cannot start worker threads: {e}"))
+}
+
+/// Runs `f` in a pool of `threads` workers ([`thread_pool`]). Every stage runs its work in one;
+/// outputs never depend on its size.
+pub fn install<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R, String> {
+    Ok(thread_pool(threads)?.install(f))
 }
 
 /// A stage's work, split into parts that are done independently.
@@ -155,17 +159,18 @@ pub struct ManifestHead {
 }
 
 impl<S> DatasetRun<S> {
-    /// Commits the output: for a whole run, the manifest ([`ManifestHead`] from `head`, which
+    /// Commits the output (syncing it first with `sync`): for a whole run, the manifest ([`ManifestHead`] from `head`, which
     /// may also write files the manifest stands for); for one shard, which no manifest commits,
     /// its files are made durable before its task ends. Returns whether a manifest was written.
     pub fn commit<E: From<DatasetError>>(
         &self,
         out: &Path,
         shard: Shard,
+        sync: bool,
         head: impl FnOnce(&Self) -> Result<ManifestHead, E>,
     ) -> Result<bool, E> {
         if shard != Shard::WHOLE {
-            dataset::sync_written(out)?;
+            dataset::sync_written(out, sync)?;
             return Ok(false);
         }
         let h = head(self)?;
@@ -181,7 +186,7 @@ impl<S> DatasetRun<S> {
             compression: h.compression,
             stats: h.stats,
         };
-        manifest.write(out)?;
+        manifest.write(out, sync)?;
         Ok(true)
     }
 }

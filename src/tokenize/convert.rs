@@ -46,7 +46,7 @@ pub fn bytes_to_unicode() -> [char; 256] {
 /// A token's merge is found by running BPE on its bytes with the merges ranked below it, which
 /// must end in exactly two tokens.
 pub fn rank_merges(tokens: &[Vec<u8>]) -> Result<Vec<(u32, u32, u32)>, String> {
-    let mut rank: super::fastbpe::FastMap<&[u8], u32> = Default::default();
+    let mut rank: super::piece_map::FastMap<&[u8], u32> = Default::default();
     rank.reserve(tokens.len());
     rank.extend(tokens.iter().enumerate().map(|(i, t)| (t.as_slice(), i as u32)));
     let mut merges = Vec::with_capacity(tokens.len());
@@ -160,19 +160,6 @@ fn builtin_json(t: &bpe_openai::Tokenizer, pattern: &str, specials: &[(String, u
     ranks_to_hf_json(&builtin_tokens(t), pattern, specials).expect("a built-in vocabulary converts")
 }
 
-fn builtin_tokens(t: &bpe_openai::Tokenizer) -> Vec<Vec<u8>> {
+pub(crate) fn builtin_tokens(t: &bpe_openai::Tokenizer) -> Vec<Vec<u8>> {
     (0..t.bpe.num_tokens() as u32).map(|i| t.bpe.token_bytes(i).to_vec()).collect()
-}
-
-/// cl100k_base's fast encoder, built from its ranks directly: what the encoder of
-/// [`cl100k_base_ordinary_json`] is, without writing and parsing the JSON.
-pub fn cl100k_base_fast() -> super::fastbpe::FastBpe {
-    super::fastbpe::FastBpe::from_ranks(&builtin_tokens(bpe_openai::cl100k_base()), CL100K_HF_PATTERN)
-        .expect("a built-in vocabulary converts")
-}
-
-/// o200k_base's fast encoder, built from its ranks directly (see [`cl100k_base_fast`]).
-pub fn o200k_base_fast() -> super::fastbpe::FastBpe {
-    super::fastbpe::FastBpe::from_ranks(&builtin_tokens(bpe_openai::o200k_base()), O200K_HF_PATTERN)
-        .expect("a built-in vocabulary converts")
 }

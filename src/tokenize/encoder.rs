@@ -295,7 +295,7 @@ impl TiktokenEncoder {
             &super::convert::CL100K_SPECIALS,
             "cl100k_base",
         );
-        e.fast = Some((super::convert::cl100k_base_fast, std::sync::OnceLock::new()));
+        e.fast = Some((super::fastbpe::cl100k_base_fast, std::sync::OnceLock::new()));
         e
     }
 
@@ -306,7 +306,7 @@ impl TiktokenEncoder {
             &super::convert::O200K_SPECIALS,
             "o200k_base",
         );
-        e.fast = Some((super::convert::o200k_base_fast, std::sync::OnceLock::new()));
+        e.fast = Some((super::fastbpe::o200k_base_fast, std::sync::OnceLock::new()));
         e
     }
 

@@ -38,7 +38,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -52,28 +52,7 @@ const MAX_CACHED_PIECE: usize = 256;
 /// ../shared/data 1.5–2× slower than 2^19: OCR text has many distinct pieces.
 const CACHE_PIECES: usize = 1 << 19;
 
-/// Hashes a piece with one-shot xxh3 (std's `Hash` for `[u8]` writes the length, then the bytes).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct PieceHash(u64);
-
-impl Hasher for PieceHash {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.0 ^= (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-    fn write_u64(&mut self, n: u64) {
-        // Pair keys: a multiply-xorshift mix.
-        let h = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = h ^ (h >> 29);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<PieceHash>>;
+pub(crate) use super::piece_map::FastMap;
 
 // ---------------------------------------------------------------------------------------------
 // BPE by the crate's rule.
@@ -510,6 +489,19 @@ impl FastBpe {
         });
         out
     }
+}
+
+/// cl100k_base's fast encoder, built from its ranks directly: what the encoder of
+/// `convert::cl100k_base_ordinary_json` is, without writing and parsing the JSON.
+pub fn cl100k_base_fast() -> FastBpe {
+    FastBpe::from_ranks(&super::convert::builtin_tokens(bpe_openai::cl100k_base()), super::convert::CL100K_HF_PATTERN)
+        .expect("a built-in vocabulary converts")
+}
+
+/// o200k_base's fast encoder, built from its ranks directly (see [`cl100k_base_fast`]).
+pub fn o200k_base_fast() -> FastBpe {
+    FastBpe::from_ranks(&super::convert::builtin_tokens(bpe_openai::o200k_base()), super::convert::O200K_HF_PATTERN)
+        .expect("a built-in vocabulary converts")
 }
 
 #[cfg(test)]

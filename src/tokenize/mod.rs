@@ -21,6 +21,7 @@ pub mod fastbpe;
 pub mod megatron;
 pub mod merge;
 pub mod pack;
+mod piece_map;
 pub mod pretokenize;
 pub mod shuffle;
 pub mod special;

@@ -69,12 +69,16 @@ pub struct TokenizeOptions {
     /// Only pass one (encoding) for these parts, as a task of a job array: the encoded parts
     /// are kept, no shards or manifest are written; a whole run then packs them.
     pub shard: crate::dataset::Shard,
+    /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
+    /// durability notes). Changes no output.
+    pub sync: bool,
 }
 
 impl TokenizeOptions {
     pub fn new(output: impl Into<PathBuf>, tokenizer: &str, seq_len: u32) -> Self {
         TokenizeOptions {
             output: output.into(),
+            sync: false,
             tokenizer: tokenizer.to_string(),
             seq_len,
             packing: super::args::default_packing(),
@@ -422,7 +426,7 @@ fn run_in_pool(
     let encode_elapsed = t_enc.elapsed();
     if !whole {
         // No manifest commits a shard's spill files: they are made durable before its task ends.
-        dataset::sync_written(out)?;
+        dataset::sync_written(out, opts.sync)?;
         let mine = (0..n_parts as usize).filter(|&i| opts.shard.owns(i)).count();
         let resumed = (0..n_parts as usize).filter(|&i| opts.shard.owns(i) && done[i]).count();
         return Ok(Outcome::Encoded(EncodeReport {
@@ -500,7 +504,7 @@ fn run_in_pool(
     };
     let mut json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     json.push(b'\n');
-    dataset::write_commit(out, dataset::MANIFEST, &json)?;
+    dataset::write_commit(out, dataset::MANIFEST, &json, opts.sync)?;
     Ok(Outcome::Packed(Box::new(TokenizeSummary {
         manifest,
         text_bytes,

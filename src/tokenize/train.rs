@@ -170,10 +170,7 @@ pub fn train(input: &Path, o: &TrainOptions) -> Result<TrainSummary, TokenizeErr
         return Err(invalid(format!("--sample {}: must be in (0, 1]", o.sample)));
     }
     let ds = Dataset::open(input)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(o.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| invalid(format!("cannot start worker threads: {e}")))?;
+    let pool = crate::stage::thread_pool(o.threads).map_err(invalid)?;
     let split = Split::new(SplitPattern::Regex(SPLIT_PATTERN.into()), SplitDelimiterBehavior::Isolated, false)
         .map_err(|e| invalid(format!("the pre-tokenizer pattern: {e}")))?;
     let byte_level = ByteLevel::new(false, true, false);

@@ -22,6 +22,9 @@ mod convert;
 #[path = "../../../src/tokenize/fastbpe.rs"]
 mod fastbpe;
 #[allow(dead_code)]
+#[path = "../../../src/tokenize/piece_map.rs"]
+mod piece_map;
+#[allow(dead_code)]
 #[path = "../../../src/tokenize/pretokenize.rs"]
 mod pretokenize;
 

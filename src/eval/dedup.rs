@@ -12,11 +12,11 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::minhash::{jaccard, MinHasher, Shingles};
-use super::normalize::Normalization;
-use super::profile::Profile;
-use super::stage::{dedup, DedupOptions};
 use crate::dataset::Dataset;
+use crate::dedup::minhash::{jaccard, MinHasher, Shingles};
+use crate::dedup::normalize::Normalization;
+use crate::dedup::profile::Profile;
+use crate::dedup::stage::{dedup, DedupOptions};
 use crate::ingest::config::IngestConfig;
 use crate::ingest::{ingest, IngestOptions};
 

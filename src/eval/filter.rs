@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use super::config::LanguageConfig;
-use super::langid::{self, LanguageDetector, Nordic, Whatlang};
+use crate::filter::config::LanguageConfig;
+use crate::filter::langid::{self, LanguageDetector, Nordic, Whatlang};
 
 /// Labelled examples: (ISO 639-3 label, text).
 pub fn read_sentences(dir: &Path) -> std::io::Result<Vec<(String, String)>> {
@@ -208,7 +208,7 @@ pub fn lexicon_rows(
     noises: &[f64],
     seed: u64,
 ) -> (usize, Vec<SignalRow>) {
-    use super::lexicon::{unknown_words, word_forms, WordCounter};
+    use crate::filter::lexicon::{unknown_words, word_forms, WordCounter};
     let own: Vec<&str> = pages.iter().filter(|(l, _)| l == language).map(|(_, t)| t.as_str()).collect();
     let mut counter = WordCounter::new(usize::MAX);
     for t in &own {
@@ -224,11 +224,8 @@ pub fn lexicon_rows(
     let mut texts =
         vec![(format!("{language}, left out, clean"), own.iter().map(|t| t.to_string()).collect::<Vec<_>>())];
     for &n in noises {
-        let noisy = own
-            .iter()
-            .enumerate()
-            .map(|(i, t)| crate::dedup::eval::noisy_text(t, n, seed.wrapping_add(i as u64)))
-            .collect();
+        let noisy =
+            own.iter().enumerate().map(|(i, t)| super::dedup::noisy_text(t, n, seed.wrapping_add(i as u64))).collect();
         texts.push((format!("{language}, left out, {:.0}% of words noised", n * 100.0), noisy));
     }
     let mut rows: Vec<SignalRow> = texts
@@ -236,7 +233,7 @@ pub fn lexicon_rows(
         .map(|(name, texts)| SignalRow {
             name,
             unknown: texts.iter().zip(&forms).map(|(t, f)| measure(t, Some(f))).collect(),
-            non_word: texts.iter().map(|t| super::quality::measure(t).non_word_share()).collect(),
+            non_word: texts.iter().map(|t| crate::filter::quality::measure(t).non_word_share()).collect(),
         })
         .collect();
     let others: Vec<&str> = pages.iter().filter(|(l, _)| l != language).map(|(_, t)| t.as_str()).collect();
@@ -244,7 +241,7 @@ pub fn lexicon_rows(
         rows.push(SignalRow {
             name: "other languages".into(),
             unknown: others.iter().map(|t| measure(t, None)).collect(),
-            non_word: others.iter().map(|t| super::quality::measure(t).non_word_share()).collect(),
+            non_word: others.iter().map(|t| crate::filter::quality::measure(t).non_word_share()).collect(),
         });
     }
     (size, rows)
