@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cluster::{KeepKey, DEFAULT_KEEP_ORDER};
 use super::lsh::Banding;
+use super::minhash::Shingles;
 use super::profile::Profile;
 use super::stage::DedupOptions;
 use crate::device::Device;
@@ -35,6 +36,11 @@ pub struct DedupArgs {
     #[arg(long)]
     #[serde(default)]
     pub threshold: Option<f64>,
+    /// Override the profile's shingles: `words:N` (runs of N words) or `chars:N` (runs of N
+    /// characters, spaces included).
+    #[arg(long)]
+    #[serde(default)]
+    pub shingles: Option<ShingleSpec>,
     /// Override the profile's LSH banding, e.g. `32x4` (bands × rows = hash functions).
     #[arg(long, conflicts_with = "banding_from_threshold")]
     #[serde(default)]
@@ -77,6 +83,7 @@ impl Default for DedupArgs {
         DedupArgs {
             profile: default_profile(),
             threshold: None,
+            shingles: None,
             bands_rows: None,
             banding_from_threshold: false,
             boilerplate_min_docs: default_boilerplate_min_docs(),
@@ -98,6 +105,9 @@ impl DedupArgs {
                 return Err(format!("threshold {t}: must be between 0 and 1"));
             }
             profile.threshold = t;
+        }
+        if let Some(s) = self.shingles {
+            profile.shingles = s.0;
         }
         match (self.bands_rows, self.banding_from_threshold) {
             (Some(_), true) => return Err("give bands_rows or banding_from_threshold, not both".into()),
@@ -122,6 +132,44 @@ impl DedupArgs {
         o.save_index = self.save_index;
         o.keep_order = self.keep_order.clone();
         Ok(o)
+    }
+}
+
+/// `words:N` or `chars:N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShingleSpec(pub Shingles);
+
+impl std::str::FromStr for ShingleSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, n) = s.split_once(':').unwrap_or((s, ""));
+        let n = n.trim().parse::<usize>().ok().filter(|&n| n > 0);
+        match (kind.trim(), n) {
+            ("words", Some(n)) => Ok(ShingleSpec(Shingles::Words { n })),
+            ("chars", Some(n)) => Ok(ShingleSpec(Shingles::Chars { n })),
+            _ => Err(format!("shingles `{s}`: expected words:N or chars:N, e.g. words:3")),
+        }
+    }
+}
+
+impl std::fmt::Display for ShingleSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Shingles::Words { n } => write!(f, "words:{n}"),
+            Shingles::Chars { n } => write!(f, "chars:{n}"),
+        }
+    }
+}
+
+impl Serialize for ShingleSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ShingleSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ShingleSpec, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -204,6 +252,13 @@ mod tests {
         assert_eq!((p.banding.bands, p.banding.rows, p.threshold), (16, 8, 0.3));
         let bad = toml::from_str::<DedupArgs>("bands_rows = \"32\"\n").unwrap_err().to_string();
         assert!(bad.contains("BANDSxROWS"), "{bad}");
+        let chars = Cli::try_parse_from(["dedup", "--shingles", "chars:5"]).unwrap().args;
+        assert_eq!(chars, toml::from_str::<DedupArgs>("shingles = \"chars:5\"\n").unwrap());
+        assert_eq!(chars.profile().unwrap().shingles, Shingles::Chars { n: 5 });
+        for bad in ["chars", "words:0", "lines:2"] {
+            let e = bad.parse::<ShingleSpec>().unwrap_err();
+            assert!(e.contains("words:N or chars:N"), "{e}");
+        }
         let bad = toml::from_str::<DedupArgs>("shard = 2\n").unwrap_err().to_string();
         assert!(bad.contains("unknown field `shard`"), "{bad}");
         let e = DedupArgs { threshold: Some(1.5), ..Default::default() }.profile().unwrap_err();
