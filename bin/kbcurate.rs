@@ -381,7 +381,15 @@ fn main() {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // Colour only on a terminal, and never under NO_COLOR (no-color.org): a log file or a Slurm
+    // log gets plain text.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(colour)
+        .init();
     // Syncing is every stage's option; the flag and the environment are read here, once.
     let sync = cli.sync || kbcurate::dataset::sync_from_env();
     if let Err(e) = run(cli.command, sync) {

@@ -130,8 +130,11 @@ fn readme_demo_ingest_dedup_filter_inspect() {
 
 #[test]
 fn one_collection_from_flags() {
-    let shared =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/alto/danish_kb_adresseavis_1795");
+    let shared = match std::env::var_os("KBCURATE_SHARED_DATA") {
+        Some(root) => std::path::PathBuf::from(root),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
+    }
+    .join("alto/danish_kb_adresseavis_1795");
     if !shared.exists() {
         eprintln!("skipping: {} not found", shared.display());
         return;
@@ -246,4 +249,21 @@ fn sync_is_asked_for_and_changes_no_output() {
     let (syncfs, fsync) = traced(&["--sync"], "synced-traced");
     assert_eq!(syncfs, 1, "one syncfs before the manifest");
     assert!(fsync >= 2, "the manifest and its folder are synced: {fsync} fsync calls");
+}
+
+/// Logs written to a file or a pipe (a Slurm log, `2> log`) carry no terminal colour codes.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kbcurate()
+        .args(["-v", "ingest"])
+        .arg(dir.path().join("nothing-here-*.txt"))
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("WARN") || stderr.contains("INFO"), "the run logged nothing: {stderr}");
+    assert!(!stderr.contains('\x1b'), "colour codes in a piped log: {stderr:?}");
 }

@@ -20,7 +20,8 @@ fn base_texts() -> Vec<String> {
             .collect();
     }
     // Generated prose over a vocabulary of ~27,000 made-up words, so unrelated documents share
-    // next to no word pairs (as real unrelated pages do).
+    // next to no word pairs (as real unrelated pages do), in lines of 12 words as on a page (the
+    // boilerplate step counts lines; one 300-word line would be too long to count).
     let syl = [
         "ka", "lo", "ven", "dra", "mi", "su", "ber", "ång", "tor", "el", "sko", "gen", "ri", "fa", "nu", "hem", "sta",
         "vi", "ol", "pe", "dal", "ny", "bro", "än", "ta", "sel", "mo", "gå", "ut", "lin",
@@ -34,10 +35,10 @@ fn base_texts() -> Vec<String> {
                 x ^= x << 17;
                 x
             };
-            (0..300)
+            let words: Vec<String> = (0..300)
                 .map(|_| (0..3).map(|_| syl[(next() % syl.len() as u64) as usize]).collect::<String>())
-                .collect::<Vec<_>>()
-                .join(" ")
+                .collect();
+            words.chunks(12).map(|line| line.join(" ")).collect::<Vec<_>>().join("\n")
         })
         .collect()
 }

@@ -772,7 +772,7 @@ mod fast_equals_reference {
     /// subtitles, XML.
     #[test]
     fn on_the_shared_data() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+        let dir = crate::ingest::testing::shared_root();
         if !dir.exists() {
             eprintln!("skipping: {} not found", dir.display());
             return;

@@ -76,8 +76,7 @@ mod tests {
     use crate::dedup::minhash::{estimated_jaccard, jaccard};
 
     fn kant() -> Option<serde_json::Value> {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/data/ocr_variants/kant_1784_p17_gt_plus_3_engines.json");
+        let p = crate::ingest::testing::shared_root().join("ocr_variants/kant_1784_p17_gt_plus_3_engines.json");
         match std::fs::read(&p) {
             Ok(b) => Some(serde_json::from_slice(&b).unwrap()),
             Err(_) => {
@@ -135,8 +134,7 @@ mod tests {
     /// Unrelated newspaper pages stay apart under the `ocr` profile.
     #[test]
     fn ocr_profile_keeps_unrelated_pages_apart() {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/data/newspaper_text/newseye_sv_fi_pages.train_dev.jsonl");
+        let p = crate::ingest::testing::shared_root().join("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl");
         let Ok(text) = std::fs::read_to_string(&p) else {
             eprintln!("skipping: {} not found", p.display());
             return;

@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn table_normalization_equals_normalize_on_shared_text() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+        let dir = crate::ingest::testing::shared_root();
         if !dir.exists() {
             eprintln!("skipping: {} not found", dir.display());
             return;
@@ -279,7 +279,7 @@ mod tests {
 
     #[test]
     fn chunked_normalization_equals_normalize_on_shared_text() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+        let dir = crate::ingest::testing::shared_root();
         if !dir.exists() {
             eprintln!("skipping: {} not found", dir.display());
             return;

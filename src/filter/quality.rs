@@ -637,8 +637,7 @@ pub(crate) mod reference {
 /// signal passes; `None`, with the reason printed, when `../shared/data` is absent.
 #[cfg(test)]
 pub(crate) fn newspaper_pages() -> Option<Vec<String>> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/newspaper_text/newseye_sv_fi_pages.train_dev.jsonl");
+    let p = crate::ingest::testing::shared_root().join("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl");
     match crate::eval::filter::read_pages(&p) {
         Ok(pages) => Some(pages.into_iter().map(|(_, t)| t).collect()),
         Err(e) => {

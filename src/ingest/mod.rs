@@ -31,7 +31,7 @@ pub mod subtitles;
 pub mod task;
 pub mod tei;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub mod text;
 pub mod xml;
 

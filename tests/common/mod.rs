@@ -14,9 +14,19 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/data/<rel>` when present; otherwise prints why the test is skipped.
+/// Where the real public samples are: `../shared/data` beside the repository, or
+/// `KBCURATE_SHARED_DATA` (CI sets it to a folder that does not exist to run the suite as a
+/// fresh clone sees it).
+pub fn shared_root() -> PathBuf {
+    match std::env::var_os("KBCURATE_SHARED_DATA") {
+        Some(p) => PathBuf::from(p),
+        None => repo().join("../shared/data"),
+    }
+}
+
+/// `<shared_root>/<rel>` when present; otherwise prints why the test is skipped.
 pub fn shared(rel: &str) -> Option<PathBuf> {
-    let p = repo().join("../shared/data").join(rel);
+    let p = shared_root().join(rel);
     if p.exists() {
         Some(p)
     } else {
