@@ -1,6 +1,6 @@
 //! The options of `kbcurate dedup`, declared once: the command line flattens [`DedupArgs`]
 //! (clap), a pipeline's `[dedup]` table deserializes into it (serde), and
-//! [`DedupArgs::resolve`] turns it into the stage's [`DedupOptions`]. Each option has its one
+//! [`DedupArgs::resolve`] turns it into the stage's options ([`DedupOptions`], also here). Each option has its one
 //! doc string and its one default here (the `default_*` functions).
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,9 @@ use super::cluster::{KeepKey, DEFAULT_KEEP_ORDER};
 use super::lsh::Banding;
 use super::minhash::Shingles;
 use super::profile::Profile;
-use super::stage::DedupOptions;
+use std::sync::Arc;
+
+use super::batch::{BatchSigner, SignerSource};
 use crate::device::Device;
 
 fn default_profile() -> String {
@@ -203,6 +205,65 @@ impl Serialize for BandsRows {
 impl<'de> Deserialize<'de> for BandsRows {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<BandsRows, D::Error> {
         String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The stage's options, resolved: what [`super::stage::dedup`] runs with.
+#[derive(Debug, Clone)]
+pub struct DedupOptions {
+    pub output: PathBuf,
+    pub profile: Profile,
+    /// A line that recurs in at least this many documents of one source is boilerplate and is
+    /// removed from the kept documents' text (0: keep all lines).
+    pub boilerplate_min_docs: u64,
+    /// Earlier releases (datasets, or indexes saved with `save_index`): input documents that
+    /// duplicate one of their documents are removed, naming the earlier document. Their
+    /// documents are not written.
+    pub against: Vec<PathBuf>,
+    /// Also write `index/` into the output: the kept documents' signatures, so that a later
+    /// run can dedup against this release without reading its text (`against`).
+    pub save_index: bool,
+    /// How the kept copy is chosen (the id breaks the last tie).
+    pub keep_order: Vec<KeepKey>,
+    pub threads: Option<usize>,
+    /// How the Parquet parts are compressed.
+    pub compression: crate::dataset::Codec,
+    /// Where signatures are computed when not on the CPU (`--device`, resolved to the GPU
+    /// path by the caller: `gpu::on_device`); the output does not depend on it.
+    pub device: Option<Arc<dyn SignerSource>>,
+    /// Signs in batches with this instead of what `device` opens (library use; the tests run
+    /// the stage with the CPU reference of the GPU kernels, and with the kernels emulated).
+    pub signer: Option<Signer>,
+    /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
+    /// durability notes). Changes no output.
+    pub sync: bool,
+}
+
+/// A batched signer in [`DedupOptions`].
+#[derive(Clone)]
+pub struct Signer(pub Arc<dyn BatchSigner>);
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.describe())
+    }
+}
+
+impl DedupOptions {
+    pub fn new(output: impl Into<PathBuf>) -> Self {
+        Self {
+            output: output.into(),
+            sync: false,
+            profile: Profile::ocr(),
+            boilerplate_min_docs: default_boilerplate_min_docs(),
+            against: Vec::new(),
+            save_index: false,
+            keep_order: default_keep_order(),
+            threads: None,
+            compression: crate::dataset::Codec::default(),
+            device: None,
+            signer: None,
+        }
     }
 }
 

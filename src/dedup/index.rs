@@ -6,8 +6,8 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::error::{io_err, DedupError};
 use super::profile::Profile;
-use super::stage::{io_err, DedupError};
 use super::work::Layout;
 use crate::dataset::Dataset;
 

@@ -10,6 +10,7 @@ pub mod args;
 pub mod batch;
 pub mod boilerplate;
 pub mod cluster;
+mod error;
 mod index;
 pub mod lsh;
 pub mod minhash;
@@ -20,3 +21,6 @@ pub mod rule_table;
 pub mod runs;
 pub mod stage;
 mod work;
+
+/// The stage's name, in manifests and rejections.
+pub const STAGE: &str = "dedup";

@@ -11,9 +11,10 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::boilerplate::strip;
+use super::error::DedupError;
 use super::index::IndexWriter;
-use super::stage::{DedupError, STAGE};
 use super::work::Decision;
+use super::STAGE;
 use crate::dataset::{self, Counts, Dataset, PartRecord, RejectionSink};
 use crate::reject::Reason;
 

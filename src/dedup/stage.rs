@@ -32,93 +32,20 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::batch::{BatchSigner, SignerSource};
+use super::batch::BatchSigner;
 use super::cluster::{better_by, Rank, UnionFind};
+use super::error::io_err;
 pub use super::index::INDEX_DIR;
 use super::index::{Earlier, IndexFile, IndexPart, IndexWriter, INDEX_FILE, INDEX_FORMAT};
 use super::output::filter_part;
-use super::profile::Profile;
 use super::runs::{self};
 use super::work::*;
-use crate::dataset::{self, Counts, Dataset, DatasetError, Manifest, PartRecord};
+use crate::dataset::{self, Counts, Dataset, Manifest, PartRecord};
 use crate::stage::{self, DatasetStage, FileMark, Marker, MarkerPath, PartStage};
 
-pub const STAGE: &str = "dedup";
-pub(super) const EXACT_BAND: u64 = u64::MAX;
-
-#[derive(Debug, Clone)]
-pub struct DedupOptions {
-    pub output: PathBuf,
-    pub profile: Profile,
-    /// A line that recurs in at least this many documents of one source is boilerplate and is
-    /// removed from the kept documents' text (0: keep all lines).
-    pub boilerplate_min_docs: u64,
-    /// Earlier releases (datasets, or indexes saved with `save_index`): input documents that
-    /// duplicate one of their documents are removed, naming the earlier document. Their
-    /// documents are not written.
-    pub against: Vec<PathBuf>,
-    /// Also write `index/` into the output: the kept documents' signatures, so that a later
-    /// run can dedup against this release without reading its text (`against`).
-    pub save_index: bool,
-    /// How the kept copy is chosen (the id breaks the last tie).
-    pub keep_order: Vec<super::cluster::KeepKey>,
-    pub threads: Option<usize>,
-    /// How the Parquet parts are compressed.
-    pub compression: crate::dataset::Codec,
-    /// Where signatures are computed when not on the CPU (`--device`, resolved to the GPU
-    /// path by the caller: `gpu::on_device`); the output does not depend on it.
-    pub device: Option<Arc<dyn SignerSource>>,
-    /// Signs in batches with this instead of what `device` opens (library use; the tests run
-    /// the stage with the CPU reference of the GPU kernels, and with the kernels emulated).
-    pub signer: Option<Signer>,
-    /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
-    /// durability notes). Changes no output.
-    pub sync: bool,
-}
-
-/// A batched signer in [`DedupOptions`].
-#[derive(Clone)]
-pub struct Signer(pub Arc<dyn BatchSigner>);
-
-impl std::fmt::Debug for Signer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0.describe())
-    }
-}
-
-impl DedupOptions {
-    pub fn new(output: impl Into<PathBuf>) -> Self {
-        Self {
-            output: output.into(),
-            sync: false,
-            profile: Profile::ocr(),
-            boilerplate_min_docs: super::args::default_boilerplate_min_docs(),
-            against: Vec::new(),
-            save_index: false,
-            keep_order: super::args::default_keep_order(),
-            threads: None,
-            compression: crate::dataset::Codec::default(),
-            device: None,
-            signer: None,
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DedupError {
-    #[error(transparent)]
-    Dataset(#[from] DatasetError),
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    #[error("{0}")]
-    Other(String),
-    #[error(transparent)]
-    Gpu(#[from] crate::device::GpuError),
-}
-
-pub(super) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DedupError + '_ {
-    move |source| DedupError::Io { path: path.to_path_buf(), source }
-}
+pub use super::args::{DedupOptions, Signer};
+pub use super::error::DedupError;
+pub use super::STAGE;
 
 #[derive(Debug, Clone)]
 pub struct DedupSummary {

@@ -14,9 +14,9 @@ use arrow_array::Array;
 use super::batch::{BatchSigner, ShingleBatch};
 use super::boilerplate::strip;
 use super::cluster::Rank;
+use super::error::{io_err, DedupError};
 use super::profile::Profile;
 use super::runs::Grouped;
-use super::stage::{io_err, DedupError, EXACT_BAND};
 use crate::dataset::{self, Dataset};
 use crate::reject::Reason;
 
@@ -89,6 +89,9 @@ pub(super) const DECISION: usize = 1 + 4 + 16;
 pub(super) const KEEP: u8 = 1;
 pub(super) const EXACT: u8 = 2;
 pub(super) const EARLIER: u8 = 4;
+
+/// The band key group of the exact hashes, after the LSH bands.
+pub(super) const EXACT_BAND: u64 = u64::MAX;
 
 /// Empty key groups for a part of `rows` documents: one per band, then the exact band.
 pub(super) fn key_groups(banding: &super::lsh::Banding, rows: usize) -> Grouped {

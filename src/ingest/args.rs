@@ -1,6 +1,6 @@
 //! The options of `kbcurate ingest`, declared once: the command line flattens [`IngestArgs`]
 //! (clap), a pipeline's `[ingest]` table deserializes into it (serde), and
-//! [`IngestArgs::resolve`] turns it into the stage's [`IngestOptions`]. What to read is a
+//! [`IngestArgs::resolve`] turns it into the stage's options ([`IngestOptions`], also here). What to read is a
 //! collections config ([`IngestConfig`]) in both places; the command line can also describe one
 //! collection with flags ([`OneCollection`]).
 
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{Collection, DateFrom, DateRule, IngestConfig};
 use super::format::Format;
 use super::source::MetsSplit;
-use super::stage::IngestOptions;
+use crate::dataset::Shard;
 
 fn default_part_size_mb() -> f64 {
     256.0
@@ -48,6 +48,51 @@ impl IngestArgs {
         let mut o = IngestOptions::new(output);
         o.part_size = self.part_size()?;
         Ok(o)
+    }
+}
+
+/// The stage's options, resolved: how the run is carried out.
+/// Not what the run produces: outputs do not depend on `threads`.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub output: PathBuf,
+    /// Worker threads; `None`: one per core.
+    pub threads: Option<usize>,
+    /// Most input bytes per part (the unit of resume and of parallel writing); smaller inputs
+    /// get smaller parts so that every core has one.
+    pub part_size: u64,
+    /// Input bytes parsed in parallel at a time inside a part (bounds memory).
+    pub window: usize,
+    /// Bytes per chunk of a line-oriented input (JSONL).
+    pub chunk: usize,
+    /// Row groups hold at most this many bytes of text.
+    pub row_group_bytes: usize,
+    /// How the Parquet parts are compressed.
+    pub compression: crate::dataset::Codec,
+    /// Draw a progress bar (only ever on a terminal).
+    pub progress: bool,
+    /// Only these parts (a task of a job array): no manifest is written; a later whole run
+    /// finds the parts complete and writes it.
+    pub shard: Shard,
+    /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
+    /// durability notes). Changes no output.
+    pub sync: bool,
+}
+
+impl IngestOptions {
+    pub fn new(output: impl Into<PathBuf>) -> Self {
+        Self {
+            output: output.into(),
+            sync: false,
+            threads: None,
+            part_size: 256 << 20,
+            window: 16 << 20,
+            chunk: 4 << 20,
+            row_group_bytes: 32 << 20,
+            compression: crate::dataset::Codec::default(),
+            progress: false,
+            shard: Shard::WHOLE,
+        }
     }
 }
 

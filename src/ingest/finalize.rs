@@ -4,9 +4,10 @@
 use serde_json::json;
 use unicode_normalization::UnicodeNormalization;
 
+use super::context::CollectionPlan;
 use super::source::{Emit, RawDoc, ReadError};
-use super::stage::{CollectionPlan, STAGE};
 use super::task::Task;
+use super::STAGE;
 use crate::date::PartialDate;
 use crate::document::{count_words, document_id, Document, Rejection};
 use crate::reject::Reason;

@@ -15,7 +15,9 @@ pub mod alto;
 pub mod args;
 pub mod asr_json;
 pub mod config;
+mod context;
 pub mod ctm;
+mod error;
 mod finalize;
 pub mod format;
 pub mod hocr;
@@ -35,4 +37,9 @@ pub(crate) mod testing;
 pub mod text;
 pub mod xml;
 
-pub use stage::{ingest, peak_rss_kb, single_collection, IngestError, IngestOptions, IngestSummary, STAGE};
+pub use args::IngestOptions;
+pub use error::IngestError;
+pub use stage::{ingest, peak_rss_kb, single_collection, IngestSummary};
+
+/// The stage's name, in manifests and rejections.
+pub const STAGE: &str = "ingest";

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde_json::json;
 
+use super::context::CollectionPlan;
+use super::error::IngestError;
 use super::format::{self, Format};
 use super::source::ReadError;
-use super::stage::{CollectionPlan, IngestError};
 use super::{input, mets};
 use crate::reject::Reason;
 

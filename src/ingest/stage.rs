@@ -8,68 +8,16 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use super::config::{self, Collection, DateResolver, IngestConfig};
+use super::config::{Collection, DateResolver, IngestConfig};
 use super::plan::{self, Unit};
-use super::source::ReaderOptions;
 use super::{finalize, task};
-use crate::dataset::{self, Counts, DatasetError, DocumentSink, PartRecord, RejectionSink, Shard};
+use crate::dataset::{self, Counts, DocumentSink, PartRecord, RejectionSink};
 use crate::stage::{self, DatasetStage, ManifestHead};
 
-pub const STAGE: &str = "ingest";
-
-/// How the run is carried out (not what it produces: outputs do not depend on `threads`).
-#[derive(Debug, Clone)]
-pub struct IngestOptions {
-    pub output: PathBuf,
-    /// Worker threads; `None`: one per core.
-    pub threads: Option<usize>,
-    /// Most input bytes per part (the unit of resume and of parallel writing); smaller inputs
-    /// get smaller parts so that every core has one.
-    pub part_size: u64,
-    /// Input bytes parsed in parallel at a time inside a part (bounds memory).
-    pub window: usize,
-    /// Bytes per chunk of a line-oriented input (JSONL).
-    pub chunk: usize,
-    /// Row groups hold at most this many bytes of text.
-    pub row_group_bytes: usize,
-    /// How the Parquet parts are compressed.
-    pub compression: crate::dataset::Codec,
-    /// Draw a progress bar (only ever on a terminal).
-    pub progress: bool,
-    /// Only these parts (a task of a job array): no manifest is written; a later whole run
-    /// finds the parts complete and writes it.
-    pub shard: Shard,
-    /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
-    /// durability notes). Changes no output.
-    pub sync: bool,
-}
-
-impl IngestOptions {
-    pub fn new(output: impl Into<PathBuf>) -> Self {
-        Self {
-            output: output.into(),
-            sync: false,
-            threads: None,
-            part_size: 256 << 20,
-            window: 16 << 20,
-            chunk: 4 << 20,
-            row_group_bytes: 32 << 20,
-            compression: crate::dataset::Codec::default(),
-            progress: false,
-            shard: Shard::WHOLE,
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    #[error(transparent)]
-    Dataset(#[from] DatasetError),
-    #[error("{0}")]
-    Other(String),
-}
+pub use super::args::IngestOptions;
+use super::context::{CollectionPlan, Shared};
+pub use super::error::IngestError;
+use super::STAGE;
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -121,14 +69,6 @@ pub fn peak_rss_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// A collection with everything compiled.
-pub(super) struct CollectionPlan {
-    pub(super) c: Collection,
-    pub(super) options: ReaderOptions,
-    pub(super) dates: DateResolver,
-    pub(super) language: Option<String>,
 }
 
 /// Runs ingest for `config`, whose relative paths are resolved against `base`.
@@ -242,14 +182,6 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
         elapsed: start.elapsed(),
         output: out.clone(),
     })
-}
-
-pub(super) struct Shared<'a> {
-    pub(super) colls: &'a [CollectionPlan],
-    pub(super) opts: &'a IngestOptions,
-    pub(super) bar: &'a ProgressBar,
-    pub(super) docs_done: &'a AtomicU64,
-    pub(super) start: Instant,
 }
 
 /// Writes one part: produces tasks from its units in order, parses them in parallel windows

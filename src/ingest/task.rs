@@ -4,10 +4,11 @@
 use std::io::Read;
 use std::path::PathBuf;
 
+use super::context::{CollectionPlan, Shared};
+use super::error::IngestError;
 use super::format::{self, Format};
 use super::plan::Unit;
 use super::source::{Emit, ReadContext, ReadError, ReaderOptions};
-use super::stage::{CollectionPlan, IngestError, Shared};
 use super::{alto, asr_json, ctm, hocr, input, jsonl, mets, page, parquet_input, subtitles, tei, text};
 use crate::reject::Reason;
 

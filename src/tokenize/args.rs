@@ -1,6 +1,6 @@
 //! The options of `kbcurate tokenize`, declared once: the command line flattens
 //! [`TokenizeArgs`] (clap), a pipeline's `[tokenize]` table deserializes into it (serde), and
-//! [`TokenizeArgs::resolve`] turns it into the stage's [`TokenizeOptions`]. Each option has its
+//! [`TokenizeArgs::resolve`] turns it into the stage's options ([`TokenizeOptions`], also here). Each option has its
 //! one doc string and its one default here (the `default_*` functions).
 
 use std::path::Path;
@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::pack::Strategy;
 use super::special::TokenRef;
-use super::stage::{Format, TokenizeOptions};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::encoder::EncoderPlacement;
 use crate::device::Device;
 
 pub(crate) fn default_packing() -> Strategy {
@@ -102,6 +105,64 @@ impl TokenizeArgs {
         o.format = self.format;
         o.bucket_bytes = self.bucket_mb.max(1) << 20;
         o
+    }
+}
+
+/// The shards' format; and the stage's options, resolved: what [`super::stage::tokenize`] runs
+/// with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Megatron,
+    Parquet,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenizeOptions {
+    pub output: PathBuf,
+    /// A built-in name, a tokenizer.json or a *.tiktoken rank file.
+    pub tokenizer: String,
+    pub seq_len: u32,
+    pub packing: Strategy,
+    pub bos: Option<TokenRef>,
+    pub eos: Option<TokenRef>,
+    pub pad: Option<TokenRef>,
+    pub val_fraction: f64,
+    pub seed: u64,
+    pub format: Format,
+    pub threads: Option<usize>,
+    /// Memory budget of one shuffle bucket (bytes of tokens and fields): sets the bucket count.
+    pub bucket_bytes: u64,
+    /// Where BPE merges run when not on the CPU (`--device`, resolved to the GPU path by the
+    /// caller: `gpu::on_device`); the ids do not depend on it.
+    pub device: Option<Arc<dyn EncoderPlacement>>,
+    /// Only pass one (encoding) for these parts, as a task of a job array: the encoded parts
+    /// are kept, no shards or manifest are written; a whole run then packs them.
+    pub shard: crate::dataset::Shard,
+    /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
+    /// durability notes). Changes no output.
+    pub sync: bool,
+}
+
+impl TokenizeOptions {
+    pub fn new(output: impl Into<PathBuf>, tokenizer: &str, seq_len: u32) -> Self {
+        TokenizeOptions {
+            output: output.into(),
+            sync: false,
+            tokenizer: tokenizer.to_string(),
+            seq_len,
+            packing: default_packing(),
+            bos: None,
+            eos: None,
+            pad: None,
+            val_fraction: 0.0,
+            seed: 0,
+            format: default_format(),
+            threads: None,
+            bucket_bytes: default_bucket_mb() << 20,
+            shard: crate::dataset::Shard::WHOLE,
+            device: None,
+        }
     }
 }
 

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,74 +27,20 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::encoder::{self, Encoder, EncoderPlacement};
+use super::encoder::{self, Encoder};
 use super::megatron::{DType, FileSum, MegatronWriter};
 use super::pack::{self, PackStats, Packing, Strategy};
 use super::shuffle::{self, Record, Spiller, SPLITS};
-use super::special::{self, Specials, TokenRef};
+use super::special::{self, Specials};
 use super::{io_err, TokenizeError};
 use crate::dataset::{self, Dataset, ParquetPartWriter};
 use crate::stage::{self, FileMark, Marker, MarkerPath, PartStage};
 
+pub use super::args::{Format, TokenizeOptions};
+
 pub const STAGE: &str = "tokenize";
 pub const SPILL_DIR: &str = ".spill";
 const NONE: &str = "(none)";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Megatron,
-    Parquet,
-}
-
-#[derive(Debug, Clone)]
-pub struct TokenizeOptions {
-    pub output: PathBuf,
-    /// A built-in name, a tokenizer.json or a *.tiktoken rank file.
-    pub tokenizer: String,
-    pub seq_len: u32,
-    pub packing: Strategy,
-    pub bos: Option<TokenRef>,
-    pub eos: Option<TokenRef>,
-    pub pad: Option<TokenRef>,
-    pub val_fraction: f64,
-    pub seed: u64,
-    pub format: Format,
-    pub threads: Option<usize>,
-    /// Memory budget of one shuffle bucket (bytes of tokens and fields): sets the bucket count.
-    pub bucket_bytes: u64,
-    /// Where BPE merges run when not on the CPU (`--device`, resolved to the GPU path by the
-    /// caller: `gpu::on_device`); the ids do not depend on it.
-    pub device: Option<Arc<dyn EncoderPlacement>>,
-    /// Only pass one (encoding) for these parts, as a task of a job array: the encoded parts
-    /// are kept, no shards or manifest are written; a whole run then packs them.
-    pub shard: crate::dataset::Shard,
-    /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
-    /// durability notes). Changes no output.
-    pub sync: bool,
-}
-
-impl TokenizeOptions {
-    pub fn new(output: impl Into<PathBuf>, tokenizer: &str, seq_len: u32) -> Self {
-        TokenizeOptions {
-            output: output.into(),
-            sync: false,
-            tokenizer: tokenizer.to_string(),
-            seq_len,
-            packing: super::args::default_packing(),
-            bos: None,
-            eos: None,
-            pad: None,
-            val_fraction: 0.0,
-            seed: 0,
-            format: super::args::default_format(),
-            threads: None,
-            bucket_bytes: super::args::default_bucket_mb() << 20,
-            shard: crate::dataset::Shard::WHOLE,
-            device: None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenizerInfo {
