@@ -441,15 +441,7 @@ fn run(command: Command, sync: bool) -> Result<()> {
             Ok(())
         }
         Command::Eval(EvalCommand::Dedup { texts, originals, max_copies, noise, seed, profile, work }) => {
-            let raw = std::fs::read_to_string(&texts).with_context(|| format!("read {}", texts.display()))?;
-            let base: Vec<String> = raw
-                .lines()
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .filter_map(|v| v["text"].as_str().map(str::to_string))
-                .collect();
-            if base.is_empty() {
-                bail!("{}: no JSON lines with a `text` field", texts.display());
-            }
+            let base = kbcurate::eval::dedup::read_texts(&texts)?;
             let params = kbcurate::eval::dedup::PlantParams {
                 originals,
                 max_copies,
@@ -518,35 +510,30 @@ fn run(command: Command, sync: bool) -> Result<()> {
             };
             let start = std::time::Instant::now();
             let built = lexicon::build(&input, &opts).with_context(|| format!("lexicon from {}", input.display()))?;
-            std::fs::create_dir_all(&output).with_context(|| format!("cannot create {}", output.display()))?;
-            let mut written = 0;
-            for b in &built {
-                if b.words.is_empty() {
-                    eprintln!(
+            let written = lexicon::write(&built, &opts, &input, &output)?;
+            for (b, w) in built.iter().zip(&written) {
+                match w {
+                    lexicon::Written::Empty => eprintln!(
                         "lexicon {}: no word in {} documents of {} (none identified as {}, or none clean enough: \
                          see --max-non-word-share, --min-ocr-confidence, --min-documents); nothing written",
                         b.language,
                         b.counter.documents,
                         input.display(),
                         b.language
-                    );
-                    continue;
+                    ),
+                    lexicon::Written::File(path) => eprintln!(
+                        "lexicon {}: {} words (of {} counted) from {} documents, {} word tokens -> {}",
+                        b.language,
+                        b.words.len(),
+                        b.counter.distinct(),
+                        b.counter.documents,
+                        b.counter.tokens,
+                        path.display()
+                    ),
                 }
-                written += 1;
-                let path = output.join(format!("{}.tsv", b.language));
-                kbcurate::dataset::write_atomic(&path, b.render(&opts, &input).as_bytes())?;
-                eprintln!(
-                    "lexicon {}: {} words (of {} counted) from {} documents, {} word tokens -> {}",
-                    b.language,
-                    b.words.len(),
-                    b.counter.distinct(),
-                    b.counter.documents,
-                    b.counter.tokens,
-                    path.display()
-                );
             }
             eprintln!("lexicon: {:.2}s", start.elapsed().as_secs_f64());
-            if written == 0 {
+            if !written.iter().any(|w| matches!(w, lexicon::Written::File(_))) {
                 anyhow::bail!("no lexicon written");
             }
             Ok(())

@@ -20,6 +20,21 @@ use crate::dedup::stage::{dedup, DedupOptions};
 use crate::ingest::config::IngestConfig;
 use crate::ingest::{ingest, IngestOptions};
 
+/// The base texts for planting: the `text` field of each JSON line of `path` (lines that are
+/// not JSON objects with a string `text` are passed over); none at all is an error.
+pub fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
+    let raw = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let base: Vec<String> = raw
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(str::to_string))
+        .collect();
+    if base.is_empty() {
+        anyhow::bail!("{}: no JSON lines with a `text` field", path.display());
+    }
+    Ok(base)
+}
+
 #[derive(Debug, Clone)]
 pub struct PlantParams {
     /// Original documents (cut from the base texts).

@@ -330,6 +330,33 @@ pub struct Built {
     pub words: Vec<(String, u64)>,
 }
 
+/// What [`write`] did for one language.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// `<output>/<language>.tsv`.
+    File(std::path::PathBuf),
+    /// No word qualified (no document identified as the language, or none clean enough).
+    Empty,
+}
+
+/// Writes each built lexicon with words to `<output>/<language>.tsv` (atomically), in the
+/// order built.
+pub fn write(built: &[Built], opts: &BuildOptions, input: &Path, output: &Path) -> Result<Vec<Written>, LexiconError> {
+    std::fs::create_dir_all(output)
+        .map_err(|e| LexiconError::Other(format!("cannot create {}: {e}", output.display())))?;
+    let mut out = Vec::new();
+    for b in built {
+        if b.words.is_empty() {
+            out.push(Written::Empty);
+            continue;
+        }
+        let path = output.join(format!("{}.tsv", b.language));
+        crate::dataset::write_atomic(&path, b.render(opts, input).as_bytes())?;
+        out.push(Written::File(path));
+    }
+    Ok(out)
+}
+
 impl Built {
     /// The file's text (see the module docs).
     pub fn render(&self, opts: &BuildOptions, input: &Path) -> String {
