@@ -267,3 +267,37 @@ fn logs_to_a_pipe_have_no_colour_codes() {
     assert!(stderr.contains("WARN") || stderr.contains("INFO"), "the run logged nothing: {stderr}");
     assert!(!stderr.contains('\x1b'), "colour codes in a piped log: {stderr:?}");
 }
+
+/// Two writers of one output folder: the second is refused, naming the folder and the holder
+/// (a stage command into a folder a pipeline's stage, or another command, is writing).
+#[test]
+fn a_second_writer_of_an_output_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ingested");
+    let held =
+        kbcurate::stage::OutputLock::acquire(&out.join("_parts"), &out, kbcurate::dataset::Shard::WHOLE).unwrap();
+    let o = kbcurate()
+        .args(["ingest", "--config"])
+        .arg(repo_file("data-samples/collections.toml"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    assert!(stderr.contains("another kbcurate process") && stderr.contains(&out.display().to_string()), "{stderr}");
+    assert!(!out.join("manifest.json").exists());
+    drop(held);
+    let o = kbcurate()
+        .args(["ingest", "--config"])
+        .arg(repo_file("data-samples/collections.toml"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn repo_file(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}

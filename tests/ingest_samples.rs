@@ -235,3 +235,61 @@ fn a_big_jsonl_file_split_over_parts_gives_the_same_documents() {
     assert_eq!(da.len(), 3000);
     assert_eq!(da, db);
 }
+
+/// A tree with a link back up, a link to itself, a link out of the input and a link to a
+/// device: ingest ends (it used to loop until memory ran out), reads each file once, reads
+/// nothing from outside the input unless asked, and names what it did not follow.
+#[cfg(unix)]
+#[test]
+fn hostile_links_end_and_are_named() {
+    use std::os::unix::fs::symlink;
+    let d = tempfile::tempdir().unwrap();
+    let (input, elsewhere) = (d.path().join("in"), d.path().join("elsewhere"));
+    std::fs::create_dir_all(input.join("sub")).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(input.join("a.txt"), "Stockholm den 12 mars 1897.\n").unwrap();
+    std::fs::write(input.join("sub/b.txt"), "Göteborg den 3 april 1901.\n").unwrap();
+    std::fs::write(elsewhere.join("foreign.txt"), "Not part of the collection.\n").unwrap();
+    symlink("..", input.join("sub/up")).unwrap();
+    symlink(".", input.join("self")).unwrap();
+    symlink(&elsewhere, input.join("docs")).unwrap();
+    symlink("/dev/zero", input.join("zero.txt")).unwrap();
+    let cfg = config("[[collection]]\nname = \"c\"\npaths = [\"in\"]\nformat = \"text\"\n");
+    let out = d.path().join("out");
+    let s = run(&cfg, d.path(), &out, |_| {});
+    assert_eq!((s.counts.input, s.counts.kept), (2, 2), "{:?}", s.counts);
+    assert_eq!(s.links_skipped, 2, "the link out and the device");
+    assert!(s.render().contains("2 symbolic links not followed"), "{}", s.render());
+    let m = Manifest::read(&out).unwrap();
+    let inputs = m.inputs.to_string();
+    assert!(inputs.contains("in/docs") && inputs.contains("leaves the input folder"), "{inputs}");
+    assert!(inputs.contains("in/zero.txt"), "{inputs}");
+    // Asked to, ingest follows the link out, and still never reads the device.
+    let out2 = d.path().join("out2");
+    let s = run(&cfg, d.path(), &out2, |o| o.follow_links = true);
+    assert_eq!((s.counts.kept, s.links_skipped), (3, 1), "{:?}", s.counts);
+    let inputs = Manifest::read(&out2).unwrap().inputs.to_string();
+    assert!(inputs.contains("in/zero.txt") && inputs.contains("not a regular file"), "{inputs}");
+}
+
+/// A METS page that links to a device (`ALTO/0002.xml -> /dev/zero`) is a missing page with a
+/// reason, not an endless read: the issue is ingested from its other page.
+#[cfg(unix)]
+#[test]
+fn a_mets_page_linking_to_a_device_is_not_read() {
+    let d = tempfile::tempdir().unwrap();
+    let issue = d.path().join("1897-03-12");
+    std::fs::create_dir_all(issue.join("ALTO")).unwrap();
+    let from = repo().join("data-samples/newspapers/stockholms-kuriren/1897-03-12");
+    std::fs::copy(from.join("mets.xml"), issue.join("mets.xml")).unwrap();
+    std::fs::copy(from.join("ALTO/0001.xml"), issue.join("ALTO/0001.xml")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", issue.join("ALTO/0002.xml")).unwrap();
+    let cfg = config("[[collection]]\nname = \"k\"\npaths = [\"*/mets.xml\"]\nformat = \"mets\"\n");
+    let out = d.path().join("out");
+    let s = run(&cfg, d.path(), &out, |_| {});
+    assert_eq!(s.counts.kept, 1, "{:?}", s.counts);
+    // 0002 links to a device, 0003 is absent from the sample on purpose.
+    assert_eq!(s.counts.warnings.get("missing-page"), Some(&2), "{:?}", s.counts);
+    let docs = documents(&out);
+    assert!(docs[0].meta.contains("0002.xml"), "the page is named: {}", docs[0].meta);
+}

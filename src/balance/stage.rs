@@ -149,7 +149,7 @@ fn run(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<BalanceSu
     let (strata, plan) = self::plan(input, policy)?;
     let out = &opts.output;
     let parts = &ds.manifest.parts;
-    stage::prepare_output(out, STAGE, parts.len(), opts.shard)?;
+    let _lock = stage::prepare_output(out, STAGE, parts.len(), opts.shard)?;
     let policy_json = serde_json::to_value(policy).expect("policy serializes");
     let plan_hash = {
         let mut h = xxhash_rust::xxh3::Xxh3::new();

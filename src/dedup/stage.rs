@@ -41,7 +41,7 @@ use super::output::filter_part;
 use super::runs::{self};
 use super::work::*;
 use crate::dataset::{self, Counts, Dataset, Manifest, PartRecord};
-use crate::stage::{self, DatasetStage, FileMark, Marker, MarkerPath, PartStage};
+use crate::stage::{self, DatasetStage, FileMark, Marker, MarkerPath, OutputLock, PartStage};
 
 pub use super::args::{DedupOptions, Signer};
 pub use super::error::DedupError;
@@ -169,7 +169,7 @@ impl StepReport {
 pub fn dedup(input: &Path, opts: &DedupOptions) -> Result<DedupSummary, DedupError> {
     let start = Instant::now();
     pool(opts)?.install(|| {
-        let ctx = Ctx::new(input, opts)?;
+        let ctx = Ctx::new(input, opts, Shard::WHOLE)?;
         let mut summary = None;
         for step in Step::ALL {
             summary = ctx.step(step, Shard::WHOLE)?.summary;
@@ -187,7 +187,7 @@ pub fn dedup_step(input: &Path, opts: &DedupOptions, step: Step, shard: Shard) -
             "step `{step}` is a single job; shards apply to the lines, signatures and filter steps"
         )));
     }
-    let report = pool(opts)?.install(|| Ctx::new(input, opts)?.step(step, shard))?;
+    let report = pool(opts)?.install(|| Ctx::new(input, opts, shard)?.step(step, shard))?;
     // The next step may run on another node: what this one wrote goes to disk before it ends.
     dataset::sync_written(&opts.output, opts.sync)?;
     Ok(report)
@@ -220,6 +220,8 @@ struct Ctx<'a> {
     layout: Layout,
     plan: String,
     work: PathBuf,
+    /// This process's hold on the output folder, for as long as the steps run.
+    _lock: OutputLock,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -376,10 +378,11 @@ impl DatasetStage for FilterStep<'_, '_> {
 type BandPairs = (u64, Vec<(u32, u32)>);
 
 impl<'a> Ctx<'a> {
-    fn new(input: &'a Path, opts: &'a DedupOptions) -> Result<Ctx<'a>, DedupError> {
+    fn new(input: &'a Path, opts: &'a DedupOptions, shard: Shard) -> Result<Ctx<'a>, DedupError> {
         let ds = Dataset::open(input)?;
         let out = &opts.output;
         let work = out.join("_work");
+        let lock = OutputLock::acquire(&out.join(dataset::PARTS_DIR), out, shard)?;
         dataset::prepare_output(out, STAGE)?;
         std::fs::create_dir_all(&work).map_err(io_err(&work))?;
         let layout = Layout { perms: opts.profile.banding.perms() };
@@ -408,6 +411,7 @@ impl<'a> Ctx<'a> {
             layout,
             plan: String::new(),
             work,
+            _lock: lock,
         };
         let mut total = 0u64;
         for i in 0..ctx.sources.len() {

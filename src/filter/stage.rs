@@ -198,7 +198,7 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
     let start = Instant::now();
     let ds = Dataset::open(input)?;
     let out = &opts.output;
-    stage::prepare_output(out, STAGE, ds.manifest.parts.len(), opts.shard)?;
+    let _lock = stage::prepare_output(out, STAGE, ds.manifest.parts.len(), opts.shard)?;
     let config_json = serde_json::to_value(&opts.config).expect("config serializes");
     let lexicons = Lexicons::read(&opts.config.quality.lexicons).map_err(|e| FilterError::Other(e.to_string()))?;
     let plan = {

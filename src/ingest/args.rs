@@ -26,11 +26,17 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = default_part_size_mb())]
     #[serde(default = "default_part_size_mb")]
     pub part_size_mb: f64,
+    /// Follow symbolic links that leave the folder a pattern names (by default they are named
+    /// in the log and the manifest, and not read). Links inside it are always followed; every
+    /// folder is read once, so a link back up cannot loop.
+    #[arg(long)]
+    #[serde(default)]
+    pub follow_links: bool,
 }
 
 impl Default for IngestArgs {
     fn default() -> Self {
-        IngestArgs { part_size_mb: default_part_size_mb() }
+        IngestArgs { part_size_mb: default_part_size_mb(), follow_links: false }
     }
 }
 
@@ -47,6 +53,7 @@ impl IngestArgs {
     pub fn resolve(&self, output: &Path) -> Result<IngestOptions, String> {
         let mut o = IngestOptions::new(output);
         o.part_size = self.part_size()?;
+        o.follow_links = self.follow_links;
         Ok(o)
     }
 }
@@ -77,12 +84,15 @@ pub struct IngestOptions {
     /// Sync the output to disk at its commit points (`--sync`; see the dataset module's
     /// durability notes). Changes no output.
     pub sync: bool,
+    /// Follow symbolic links that leave the input folders ([`IngestArgs::follow_links`]).
+    pub follow_links: bool,
 }
 
 impl IngestOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
         Self {
             output: output.into(),
+            follow_links: false,
             sync: false,
             threads: None,
             part_size: 256 << 20,
@@ -193,7 +203,7 @@ mod tests {
         let half = Cli::try_parse_from(["i", "--part-size-mb", "0.5"]).unwrap().args;
         assert_eq!(half, toml::from_str::<IngestArgs>("part_size_mb = 0.5").unwrap());
         assert_eq!(half.part_size().unwrap(), 1 << 19);
-        assert_eq!(IngestArgs { part_size_mb: 1e-9 }.part_size().unwrap(), 4096);
-        assert!(IngestArgs { part_size_mb: 0.0 }.part_size().unwrap_err().contains("> 0"));
+        assert_eq!(IngestArgs { part_size_mb: 1e-9, ..Default::default() }.part_size().unwrap(), 4096);
+        assert!(IngestArgs { part_size_mb: 0.0, ..Default::default() }.part_size().unwrap_err().contains("> 0"));
     }
 }

@@ -46,6 +46,17 @@ pub fn read_bounded(r: &mut dyn Read, max: usize, size_hint: u64) -> io::Result<
     Ok(Ok(buf))
 }
 
+/// A file's bytes as they are on disk (no decompression), at most `max`: `Ok(Err(n))` when it
+/// is larger. Only a regular file is read: a path that is (or links to) a device, a FIFO or a
+/// socket is an error, never a read that cannot end.
+pub fn read_file_bounded(path: &Path, max: usize) -> io::Result<Result<Vec<u8>, u64>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    read_bounded(&mut File::open(path)?, max, meta.len())
+}
+
 /// A chunk of whole lines.
 #[derive(Debug, Default)]
 pub struct LineChunk {

@@ -421,8 +421,16 @@ pub fn read_package(
             missing.push(href.clone());
             continue;
         };
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
+        // A page is markup around one page's text: the limit of a markup file.
+        let limit = ctx.options.max_doc_bytes.saturating_mul(4);
+        let bytes = match super::input::read_file_bounded(&path, limit) {
+            Ok(Ok(b)) => b,
+            Ok(Err(n)) => {
+                let detail = format!("{}: {href}: more than {} bytes (the limit is {limit})", ctx.path, n - 1);
+                out(Emit::Warning { kind: "unreadable-page".into(), detail });
+                missing.push(href.clone());
+                continue;
+            }
             Err(e) => {
                 out(Emit::Warning { kind: "missing-page".into(), detail: format!("{}: {href}: {e}", ctx.path) });
                 missing.push(href.clone());

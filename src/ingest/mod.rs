@@ -35,6 +35,7 @@ pub mod tei;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod text;
+mod walk;
 pub mod xml;
 
 pub use args::IngestOptions;

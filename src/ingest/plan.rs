@@ -12,6 +12,7 @@ use super::context::CollectionPlan;
 use super::error::IngestError;
 use super::format::{self, Format};
 use super::source::ReadError;
+use super::walk::{pattern_root, Walk};
 use super::{input, mets};
 use crate::reject::Reason;
 
@@ -55,6 +56,7 @@ pub(super) fn plan_units(
     base: &Path,
     output: &Path,
     max_part_size: u64,
+    follow_links: bool,
 ) -> Result<(Vec<Unit>, serde_json::Value, u64), IngestError> {
     let out_abs = std::fs::canonicalize(output).ok();
     let mut files: Vec<(usize, PathBuf)> = Vec::new();
@@ -76,14 +78,23 @@ pub(super) fn plan_units(
                     .collect()
             };
             let before = found.len();
+            let (root, mut walk) = (pattern_root(&full), Walk::new(follow_links));
             for m in matches {
-                walk(&m, &mut found);
+                walk.add(&m, &root, &mut found);
             }
             let n = found.len() - before;
             if n == 0 {
                 tracing::warn!("collection `{}`: `{}` matches no files", cp.c.name, pattern);
             }
-            inputs.push(json!({"collection": cp.c.name, "pattern": pattern, "files": n}));
+            let mut entry = json!({"collection": cp.c.name, "pattern": pattern, "files": n});
+            if !walk.skipped.is_empty() {
+                entry["skipped_links"] = walk
+                    .skipped
+                    .iter()
+                    .map(|s| json!({"link": s.link.display().to_string(), "target": s.target, "why": s.why}))
+                    .collect();
+            }
+            inputs.push(entry);
         }
         for f in found {
             let dir = f.parent().unwrap_or(Path::new("")).to_path_buf();
@@ -114,12 +125,12 @@ pub(super) fn plan_units(
     let claimed: BTreeSet<PathBuf> = units
         .par_iter()
         .filter(|u| matches!(u.format, Ok(Format::Mets)))
-        .flat_map_iter(|u| std::fs::read(&u.path).map(|b| mets::referenced_files(&u.path, &b)).unwrap_or_default())
+        .flat_map_iter(|u| mets_bytes(colls, u).map(|b| mets::referenced_files(&u.path, &b)).unwrap_or_default())
         .collect();
     if !claimed.is_empty() {
         units.retain(|u| !claimed.contains(&u.path));
         for u in units.iter_mut().filter(|u| matches!(u.format, Ok(Format::Mets))) {
-            if let Ok(b) = std::fs::read(&u.path) {
+            if let Some(b) = mets_bytes(colls, u) {
                 u.size += mets::referenced_files(&u.path, &b)
                     .iter()
                     .filter_map(|p| std::fs::metadata(p).ok())
@@ -157,6 +168,13 @@ fn raw_head(path: &Path) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// A METS file's bytes, read as its task will read them (bounded, a regular file only); `None`
+/// when that fails (the task then rejects the file, saying why).
+fn mets_bytes(colls: &[CollectionPlan], u: &Unit) -> Option<Vec<u8>> {
+    let limit = colls[u.collection].options.max_doc_bytes.saturating_mul(4);
+    input::read_file_bounded(&u.path, limit).ok()?.ok()
+}
+
 /// Cuts `[0, size)` into ranges of about `target` bytes that end just after a newline.
 pub(super) fn line_ranges(path: &Path, size: u64, target: u64) -> std::io::Result<Vec<(u64, u64)>> {
     use std::io::{Read, Seek, SeekFrom};
@@ -189,39 +207,6 @@ pub(super) fn line_ranges(path: &Path, size: u64, target: u64) -> std::io::Resul
         start = end;
     }
     Ok(ranges)
-}
-
-/// Adds `p` (a file) or the files under `p` (a folder, recursively) to `out`, leaving out
-/// hidden files and folders. Uses the directory entries' types, one `stat` less per file.
-pub(super) fn walk(p: &Path, out: &mut BTreeSet<PathBuf>) {
-    if p.is_dir() {
-        walk_dir(p, out);
-    } else if p.is_file() && !is_hidden(p) {
-        out.insert(p.to_path_buf());
-    }
-}
-
-fn walk_dir(dir: &Path, out: &mut BTreeSet<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let path = e.path();
-        if is_hidden(&path) {
-            continue;
-        }
-        match e.file_type() {
-            Ok(t) if t.is_dir() => walk_dir(&path, out),
-            Ok(t) if t.is_file() => {
-                out.insert(path);
-            }
-            // Symlinks are followed like the files and folders they point at.
-            Ok(t) if t.is_symlink() => walk(&path, out),
-            _ => {}
-        }
-    }
-}
-
-fn is_hidden(p: &Path) -> bool {
-    p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
 pub(super) fn rel_path(p: &Path, base: &Path) -> String {

@@ -26,6 +26,8 @@ pub struct IngestSummary {
     pub parts: usize,
     pub parts_resumed: usize,
     pub files: usize,
+    /// Symbolic links not followed (named in the log and in the manifest's `inputs`).
+    pub links_skipped: usize,
     pub input_bytes: u64,
     pub text_bytes: u64,
     pub elapsed: Duration,
@@ -52,6 +54,13 @@ impl IngestSummary {
         }
         for (kind, n) in &self.counts.warnings {
             s.push_str(&format!("  warning {kind}: {n}\n"));
+        }
+        if self.links_skipped > 0 {
+            s.push_str(&format!(
+                "  {} symbolic links not followed (named above and in the manifest's inputs; --follow-links \
+                 follows those that leave the input folders)\n",
+                self.links_skipped
+            ));
         }
         if self.parts_resumed > 0 {
             s.push_str(&format!("  {} of {} parts were already complete and kept\n", self.parts_resumed, self.parts));
@@ -122,7 +131,7 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
             c: c.clone(),
         })
         .collect();
-    let (units, inputs, part_size) = plan::plan_units(&colls, base, &opts.output, opts.part_size)?;
+    let (units, inputs, part_size) = plan::plan_units(&colls, base, &opts.output, opts.part_size, opts.follow_links)?;
     let parts = plan::group_parts(&units, part_size);
     tracing::info!(
         "planned {} inputs in {} parts of up to {:.0} MB ({:.2}s)",
@@ -131,9 +140,11 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
         part_size as f64 / 1048576.0,
         start.elapsed().as_secs_f64()
     );
+    let links_skipped =
+        inputs.as_array().map_or(0, |a| a.iter().filter_map(|i| i["skipped_links"].as_array()).map(Vec::len).sum());
     let config_json = serde_json::to_value(config).expect("config serializes");
     let out = &opts.output;
-    stage::prepare_output(out, STAGE, parts.len(), opts.shard)?;
+    let _lock = stage::prepare_output(out, STAGE, parts.len(), opts.shard)?;
 
     let total_bytes: u64 = parts
         .iter()
@@ -177,6 +188,7 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
         parts: run.parts.len(),
         parts_resumed: run.resumed,
         files,
+        links_skipped,
         input_bytes: run.input_bytes,
         text_bytes: run.text_bytes,
         elapsed: start.elapsed(),

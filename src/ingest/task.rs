@@ -135,8 +135,13 @@ pub(super) fn produce(
     };
     match format {
         Format::Mets => {
-            let work = match std::fs::read(&unit.path) {
-                Ok(bytes) => Work::Mets { path: unit.path.clone(), bytes },
+            let limit = max_file_bytes(&cp.options, format);
+            let work = match input::read_file_bounded(&unit.path, limit) {
+                Ok(Ok(bytes)) => Work::Mets { path: unit.path.clone(), bytes },
+                Ok(Err(n)) => Work::Failed(ReadError::new(
+                    Reason::TooLarge,
+                    format!("more than {} bytes; the limit for a METS file is {limit} bytes (max_doc_mb × 4)", n - 1),
+                )),
                 Err(e) => io_fail(e),
             };
             push(task(Some(format), &unit.rel, unit.size, work))

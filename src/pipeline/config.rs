@@ -360,9 +360,12 @@ impl Pipeline {
                 }
             };
             let part_size = args.part_size().map_err(|e| invalid(path, format!("[ingest] {e}")))?;
-            let key = key_of(&serde_json::json!({
-                "config": config, "base": base, "part_size": part_size,
-            }));
+            let mut key_json = serde_json::json!({ "config": config, "base": base, "part_size": part_size });
+            // Only when set, so that the keys of runs made before the option are unchanged.
+            if args.follow_links {
+                key_json["follow_links"] = true.into();
+            }
+            let key = key_of(&key_json);
             stages.push(Stage {
                 kind: StageKind::Ingest,
                 config: StageConfig::Ingest { config, base, args, shards },

@@ -15,6 +15,7 @@
 //! tokenize's spilled parts) implement [`PartStage`] directly.
 
 pub mod args;
+pub mod lock;
 pub mod marker;
 
 use std::path::Path;
@@ -23,6 +24,7 @@ use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use lock::OutputLock;
 pub use marker::{FileMark, Marker, MarkerPath};
 
 use crate::dataset::{self, Codec, Counts, DatasetError, Manifest, PartFile, PartRecord, Shard};
@@ -191,15 +193,17 @@ impl<S> DatasetRun<S> {
     }
 }
 
-/// Prepares `out` for a dataset stage of `n_parts` parts: refuses another stage's dataset,
+/// Prepares `out` for a dataset stage of `n_parts` parts: takes its writer's lock (held until
+/// the returned lock is dropped: keep it for the whole run), refuses another stage's dataset,
 /// removes the manifest, and, in a whole run, what an interrupted or different earlier run
 /// left (a shard's run leaves them: other shards may be writing their temporaries now).
-pub fn prepare_output(out: &Path, stage: &str, n_parts: usize, shard: Shard) -> Result<(), DatasetError> {
+pub fn prepare_output(out: &Path, stage: &str, n_parts: usize, shard: Shard) -> Result<OutputLock, DatasetError> {
+    let lock = OutputLock::acquire(&out.join(dataset::PARTS_DIR), out, shard)?;
     dataset::prepare_output(out, stage)?;
     if shard == Shard::WHOLE {
         dataset::clean_stale(out, n_parts as u32)?;
     }
-    Ok(())
+    Ok(lock)
 }
 
 struct AsPartStage<'a, D> {

@@ -346,6 +346,11 @@ fn run_in_pool(
         h.update(format!("{} {} {buckets} {}", opts.seed, opts.val_fraction, env!("CARGO_PKG_VERSION")).as_bytes());
         format!("{:032x}", h.digest128())
     };
+    // The writer's lock lives in the spill folder, which a tokenize run owns from its start.
+    if !out.join(SPILL_DIR).exists() {
+        check_output(out)?;
+    }
+    let _lock = stage::OutputLock::acquire(&out.join(SPILL_DIR), out, opts.shard)?;
     prepare_output(out, &spill_plan, whole)?;
     // One folder per plan: tasks of different plans never share files.
     let spill = out.join(SPILL_DIR).join(&spill_plan[..16]);
@@ -467,19 +472,32 @@ fn spilled_name(part: u32) -> String {
 /// Refuses a folder holding something else; clears an earlier tokenize run's output, keeping
 /// the spill files of an interrupted run with the same `spill_plan`. A shard's run (`whole`
 /// false) removes nothing but the manifest: other shards are working beside it.
+/// Refuses a folder that holds something other than a tokenize run's output.
+fn check_output(out: &Path) -> Result<(), TokenizeError> {
+    if !out.exists() {
+        return Ok(());
+    }
+    let ours = ShardsManifest::read(out).is_ok();
+    // An interrupted tokenize run leaves only its own folders (and temporaries).
+    let only_ours = fs::read_dir(out).map_err(io_err(out))?.flatten().all(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        SPLITS.contains(&name.as_str()) || name == SPILL_DIR || name.starts_with(dataset::TMP_PREFIX)
+    });
+    if !ours && !only_ours {
+        let what = if out.join(dataset::MANIFEST).exists() {
+            "another stage's output"
+        } else {
+            "files but no shards manifest"
+        };
+        return Err(invalid(format!("{}: holds {what}; choose an empty or new folder", out.display())));
+    }
+    Ok(())
+}
+
 fn prepare_output(out: &Path, spill_plan: &str, whole: bool) -> Result<(), TokenizeError> {
     if out.exists() {
+        check_output(out)?;
         let manifest = out.join(dataset::MANIFEST);
-        let ours = ShardsManifest::read(out).is_ok();
-        // An interrupted tokenize run leaves only its own folders (and temporaries).
-        let only_ours = fs::read_dir(out).map_err(io_err(out))?.flatten().all(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            SPLITS.contains(&name.as_str()) || name == SPILL_DIR || name.starts_with(dataset::TMP_PREFIX)
-        });
-        if !ours && !only_ours {
-            let what = if manifest.exists() { "another stage's output" } else { "files but no shards manifest" };
-            return Err(invalid(format!("{}: holds {what}; choose an empty or new folder", out.display())));
-        }
         let _ = fs::remove_file(&manifest);
         if whole {
             for d in SPLITS {
@@ -488,10 +506,11 @@ fn prepare_output(out: &Path, spill_plan: &str, whole: bool) -> Result<(), Token
                     fs::remove_dir_all(&p).map_err(io_err(&p))?;
                 }
             }
-            // Spill folders of other plans.
+            // Spill folders of other plans (the writer's lock stays).
             if let Ok(entries) = fs::read_dir(out.join(SPILL_DIR)) {
                 for e in entries.flatten() {
-                    if e.file_name().to_string_lossy() != spill_plan[..16] {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if name != spill_plan[..16] && name != stage::lock::LOCK_FILE {
                         let p = e.path();
                         if p.is_dir() {
                             fs::remove_dir_all(&p).map_err(io_err(&p))?;
