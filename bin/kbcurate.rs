@@ -393,9 +393,25 @@ fn main() {
     // Syncing is every stage's option; the flag and the environment are read here, once.
     let sync = cli.sync || kbcurate::dataset::sync_from_env();
     if let Err(e) = run(cli.command, sync) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", chain(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes, each said once: an error that already quotes its cause (`{path}:
+/// {source}`) is not followed by the cause again.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn run(command: Command, sync: bool) -> Result<()> {

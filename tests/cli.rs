@@ -301,3 +301,29 @@ fn a_second_writer_of_an_output_folder_is_refused() {
 fn repo_file(rel: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
+
+/// Mistakes a new user makes: a path that does not exist is an error naming it (a glob that
+/// matches nothing stays a warning), and each cause of an error is printed once.
+#[test]
+fn a_missing_input_is_an_error_and_causes_are_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let o = kbcurate().arg("ingest").arg(&missing).arg("-o").arg(dir.path().join("out")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    assert!(stderr.contains(&missing.display().to_string()) && stderr.contains("does not exist"), "{stderr}");
+    assert!(!dir.path().join("out/manifest.json").exists(), "no empty dataset is written");
+
+    let o = kbcurate()
+        .args(["balance"])
+        .arg(dir.path())
+        .arg("--policy")
+        .arg(dir.path().join("nope.toml"))
+        .arg("-o")
+        .arg(dir.path().join("b"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
+}

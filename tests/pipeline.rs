@@ -357,9 +357,12 @@ fn tokenize_resumes_from_encoded_parts() {
             .unwrap();
         let start = Instant::now();
         while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(60) {
-            // `.spill/<plan>/part-NNNNN.done`
-            let plan_dir =
-                std::fs::read_dir(&spill).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()).map(|e| e.path());
+            // `.spill/<plan>/part-NNNNN.done` (beside the plan's folder, the writer's lock file)
+            let plan_dir = std::fs::read_dir(&spill)
+                .ok()
+                .and_then(|mut d| d.find(|e| e.as_ref().is_ok_and(|e| e.path().is_dir())))
+                .and_then(|e| e.ok())
+                .map(|e| e.path());
             let encoded = plan_dir
                 .and_then(|p| std::fs::read_dir(p).ok())
                 .map(|d| {

@@ -82,8 +82,11 @@ pub enum DatasetError {
     PartSize { path: PathBuf, len: u64, want: u64 },
     #[error("{path}: holds a `{stage}` dataset; choose another output folder")]
     OtherStage { path: PathBuf, stage: String },
-    #[error("{path}: another kbcurate process ({holder}) is writing this folder; wait for it or choose another output folder")]
-    Busy { path: PathBuf, holder: String },
+    #[error(
+        "{path}: another kbcurate process is writing this folder (it holds {lock}); wait for it or choose another \
+         output folder"
+    )]
+    Busy { path: PathBuf, lock: PathBuf },
 }
 
 /// Prepares a stage's output folder: creates it, refuses one that holds another stage's

@@ -23,6 +23,16 @@ impl Dataset {
     pub fn open(dir: &Path) -> Result<Dataset, DatasetError> {
         let manifest = Manifest::read(dir)?;
         for p in manifest.parts.iter().chain(&manifest.rejected_parts) {
+            // A part is a file inside the dataset folder: a manifest naming `../x` or `/x` is
+            // refused, not followed.
+            let inside = !p.file.is_empty()
+                && Path::new(&p.file).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !inside {
+                return Err(DatasetError::NotADataset {
+                    path: dir.join(super::MANIFEST),
+                    why: format!("part `{}` is not a path inside the dataset folder", p.file),
+                });
+            }
             let path = dir.join(&p.file);
             let len = fs::metadata(&path).map_err(io_err(&path))?.len();
             if len != p.bytes {
@@ -142,4 +152,33 @@ pub fn read_parquet_batches(
         .map_err(|source| DatasetError::Parquet { path: path.to_path_buf(), source })?;
     let path = path.to_path_buf();
     Ok(reader.map(move |r| r.map_err(|e| DatasetError::Parquet { path: path.clone(), source: e.into() })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{Codec, Counts};
+
+    /// A manifest naming a part outside its folder (`../x`, `/x`) is refused, not followed.
+    #[test]
+    fn parts_outside_the_dataset_folder_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        for file in ["../elsewhere.parquet", "/etc/passwd", "", "a/../../b.parquet"] {
+            let m = Manifest {
+                stage: "ingest".into(),
+                kbcurate_version: "0".into(),
+                config: serde_json::Value::Null,
+                inputs: serde_json::Value::Null,
+                counts: Counts::default(),
+                parts: vec![PartFile { file: file.into(), rows: 0, bytes: 0, xxh3: "0".repeat(16) }],
+                rejected_parts: vec![],
+                text_bytes: 0,
+                compression: Codec::default(),
+                stats: None,
+            };
+            m.write(d.path(), false).unwrap();
+            let e = Dataset::open(d.path()).err().expect("refused").to_string();
+            assert!(e.contains("not a path inside the dataset folder"), "{file}: {e}");
+        }
+    }
 }

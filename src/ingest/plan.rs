@@ -69,6 +69,15 @@ pub(super) fn plan_units(
         for pattern in &cp.c.paths {
             let full = if Path::new(pattern).is_absolute() { PathBuf::from(pattern) } else { base.join(pattern) };
             let full_str = full.to_string_lossy().into_owned();
+            // A path without glob characters names one file or folder: when it is not there, that
+            // is a mistake to report, not an empty collection.
+            if !pattern.contains(['*', '?', '[', '{']) && std::fs::symlink_metadata(&full).is_err() {
+                return Err(IngestError::Other(format!(
+                    "collection `{}`: `{}` does not exist (a glob that matches nothing is only a warning)",
+                    cp.c.name,
+                    full.display()
+                )));
+            }
             let matches: Vec<PathBuf> = if full.is_dir() {
                 vec![full.clone()]
             } else {

@@ -5,10 +5,10 @@
 //! over each other's files.
 //!
 //! The lock is the operating system's advisory file lock (`flock` on Unix): it goes away with
-//! the process, however the process ends, so there is nothing stale to clean up.
+//! the process, however the process ends, so there is nothing stale to clean up. The file stays
+//! empty (a run's folders are the same bytes whoever wrote them).
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::dataset::{DatasetError, Shard};
@@ -39,22 +39,8 @@ impl OutputLock {
         let whole = shard == Shard::WHOLE;
         let got = if whole { file.try_lock() } else { file.try_lock_shared() };
         match got {
-            Ok(()) => {
-                // The holder, for a refusal's message: a whole run's pid; empty for shards.
-                let _ = file.set_len(0);
-                if whole {
-                    let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
-                }
-                Ok(OutputLock { _file: file })
-            }
-            Err(TryLockError::WouldBlock) => {
-                let holder = fs::read_to_string(&path).unwrap_or_default();
-                let holder = holder.trim();
-                Err(DatasetError::Busy {
-                    path: out.to_path_buf(),
-                    holder: if holder.is_empty() { "the tasks of a job array".into() } else { format!("pid {holder}") },
-                })
-            }
+            Ok(()) => Ok(OutputLock { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(DatasetError::Busy { path: out.to_path_buf(), lock: path }),
             Err(TryLockError::Error(source)) => Err(DatasetError::Io { path, source }),
         }
     }
@@ -71,7 +57,7 @@ mod tests {
         let shard = |i| Shard { index: i, count: 2 };
         let whole = OutputLock::acquire(&dir, out, Shard::WHOLE).unwrap();
         let e = OutputLock::acquire(&dir, out, Shard::WHOLE).unwrap_err().to_string();
-        assert!(e.contains(&out.display().to_string()) && e.contains(&format!("pid {}", std::process::id())), "{e}");
+        assert!(e.contains(&out.display().to_string()) && e.contains("writer.lock"), "{e}");
         assert!(OutputLock::acquire(&dir, out, shard(0)).is_err(), "a shard waits for the whole run");
         drop(whole);
         let (a, b) =
