@@ -151,16 +151,7 @@ fn run(input: &Path, policy: &Policy, opts: &BalanceOptions) -> Result<BalanceSu
     let parts = &ds.manifest.parts;
     let _lock = stage::prepare_output(out, STAGE, parts.len(), opts.shard)?;
     let policy_json = serde_json::to_value(policy).expect("policy serializes");
-    let plan_hash = {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(policy_json.to_string().as_bytes());
-        h.update(opts.compression.to_string().as_bytes());
-        for p in parts {
-            h.update(p.xxh3.as_bytes());
-        }
-        h.update(env!("CARGO_PKG_VERSION").as_bytes());
-        format!("{:032x}", h.digest128())
-    };
+    let plan_hash = stage::input_parts_plan(&policy_json, |_| {}, opts.compression, parts);
     let weights: HashMap<Vec<String>, f64> = solve::weights_by_key(&plan).into_iter().collect();
     let cols = strata::key_columns(policy);
     let work = SampleParts { ds: &ds, plan: &plan_hash, opts, policy, cols: &cols, weights: &weights };

@@ -201,17 +201,7 @@ fn run(input: &Path, opts: &FilterOptions) -> Result<FilterSummary, FilterError>
     let _lock = stage::prepare_output(out, STAGE, ds.manifest.parts.len(), opts.shard)?;
     let config_json = serde_json::to_value(&opts.config).expect("config serializes");
     let lexicons = Lexicons::read(&opts.config.quality.lexicons).map_err(|e| FilterError::Other(e.to_string()))?;
-    let plan = {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(config_json.to_string().as_bytes());
-        lexicons.hash_into(&mut h);
-        h.update(opts.compression.to_string().as_bytes());
-        for p in &ds.manifest.parts {
-            h.update(p.xxh3.as_bytes());
-        }
-        h.update(env!("CARGO_PKG_VERSION").as_bytes());
-        format!("{:032x}", h.digest128())
-    };
+    let plan = stage::input_parts_plan(&config_json, |h| lexicons.hash_into(h), opts.compression, &ds.manifest.parts);
     let detector = langid::detector(&opts.config.language);
     let masker = Masker::new(&opts.config.pii);
     let tools = Tools { detector: detector.as_ref(), masker: &masker, lexicons: &lexicons };

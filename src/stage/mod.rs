@@ -193,6 +193,26 @@ impl<S> DatasetRun<S> {
     }
 }
 
+/// The plan of a stage whose part `i` reads input part `i`: xxh3-128 of its configuration (as
+/// JSON), of whatever else it depends on (`more`), of the compression, of the input parts'
+/// checksums and of kbcurate's version. A rerun with any of them changed redoes every part.
+pub fn input_parts_plan(
+    config: &serde_json::Value,
+    more: impl FnOnce(&mut xxhash_rust::xxh3::Xxh3),
+    compression: Codec,
+    inputs: &[PartFile],
+) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(config.to_string().as_bytes());
+    more(&mut h);
+    h.update(compression.to_string().as_bytes());
+    for p in inputs {
+        h.update(p.xxh3.as_bytes());
+    }
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    format!("{:032x}", h.digest128())
+}
+
 /// Prepares `out` for a dataset stage of `n_parts` parts: takes its writer's lock (held until
 /// the returned lock is dropped: keep it for the whole run), refuses another stage's dataset,
 /// removes the manifest, and, in a whole run, what an interrupted or different earlier run

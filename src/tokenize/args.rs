@@ -95,16 +95,23 @@ impl TokenizeArgs {
     /// The stage's options, writing to `output`. The device is resolved by the caller
     /// (`gpu::encoder_placement`), which sits above the stages.
     pub fn resolve(&self, output: &Path) -> TokenizeOptions {
-        let mut o = TokenizeOptions::new(output, &self.tokenizer, self.seq_len);
-        o.packing = self.packing;
-        o.bos = self.bos.clone();
-        o.eos = self.eos.clone();
-        o.pad = self.pad.clone();
-        o.val_fraction = self.val_fraction;
-        o.seed = self.seed;
-        o.format = self.format;
-        o.bucket_bytes = self.bucket_mb.max(1) << 20;
-        o
+        TokenizeOptions {
+            output: output.to_path_buf(),
+            tokenizer: self.tokenizer.clone(),
+            seq_len: self.seq_len,
+            packing: self.packing,
+            bos: self.bos.clone(),
+            eos: self.eos.clone(),
+            pad: self.pad.clone(),
+            val_fraction: self.val_fraction,
+            seed: self.seed,
+            format: self.format,
+            bucket_bytes: self.bucket_mb.max(1) << 20,
+            threads: None,
+            device: None,
+            shard: crate::dataset::Shard::WHOLE,
+            sync: false,
+        }
     }
 }
 
@@ -145,24 +152,9 @@ pub struct TokenizeOptions {
 }
 
 impl TokenizeOptions {
+    /// Every option at its default ([`TokenizeArgs::new`]) but the three without one.
     pub fn new(output: impl Into<PathBuf>, tokenizer: &str, seq_len: u32) -> Self {
-        TokenizeOptions {
-            output: output.into(),
-            sync: false,
-            tokenizer: tokenizer.to_string(),
-            seq_len,
-            packing: default_packing(),
-            bos: None,
-            eos: None,
-            pad: None,
-            val_fraction: 0.0,
-            seed: 0,
-            format: default_format(),
-            threads: None,
-            bucket_bytes: default_bucket_mb() << 20,
-            shard: crate::dataset::Shard::WHOLE,
-            device: None,
-        }
+        TokenizeArgs::new(tokenizer, seq_len).resolve(&output.into())
     }
 }
 

@@ -265,7 +265,6 @@ fn run(
     opts: &TokenizeOptions,
     start: Instant,
 ) -> Result<Outcome, TokenizeError> {
-    let _whole = opts.shard == crate::dataset::Shard::WHOLE;
     if opts.seq_len < 2 {
         return Err(invalid(format!("--seq-len {}: must be at least 2", opts.seq_len)));
     }
