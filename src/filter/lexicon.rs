@@ -330,7 +330,7 @@ pub struct Built {
     pub words: Vec<(String, u64)>,
 }
 
-/// What [`write`] did for one language.
+/// What [`write()`] did for one language.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Written {
     /// `<output>/<language>.tsv`.
