@@ -44,12 +44,12 @@ pub fn inspect(dir: &Path, rows: usize, width: usize) -> Result<String, DatasetE
         let _ = writeln!(
             s,
             "{}  {} | {} | {} | {} | {} | {} chars, {} words{}",
-            &d.id[..12.min(d.id.len())],
-            d.collection,
-            d.genre.as_deref().unwrap_or("-"),
-            d.source.as_deref().unwrap_or("-"),
+            cut_at_char(&d.id, 12),
+            shown(&d.collection),
+            shown(d.genre.as_deref().unwrap_or("-")),
+            shown(d.source.as_deref().unwrap_or("-")),
             date,
-            d.language.as_deref().unwrap_or("-"),
+            shown(d.language.as_deref().unwrap_or("-")),
             d.n_chars,
             d.n_words,
             d.ocr_confidence.map(|c| format!(", ocr {c:.2}")).unwrap_or_default(),
@@ -57,22 +57,48 @@ pub fn inspect(dir: &Path, rows: usize, width: usize) -> Result<String, DatasetE
         let _ = writeln!(
             s,
             "    {}{}",
-            d.path,
-            if d.locator.is_empty() { String::new() } else { format!(" [{}]", d.locator) }
+            shown(&d.path),
+            if d.locator.is_empty() { String::new() } else { format!(" [{}]", shown(&d.locator)) }
         );
         if let Some(t) = &d.title {
-            let _ = writeln!(s, "    title: {}", cut_at_char(t, width));
+            let _ = writeln!(s, "    title: {}", shown(cut_at_char(t, width)));
         }
-        let preview = cut_at_char(&d.text, width).replace('\n', " ⏎ ");
+        let preview = shown(&cut_at_char(&d.text, width).replace('\n', " ⏎ ")).into_owned();
         let _ = writeln!(s, "    {preview}{}", if d.text.len() > width { " …" } else { "" });
     }
     let rejected = ds.rejections()?;
     if !rejected.is_empty() {
         let _ = writeln!(s, "\nrejected (first {} of {}):", rows.min(rejected.len()), rejected.len());
         for r in rejected.iter().take(rows) {
-            let loc = if r.locator.is_empty() { String::new() } else { format!(" [{}]", r.locator) };
-            let _ = writeln!(s, "  {}{}: {}: {}", r.path, loc, r.reason, cut_at_char(&r.detail, 200));
+            let loc = if r.locator.is_empty() { String::new() } else { format!(" [{}]", shown(&r.locator)) };
+            let _ = writeln!(s, "  {}{}: {}: {}", shown(&r.path), loc, r.reason, shown(cut_at_char(&r.detail, 200)));
         }
     }
     Ok(s)
+}
+
+/// `text` safe to print on a terminal: control characters (an escape sequence in a title, a
+/// stray newline in a path) are shown escaped, not obeyed.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() })
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(shown("Svenska Dagbladet"), "Svenska Dagbladet");
+        let osc = "\u{1b}]0;owned\u{7}Title\nnext";
+        let s = shown(osc);
+        assert!(!s.chars().any(char::is_control), "{s:?}");
+        assert!(s.contains("\\u{1b}") && s.contains("\\n") && s.contains("Title"), "{s}");
+    }
 }

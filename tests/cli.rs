@@ -327,3 +327,31 @@ fn a_missing_input_is_an_error_and_causes_are_said_once() {
     assert!(!o.status.success());
     assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
 }
+
+/// A title carrying a terminal escape (an OSC sequence): `inspect` shows the escape instead of
+/// sending it to the terminal, and the audit report is written.
+#[test]
+fn titles_with_control_characters_are_shown_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.jsonl"),
+        "{\"text\": \"Stockholm den 12 mars 1897. Väderleken var god.\", \"title\": \"\\u001b]0;owned\\u0007Rubrik\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\nformat = \"jsonl\"\n[collection.fields]\ntitle = \"title\"\n",
+    )
+    .unwrap();
+    let ds = dir.path().join("ds");
+    let o =
+        kbcurate().arg("ingest").arg("--config").arg(dir.path().join("c.toml")).arg("-o").arg(&ds).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = kbcurate().arg("inspect").arg(&ds).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("owned") && stdout.contains("Rubrik"), "{stdout}");
+    assert!(!stdout.contains('\x1b') && !stdout.contains('\x07'), "control characters reach the terminal: {stdout:?}");
+    let o = kbcurate().arg("audit").arg(&ds).arg("-o").arg(dir.path().join("audit")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -293,3 +293,36 @@ fn a_mets_page_linking_to_a_device_is_not_read() {
     let docs = documents(&out);
     assert!(docs[0].meta.contains("0002.xml"), "the page is named: {}", docs[0].meta);
 }
+
+/// Every member of a tar archive is read or accounted for: a FIFO and a character device are
+/// rejected with a reason (they used to vanish without a row), the files beside them are read.
+#[test]
+fn tar_members_that_are_not_files_are_rejected_by_name() {
+    let d = tempfile::tempdir().unwrap();
+    let mut b = tar::Builder::new(std::fs::File::create(d.path().join("box.tar")).unwrap());
+    let mut add = |name: &str, kind: tar::EntryType, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add("a.txt", tar::EntryType::Regular, b"Stockholm den 12 mars 1897.\n");
+    add("pipe", tar::EntryType::Fifo, b"");
+    add("zero", tar::EntryType::Char, b"");
+    add("sub", tar::EntryType::Directory, b"");
+    add("sub/b.txt", tar::EntryType::Regular, b"Uppsala den 1 maj 1900.\n");
+    b.finish().unwrap();
+    drop(b);
+    let cfg = config("[[collection]]\nname = \"t\"\npaths = [\"box.tar\"]\n");
+    let out = d.path().join("out");
+    let s = run(&cfg, d.path(), &out, |_| {});
+    assert_eq!(s.counts.kept, 2, "{:?}", s.counts);
+    assert_eq!(s.counts.rejected.get("unsafe-archive-path"), Some(&2), "{:?}", s.counts);
+    assert!(s.counts.reconciles());
+    let rejected = kbcurate::dataset::Dataset::open(&out).unwrap().rejections().unwrap();
+    let details: Vec<&str> = rejected.iter().map(|r| r.detail.as_str()).collect();
+    assert!(details.iter().any(|d| d.contains("`pipe`") && d.contains("Fifo")), "{details:?}");
+    assert!(details.iter().any(|d| d.contains("`zero`") && d.contains("Char")), "{details:?}");
+}

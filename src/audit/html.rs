@@ -56,7 +56,7 @@ pub fn diff(a: &str, b: &str) -> String {
 }
 
 fn example(e: &Example, rejected: bool) -> String {
-    let mut meta = vec![format!("id {}", &e.id[..e.id.len().min(12)])];
+    let mut meta = vec![format!("id {}", crate::document::cut_at_char(&e.id, 12))];
     if let Some(g) = &e.genre {
         meta.push(esc(g));
     }
@@ -202,7 +202,7 @@ pub fn render(r: &Report) -> String {
             if let Some(first) = d.removed.first() {
                 h.push_str(&format!(
                     r#"<div class="ex rej"><div class="meta">removed {} · {}</div>{}</div>"#,
-                    &first.id[..first.id.len().min(12)],
+                    crate::document::cut_at_char(&first.id, 12),
                     esc(first.reason.as_deref().unwrap_or("")),
                     diff(&d.kept.excerpt, &first.excerpt)
                 ));

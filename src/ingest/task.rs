@@ -363,7 +363,19 @@ fn produce_tar(
             ))?;
             continue;
         }
-        if !kind.is_file() {
+        if kind.is_dir() {
+            continue;
+        }
+        // Every other member is read or accounted for: a device, FIFO or anything else that is
+        // not a file is named in `rejected/`, never skipped without a word. (GNU sparse files
+        // are files: the reader gives their data back whole.)
+        if !kind.is_file() && !kind.is_gnu_sparse() {
+            push(fail(
+                Reason::UnsafeArchivePath,
+                format!("member `{member_str}` is not a regular file ({kind:?}); only files are read"),
+                &rel,
+                0,
+            ))?;
             continue;
         }
         let name = member.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
