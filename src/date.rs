@@ -9,9 +9,24 @@ pub struct PartialDate {
     pub day: Option<u8>,
 }
 
+/// The most bytes of a field searched for a date: a date field is short, and a field of
+/// megabytes (crafted or misparsed) must cost no more than a short one.
+pub const MAX_FIELD: usize = 256;
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 impl PartialDate {
-    /// Finds the first plausible date in `s` (years 1000–2999). Returns `None` when there is none.
+    /// Finds the first plausible date in the first [`MAX_FIELD`] bytes of `s` (years
+    /// 1000–2999). Returns `None` when there is none.
     pub fn parse(s: &str) -> Option<PartialDate> {
+        let s = prefix(s, MAX_FIELD);
         let b = s.as_bytes();
         let mut i = 0;
         while i < b.len() {
@@ -21,7 +36,8 @@ impl PartialDate {
             }
             let run = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
             let digits = &s[i..i + run];
-            if let Some(d) = Self::day_first(&s[i..]) {
+            // `31.12.1899` and a little after it: a window, so that each digit run costs O(1).
+            if let Some(d) = Self::day_first(prefix(&s[i..], 16)) {
                 return Some(d);
             }
             if run == 8 {
@@ -174,6 +190,21 @@ mod tests {
         assert_eq!(p("12345"), None);
         assert_eq!(p("01.04.1814"), Some("1814-04-01".into()));
         assert_eq!(PartialDate::parse("1749").unwrap().decade(), 1740);
+    }
+
+    /// A field of megabytes of digit runs with no date: each run is looked at through a small
+    /// window, and only the field's first MAX_FIELD bytes are searched (it took ~10^12 steps
+    /// when every run scanned the rest of the field for a separator).
+    #[test]
+    fn long_fields_cost_no_more_than_short_ones() {
+        let junk = "1 22 333 ".repeat(500_000);
+        assert_eq!(PartialDate::parse(&junk), None);
+        let late = format!("{}1897-03-12", "x".repeat(MAX_FIELD));
+        assert_eq!(PartialDate::parse(&late), None, "a date past the first {MAX_FIELD} bytes is not looked for");
+        let early = format!("{}1897-03-12 {}", "x".repeat(MAX_FIELD - 11), "ö".repeat(100));
+        assert_eq!(PartialDate::parse(&early).map(|d| d.to_iso()), Some("1897-03-12".into()));
+        // The cut falls inside a two-byte character without a panic.
+        assert_eq!(PartialDate::parse(&format!("x{}", "ö".repeat(200))), None);
     }
 
     #[test]

@@ -32,10 +32,10 @@ pub fn inspect(dir: &Path, rows: usize, width: usize) -> Result<String, DatasetE
     let bytes: u64 = m.parts.iter().map(|p| p.bytes).sum();
     let _ = writeln!(
         s,
-        "parts     {} ({:.1} MB on disk, {:.1} MB of text)",
+        "parts     {} ({} on disk, {} of text)",
         m.parts.len(),
-        bytes as f64 / 1e6,
-        m.text_bytes as f64 / 1e6
+        crate::size::Bytes(bytes),
+        crate::size::Bytes(m.text_bytes)
     );
     let _ = writeln!(s);
     for d in ds.documents().take(rows) {

@@ -17,5 +17,6 @@ pub mod inspect;
 pub mod language;
 pub mod pipeline;
 pub mod reject;
+pub mod size;
 pub mod stage;
 pub mod tokenize;

@@ -181,3 +181,27 @@ fn report_schema_matches_what_is_written() {
     assert_eq!(keys(&v["kept_examples"][0]), keys(&schema["$defs"]["example"]["properties"]));
     assert_eq!(keys(&v["dup_examples"][0]), keys(&props["dup_examples"]["items"]["properties"]));
 }
+
+/// The report reads a tokenize manifest it finds beside the dataset, a file it did not write:
+/// a crafted value in it reaches the page as text, never as markup.
+#[test]
+fn values_from_a_sibling_manifest_are_not_markup() {
+    let (dir, balanced) = demo_run();
+    let path = dir.path().join("shards/manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let evil = "<script>alert(1)</script>";
+    m["seq_len"] = evil.into();
+    m["format"] = evil.into();
+    for (_, s) in m["splits"].as_object_mut().unwrap() {
+        s["documents_with_repeats"] = evil.into();
+        s["packing"]["windows"] = evil.into();
+        s["packing"]["truncated_documents"] = evil.into();
+    }
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    let out = dir.path().join("audit");
+    kbcurate::audit::audit(&balanced, &out).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("id=\"tokens\""), "the tokens section is still there");
+    assert!(!html.contains("<script"), "a manifest value became markup");
+    assert!(html.contains("&lt;script&gt;"), "the string value is shown, escaped");
+}

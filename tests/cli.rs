@@ -21,6 +21,8 @@ fn readme_demo_ingest_dedup_filter_inspect() {
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("documents kept of"), "{stderr}");
     assert!(stderr.contains("rejected xml-entities: 1"), "{stderr}");
+    // The demo's few dozen kB of text read in a unit that fits, not "0.0 MB".
+    assert!(stderr.contains(" kB of text") && !stderr.contains("0.0 MB"), "{stderr}");
     let deduped = out.path().join("deduped");
     let o = kbcurate().args(["dedup"]).arg(&ds).arg("-o").arg(&deduped).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -313,6 +315,24 @@ fn a_missing_input_is_an_error_and_causes_are_said_once() {
     assert!(!o.status.success(), "{stderr}");
     assert!(stderr.contains(&missing.display().to_string()) && stderr.contains("does not exist"), "{stderr}");
     assert!(!dir.path().join("out/manifest.json").exists(), "no empty dataset is written");
+
+    // A glob that matches nothing: a warning and an empty dataset, or an error under --strict.
+    std::fs::write(dir.path().join("c.toml"), "[[collection]]\nname = \"c\"\npaths = [\"in/*.xml\"]\n").unwrap();
+    let glob = |strict: bool, out: &str| {
+        let mut c = kbcurate();
+        c.arg("ingest").arg("--config").arg(dir.path().join("c.toml")).arg("-o").arg(dir.path().join(out));
+        if strict {
+            c.arg("--strict");
+        }
+        c.output().unwrap()
+    };
+    let o = glob(false, "lenient");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("matches no files"));
+    let o = glob(true, "strict");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && stderr.contains("in/*.xml") && stderr.contains("--strict"), "{stderr}");
+    assert!(!dir.path().join("strict/manifest.json").exists());
 
     let o = kbcurate()
         .args(["balance"])

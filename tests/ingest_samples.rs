@@ -63,6 +63,10 @@ fn bundled_samples_give_the_expected_documents() {
     assert_eq!(reason_of("bad/empty.txt"), ["empty-file"]);
     assert_eq!(reason_of("bad/not-a-format.bin"), ["unknown-format"]);
     assert_eq!(reason_of("bad/broken.jsonl"), ["malformed-json", "malformed-record"]);
+    // 4 kB of zstd that would stream 128 MiB of one line: stopped at the expansion limit.
+    assert_eq!(reason_of("bad/bomb.jsonl.zst"), ["too-large"]);
+    let bomb = rej.iter().find(|r| r.path == "bad/bomb.jsonl.zst").unwrap();
+    assert!(bomb.detail.contains("decompression bomb"), "{}", bomb.detail);
     assert_eq!(rej.len() as u64, m.counts.rejected_total());
     assert!(rej.iter().all(|r| r.path.starts_with("bad/")), "{rej:?}");
     assert!(rej.iter().all(|r| !r.detail.is_empty() && r.stage == "ingest"));

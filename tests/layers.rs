@@ -13,7 +13,7 @@ fn src() -> PathBuf {
 /// The layer of each top-level module, lowest first.
 fn layer(module: &str) -> Option<u32> {
     Some(match module {
-        "date" | "language" | "reject" | "device" | "document" => 0,
+        "date" | "language" | "reject" | "device" | "document" | "size" => 0,
         "dataset" => 1,
         "stage" => 2,
         "ingest" | "dedup" | "filter" | "balance" | "tokenize" | "inspect" => 3,

@@ -20,6 +20,15 @@ details pre{font-size:.8em;background:#f6f6f6;padding:.6em;overflow:auto}.note{c
 @media print{body{max-width:none;font-size:11pt}h2{break-after:avoid}.chart,table,.ex,.pair{break-inside:avoid}details{display:none}}
 "#;
 
+/// A count from a manifest the report did not write (a sibling tokenize manifest): printed
+/// only when it is a number, so a crafted value never reaches the page as markup.
+fn count(v: &serde_json::Value) -> String {
+    match v.as_u64() {
+        Some(n) => n.to_string(),
+        None => "?".into(),
+    }
+}
+
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
@@ -274,7 +283,7 @@ pub fn render(r: &Report) -> String {
             "<h2 id=\"tokens\">Tokens</h2><p>Shards in <code>{}</code>: {}, sequence length {}, {} packing, {} format.</p>",
             esc(t["path"].as_str().unwrap_or("")),
             esc(t["tokenizer"]["spec"].as_str().unwrap_or("")),
-            t["seq_len"],
+            count(&t["seq_len"]),
             esc(t["packing"].as_str().unwrap_or("")),
             esc(t["format"].as_str().unwrap_or(""))
         ));
@@ -284,11 +293,11 @@ pub fn render(r: &Report) -> String {
             h.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(name),
-                s["documents_with_repeats"],
+                count(&s["documents_with_repeats"]),
                 human(p["tokens"].as_f64().unwrap_or(0.0)),
-                p["windows"],
+                count(&p["windows"]),
                 pct(s["padding_share"].as_f64().unwrap_or(0.0)),
-                p["truncated_documents"]
+                count(&p["truncated_documents"])
             ));
         }
         h.push_str("</table><div class=\"grid\">");

@@ -130,12 +130,12 @@ impl FilterSummary {
     pub fn render(&self) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let mut s = format!(
-            "filter: {} documents kept of {} in {:.2}s ({:.0} docs/s, {:.1} MB/s of text)\n",
+            "filter: {} documents kept of {} in {:.2}s ({:.0} docs/s, {} of text)\n",
             self.counts.kept,
             self.counts.input,
             secs,
             self.counts.input as f64 / secs,
-            self.stats.text_bytes_in as f64 / 1e6 / secs,
+            crate::size::Rate { bytes: self.stats.text_bytes_in, seconds: secs },
         );
         s.push_str("  rule                  sequential   marginal\n");
         for r in RULES {

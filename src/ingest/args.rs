@@ -32,11 +32,16 @@ pub struct IngestArgs {
     #[arg(long)]
     #[serde(default)]
     pub follow_links: bool,
+    /// A glob that matches no files is an error, not a warning (a path without glob
+    /// characters that does not exist is always an error).
+    #[arg(long)]
+    #[serde(default)]
+    pub strict: bool,
 }
 
 impl Default for IngestArgs {
     fn default() -> Self {
-        IngestArgs { part_size_mb: default_part_size_mb(), follow_links: false }
+        IngestArgs { part_size_mb: default_part_size_mb(), follow_links: false, strict: false }
     }
 }
 
@@ -54,6 +59,7 @@ impl IngestArgs {
         let mut o = IngestOptions::new(output);
         o.part_size = self.part_size()?;
         o.follow_links = self.follow_links;
+        o.strict = self.strict;
         Ok(o)
     }
 }
@@ -86,6 +92,8 @@ pub struct IngestOptions {
     pub sync: bool,
     /// Follow symbolic links that leave the input folders ([`IngestArgs::follow_links`]).
     pub follow_links: bool,
+    /// A glob matching no files is an error ([`IngestArgs::strict`]).
+    pub strict: bool,
 }
 
 impl IngestOptions {
@@ -93,6 +101,7 @@ impl IngestOptions {
         Self {
             output: output.into(),
             follow_links: false,
+            strict: false,
             sync: false,
             threads: None,
             part_size: 256 << 20,

@@ -7,23 +7,77 @@ use std::path::{Component, Path};
 
 use super::format::Compression;
 
-/// Opens a file, transparently decompressing gzip and zstd.
+/// How many times its own size a compressed input may expand to. Text compresses 3–10×
+/// (highly repetitive JSONL perhaps 30×); a file that expands further is a decompression
+/// bomb, whose bytes would cost CPU time out of all proportion (1 MB of newline-free
+/// `.jsonl.zst` streams 30 GB) even when every line is skipped as too long.
+pub const MAX_EXPANSION: u64 = 100;
+
+/// Every compressed input may expand to at least this many bytes, whatever its size.
+const EXPANSION_FLOOR: u64 = 64 << 20;
+
+/// The error a decompressing reader gives when its input expands past its limit
+/// ([`MAX_EXPANSION`]); found again with [`is_expansion_limit`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "decompressed to more than {limit} bytes, over {MAX_EXPANSION}× the {compressed} compressed bytes: \
+     a decompression bomb? (unpack it and ingest the plain file if it is real)"
+)]
+pub struct ExpansionLimit {
+    pub limit: u64,
+    pub compressed: u64,
+}
+
+/// Whether `e` is an [`ExpansionLimit`].
+pub fn is_expansion_limit(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<ExpansionLimit>())
+}
+
+/// A decompressing reader that stops with [`ExpansionLimit`] past `limit` bytes.
+struct Expansion<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+    compressed: u64,
+}
+
+impl<R: Read> Read for Expansion<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(io::Error::other(ExpansionLimit { limit: self.limit, compressed: self.compressed }));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Opens a file, transparently decompressing gzip and zstd (expanding at most
+/// [`MAX_EXPANSION`] times the file's size).
 pub fn open(path: &Path) -> io::Result<(Box<dyn Read + Send>, Compression)> {
+    let file = File::open(path)?;
+    let size = file.metadata()?.len();
     // 64 KiB: large enough for few syscalls, small enough to stay off mmap for every file.
-    let mut f = BufReader::with_capacity(64 << 10, File::open(path)?);
+    let mut f = BufReader::with_capacity(64 << 10, file);
     let head = {
         use std::io::BufRead;
         f.fill_buf()?.get(..4).map(|h| h.to_vec()).unwrap_or_else(|| f.buffer().to_vec())
     };
     let c = Compression::sniff(&head);
-    Ok((decompress(Box::new(f), c)?, c))
+    Ok((decompress(Box::new(f), c, size)?, c))
 }
 
-pub fn decompress(r: Box<dyn Read + Send>, c: Compression) -> io::Result<Box<dyn Read + Send>> {
+/// `r` decompressed as `c` says, stopping with [`ExpansionLimit`] when `compressed` bytes expand
+/// past [`MAX_EXPANSION`] times their size.
+pub fn decompress(r: Box<dyn Read + Send>, c: Compression, compressed: u64) -> io::Result<Box<dyn Read + Send>> {
+    let limit = compressed.saturating_mul(MAX_EXPANSION).max(EXPANSION_FLOOR);
+    let bounded = |inner: Box<dyn Read + Send>| -> Box<dyn Read + Send> {
+        Box::new(Expansion { inner, left: limit, limit, compressed })
+    };
     Ok(match c {
         Compression::None => r,
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
+        Compression::Gzip => bounded(Box::new(flate2::read::MultiGzDecoder::new(r))),
+        Compression::Zstd => bounded(Box::new(zstd::stream::read::Decoder::new(r)?)),
     })
 }
 
@@ -39,7 +93,7 @@ pub fn head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
 /// bytes seen before giving up).
 pub fn read_bounded(r: &mut dyn Read, max: usize, size_hint: u64) -> io::Result<Result<Vec<u8>, u64>> {
     let mut buf = Vec::with_capacity((size_hint as usize).min(max).saturating_add(1));
-    let n = r.take(max as u64 + 1).read_to_end(&mut buf)?;
+    let n = r.take((max as u64).saturating_add(1)).read_to_end(&mut buf)?;
     if n > max {
         return Ok(Err(n as u64));
     }
@@ -238,6 +292,50 @@ mod tests {
         assert_eq!(c[1].offset, c[0].bytes.len() as u64);
         let last = c.last().unwrap();
         assert!(last.bytes.ends_with(b"dddd"));
+    }
+
+    /// A few kB of zstd that expand to 256 MiB of one line: the reader stops at the limit
+    /// (here the 64 MiB floor, more than 100× the file), long before the end.
+    #[test]
+    fn a_decompression_bomb_stops_at_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.jsonl.zst");
+        {
+            let mut enc = zstd::stream::write::Encoder::new(File::create(&path).unwrap(), 1).unwrap();
+            let zeros = vec![b'x'; 1 << 20];
+            for _ in 0..256 {
+                io::Write::write_all(&mut enc, &zeros).unwrap();
+            }
+            enc.finish().unwrap();
+        }
+        let size = std::fs::metadata(&path).unwrap().len();
+        let (r, c) = open(&path).unwrap();
+        assert_eq!(c, Compression::Zstd);
+        let mut seen = 0u64;
+        let mut err = None;
+        for chunk in LineChunker::new(r, 1 << 20, 1 << 20) {
+            match chunk {
+                Ok(c) => seen += c.input_bytes,
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        let err = err.expect("the bomb is stopped");
+        assert!(is_expansion_limit(&err), "{err}");
+        assert!(err.to_string().contains("decompression bomb"), "{err}");
+        let limit = (size * MAX_EXPANSION).max(EXPANSION_FLOOR);
+        assert!(seen <= limit, "{seen} bytes streamed past a limit of {limit}");
+        // A file within the limit reads to its end.
+        let ok = dir.path().join("ok.jsonl.gz");
+        let mut gz = flate2::write::GzEncoder::new(File::create(&ok).unwrap(), flate2::Compression::default());
+        io::Write::write_all(&mut gz, &b"{\"text\": \"hej\"}\n".repeat(1000)).unwrap();
+        gz.finish().unwrap();
+        let (mut r, _) = open(&ok).unwrap();
+        let mut all = Vec::new();
+        r.read_to_end(&mut all).unwrap();
+        assert_eq!(all.len(), 16 * 1000);
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub(super) fn plan_units(
     output: &Path,
     max_part_size: u64,
     follow_links: bool,
+    strict: bool,
 ) -> Result<(Vec<Unit>, serde_json::Value, u64), IngestError> {
     let out_abs = std::fs::canonicalize(output).ok();
     let mut files: Vec<(usize, PathBuf)> = Vec::new();
@@ -92,6 +93,12 @@ pub(super) fn plan_units(
                 walk.add(&m, &root, &mut found);
             }
             let n = found.len() - before;
+            if n == 0 && strict {
+                return Err(IngestError::Other(format!(
+                    "collection `{}`: `{}` matches no files (--strict)",
+                    cp.c.name, pattern
+                )));
+            }
             if n == 0 {
                 tracing::warn!("collection `{}`: `{}` matches no files", cp.c.name, pattern);
             }

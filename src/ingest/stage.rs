@@ -12,6 +12,7 @@ use super::config::{Collection, DateResolver, IngestConfig};
 use super::plan::{self, Unit};
 use super::{finalize, task};
 use crate::dataset::{self, Counts, DocumentSink, PartRecord, RejectionSink};
+use crate::size::{Bytes, Rate};
 use crate::stage::{self, DatasetStage, ManifestHead};
 
 pub use super::args::IngestOptions;
@@ -38,16 +39,16 @@ impl IngestSummary {
     pub fn render(&self) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let mut s = format!(
-            "ingest: {} documents kept of {} ({} rejected) from {} files, {:.1} MB read, {:.1} MB of text, in {:.2}s ({:.0} docs/s, {:.1} MB/s)\n",
+            "ingest: {} documents kept of {} ({} rejected) from {} files, {} read, {} of text, in {:.2}s ({:.0} docs/s, {})\n",
             self.counts.kept,
             self.counts.input,
             self.counts.rejected_total(),
             self.files,
-            self.input_bytes as f64 / 1e6,
-            self.text_bytes as f64 / 1e6,
+            Bytes(self.input_bytes),
+            Bytes(self.text_bytes),
             secs,
             self.counts.input as f64 / secs,
-            self.input_bytes as f64 / 1e6 / secs,
+            Rate { bytes: self.input_bytes, seconds: secs },
         );
         for (reason, n) in &self.counts.rejected {
             s.push_str(&format!("  rejected {reason}: {n}\n"));
@@ -66,7 +67,7 @@ impl IngestSummary {
             s.push_str(&format!("  {} of {} parts were already complete and kept\n", self.parts_resumed, self.parts));
         }
         if let Some(kb) = peak_rss_kb() {
-            s.push_str(&format!("  peak memory: {:.1} MB\n", kb as f64 / 1024.0));
+            s.push_str(&format!("  peak memory: {}\n", Bytes(kb * 1024)));
         }
         s.push_str(&format!("  dataset: {}\n", self.output.display()));
         s
@@ -131,7 +132,8 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
             c: c.clone(),
         })
         .collect();
-    let (units, inputs, part_size) = plan::plan_units(&colls, base, &opts.output, opts.part_size, opts.follow_links)?;
+    let (units, inputs, part_size) =
+        plan::plan_units(&colls, base, &opts.output, opts.part_size, opts.follow_links, opts.strict)?;
     let parts = plan::group_parts(&units, part_size);
     tracing::info!(
         "planned {} inputs in {} parts of up to {:.0} MB ({:.2}s)",

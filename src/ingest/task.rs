@@ -266,7 +266,9 @@ fn produce_lines(
                 }
             }
             Err(e) => {
-                let reason = if matches!(
+                let reason = if input::is_expansion_limit(&e) {
+                    Reason::TooLarge
+                } else if matches!(
                     e.kind(),
                     std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::Other
                 ) {
@@ -398,7 +400,8 @@ fn produce_tar(
         let bytes = match format::Compression::sniff(&head) {
             format::Compression::None => raw,
             c => {
-                let mut r = match input::decompress(Box::new(std::io::Cursor::new(raw)), c) {
+                let packed = raw.len() as u64;
+                let mut r = match input::decompress(Box::new(std::io::Cursor::new(raw)), c, packed) {
                     Ok(r) => r,
                     Err(e) => {
                         push(fail(Reason::CorruptCompression, e.to_string(), &rel, 0))?;

@@ -185,24 +185,47 @@ fn clean_date_text(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-/// Which kind of date a `date` element in the header is, from its ancestors.
-fn date_kind(stack: &[(String, Option<String>)]) -> Option<(u8, &'static str)> {
-    let has = |n: &str| stack.iter().any(|(name, _)| name == n);
-    let typed = |t: &str| stack.iter().any(|(_, ty)| ty.as_deref().is_some_and(|ty| ty.eq_ignore_ascii_case(t)));
-    if has("creation") {
-        Some((0, "creation"))
-    } else if has("sourceDesc") {
-        if typed("firstEdition") {
-            Some((2, "source_first_edition"))
-        } else if typed("digitalSource") {
-            None
-        } else {
-            Some((5, "source"))
+/// What the open elements of a header say about a `date` inside them, carried down from
+/// parent to child so that classifying a date costs the same at any depth (a crafted header
+/// with deep nesting and many dates would otherwise be quadratic).
+#[derive(Debug, Clone, Copy, Default)]
+struct Ancestry {
+    creation: bool,
+    source_desc: bool,
+    first_edition: bool,
+    digital_source: bool,
+    publication: bool,
+}
+
+impl Ancestry {
+    fn child(self, name: &str, ty: Option<&str>) -> Ancestry {
+        let typed = |t: &str| ty.is_some_and(|ty| ty.eq_ignore_ascii_case(t));
+        Ancestry {
+            creation: self.creation || name == "creation",
+            source_desc: self.source_desc || name == "sourceDesc",
+            first_edition: self.first_edition || typed("firstEdition"),
+            digital_source: self.digital_source || typed("digitalSource"),
+            publication: self.publication || name == "publicationStmt",
         }
-    } else if has("publicationStmt") {
-        Some((6, "publication"))
-    } else {
-        None
+    }
+
+    /// Which kind of date a `date` element under these ancestors is.
+    fn date_kind(self) -> Option<(u8, &'static str)> {
+        if self.creation {
+            Some((0, "creation"))
+        } else if self.source_desc {
+            if self.first_edition {
+                Some((2, "source_first_edition"))
+            } else if self.digital_source {
+                None
+            } else {
+                Some((5, "source"))
+            }
+        } else if self.publication {
+            Some((6, "publication"))
+        } else {
+            None
+        }
     }
 }
 
@@ -234,7 +257,7 @@ fn strip_lifespan(a: &str) -> String {
 
 /// Reads a `teiHeader` whose start tag was just returned.
 fn read_header(r: &mut XmlReader<'_>, h: &mut Header) -> Result<(), ReadError> {
-    let mut stack: Vec<(String, Option<String>)> = Vec::new();
+    let mut stack: Vec<(String, Ancestry)> = Vec::new();
     loop {
         match r.next()? {
             Event::Start(e) => {
@@ -261,7 +284,7 @@ fn read_header(r: &mut XmlReader<'_>, h: &mut Header) -> Result<(), ReadError> {
                         }
                     }
                     "date" => {
-                        let kind = date_kind(&stack);
+                        let kind = stack.last().map(|s| s.1).unwrap_or_default().date_kind();
                         let value = match date_attr(&e) {
                             Some(v) => {
                                 r.skip()?;
@@ -284,12 +307,17 @@ fn read_header(r: &mut XmlReader<'_>, h: &mut Header) -> Result<(), ReadError> {
                         event_date(&e, h);
                         r.skip()?;
                     }
-                    _ => stack.push((name, attr(&e, "type").map(|s| s.into_owned()))),
+                    _ => {
+                        let up = stack.last().map(|s| s.1).unwrap_or_default();
+                        let ancestry = up.child(&name, attr(&e, "type").as_deref());
+                        stack.push((name, ancestry));
+                    }
                 }
             }
             Event::Empty(e) => match tag(&e) {
                 "date" => {
-                    if let (Some((p, label)), Some(v)) = (date_kind(&stack), date_attr(&e)) {
+                    let kind = stack.last().map(|s| s.1).unwrap_or_default().date_kind();
+                    if let (Some((p, label)), Some(v)) = (kind, date_attr(&e)) {
                         h.dates.push((p, label, v));
                     }
                 }

@@ -96,6 +96,38 @@ pub struct SlurmSettings {
 }
 
 impl SlurmSettings {
+    /// Refuses values that would break out of their line in a job script: every value is
+    /// written on one `#SBATCH` (or, for `setup`, one shell) line.
+    fn check(&self, section: &str) -> Result<(), String> {
+        let one_line = |key: &str, v: &str| {
+            if v.chars().any(char::is_control) {
+                Err(format!(
+                    "[{section}] {key} = {:?} holds a control character (a newline?); each value must be one line",
+                    v
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        for (key, v) in
+            [("partition", &self.partition), ("account", &self.account), ("time", &self.time), ("mem", &self.mem)]
+        {
+            if let Some(v) = v {
+                one_line(key, v)?;
+            }
+        }
+        for v in &self.extra {
+            one_line("extra", v)?;
+            if !v.starts_with('-') {
+                return Err(format!("[{section}] extra = {v:?}: each entry is one sbatch option, as `--qos=normal`"));
+            }
+        }
+        for v in &self.setup {
+            one_line("setup", v)?;
+        }
+        Ok(())
+    }
+
     /// `self` with the fields `over` sets replaced.
     pub fn overridden(&self, over: Option<&SlurmSettings>) -> SlurmSettings {
         let Some(o) = over else { return self.clone() };
@@ -274,7 +306,12 @@ fn runner_keys(path: &Path, section: &str, t: &mut toml::Table) -> Result<(u32, 
     };
     let slurm = match t.remove("slurm") {
         None => None,
-        Some(v) => Some(v.try_into().map_err(|e: toml::de::Error| invalid(path, format!("[{section}.slurm]: {e}")))?),
+        Some(v) => {
+            let s: SlurmSettings =
+                v.try_into().map_err(|e: toml::de::Error| invalid(path, format!("[{section}.slurm]: {e}")))?;
+            s.check(&format!("{section}.slurm")).map_err(|m| invalid(path, m))?;
+            Some(s)
+        }
     };
     Ok((shards, slurm))
 }
@@ -312,6 +349,16 @@ impl Pipeline {
                 e.span().map(|s| format!("line {}: ", text[..s.start].matches('\n').count() + 1)).unwrap_or_default();
             invalid(path, format!("{line}{}", e.message()))
         })?;
+        file.slurm.settings.check("slurm").map_err(|m| invalid(path, m))?;
+        if let Some(a) = &file.audit {
+            if let Some(s) = &a.slurm {
+                s.check("audit.slurm").map_err(|m| invalid(path, m))?;
+            }
+        }
+        let poll = file.slurm.poll_s;
+        if !(poll.is_finite() && (0.1..=3600.0).contains(&poll)) {
+            return Err(invalid(path, format!("[slurm] poll_s = {poll}: expected seconds from 0.1 to 3600")));
+        }
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut stages = Vec::new();
         let origin = |section: &str| format!("{} [{section}]", path.display());
@@ -670,6 +717,24 @@ strategy = "proportional"
         assert!(err("[ingest]\nconfig = \"collections.toml\"\n[filter]\nshards = 0\n").contains("shards = 0"));
         let e = err("[ingest]\nconfig = \"collections.toml\"\n\n[tokenize]\ntokenizer = \"cl100k_base\"\n");
         assert!(e.contains("line 4") && e.contains("seq_len"), "{e}");
+    }
+
+    /// Every Slurm value lands on one line of a job script: a newline in one would add a line
+    /// of its own (an `#SBATCH` option or a shell command) that nobody wrote.
+    #[test]
+    fn slurm_values_that_would_inject_a_line_are_refused() {
+        let ingest = "[ingest]\nconfig = \"collections.toml\"\n";
+        let e = err(&format!("{ingest}[slurm]\npartition = \"main\\n#SBATCH --uid=0\"\n"));
+        assert!(e.contains("[slurm] partition") && e.contains("control character"), "{e}");
+        let e = err(&format!("{ingest}[ingest.slurm]\nsetup = [\"module load x\\nrm -rf ~\"]\n"));
+        assert!(e.contains("[ingest.slurm] setup"), "{e}");
+        let e = err(&format!("{ingest}[audit.slurm]\nextra = [\"qos=long\"]\n"));
+        assert!(e.contains("one sbatch option"), "{e}");
+        for poll in ["inf", "nan", "-1.0", "0.0", "1e9"] {
+            let e = err(&format!("{ingest}[slurm]\npoll_s = {poll}\n"));
+            assert!(e.contains("poll_s"), "{poll}: {e}");
+        }
+        parse(&format!("{ingest}[slurm]\npoll_s = 0.5\nextra = [\"--qos=long\"]\n")).unwrap();
     }
 
     #[test]

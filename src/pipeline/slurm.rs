@@ -248,6 +248,13 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// A value on an `#SBATCH` line, double-quoted as sbatch reads it, so that a space or a quote
+/// in a run folder's path stays inside the option. (Control characters are refused earlier:
+/// `SlurmSettings::check` and `submit`.)
+fn sbatch_value(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', r"\\").replace('"', r#"\""#))
+}
+
 /// The text of one job script.
 #[allow(clippy::too_many_arguments)]
 pub fn script(
@@ -263,7 +270,7 @@ pub fn script(
 ) -> String {
     let mut s = String::from("#!/bin/bash\n");
     s.push_str(&format!("#SBATCH --job-name=kbc-{kind}-{}\n", step.name));
-    s.push_str(&format!("#SBATCH --output={log}\n"));
+    s.push_str(&format!("#SBATCH --output={}\n", sbatch_value(log)));
     if let Some((spec, _)) = array {
         let limit = settings.max_parallel.map(|m| format!("%{m}")).unwrap_or_default();
         s.push_str(&format!("#SBATCH --array={spec}{limit}\n"));
@@ -276,7 +283,7 @@ pub fn script(
         ("mem", &settings.mem),
     ] {
         if let Some(v) = v {
-            s.push_str(&format!("#SBATCH --{opt}={v}\n"));
+            s.push_str(&format!("#SBATCH --{opt}={}\n", sbatch_value(v)));
         }
     }
     for e in &settings.extra {
@@ -392,6 +399,13 @@ pub fn submit(
                     (None, run.logs().join(format!("{}.{}-%j.log", stage.kind, step.name)))
                 };
                 let log = log.display().to_string();
+                if log.chars().any(char::is_control) {
+                    return Err(PipelineError::Other(format!(
+                        "{}: the run folder's path holds a control character (a newline?), which a job script \
+                         cannot carry: choose another --run-dir",
+                        log.escape_debug()
+                    )));
+                }
                 let text = script(
                     p,
                     run,
@@ -573,11 +587,11 @@ mod tests {
         );
         for want in [
             "#SBATCH --array=0-498%16\n",
-            "#SBATCH --partition=main\n",
-            "#SBATCH --mem=8G\n",
+            "#SBATCH --partition=\"main\"\n",
+            "#SBATCH --mem=\"8G\"\n",
             "#SBATCH --qos=long\n",
             "#SBATCH --kill-on-invalid-dep=yes\n",
-            "#SBATCH --output=/logs/x-%A_%a.log\n",
+            "#SBATCH --output=\"/logs/x-%A_%a.log\"\n",
             "module load zstd\n",
             "--task ingest.parts --shard $((SLURM_ARRAY_TASK_ID + 1001))/1500",
             "exec '/opt/kb/kbcurate' run '",
@@ -587,6 +601,20 @@ mod tests {
         let single =
             script(&p, &run, Path::new("/k"), st.kind, &steps::steps(st.kind)[1], 1, None, &settings, "/l-%j.log");
         assert!(!single.contains("--array") && !single.contains("--shard"), "{single}");
+        // A run folder with a space and a quote stays one sbatch value (sbatch reads the
+        // double quotes and the backslash; checked against the local Slurm by hand).
+        let odd = script(
+            &p,
+            &run,
+            Path::new("/k"),
+            st.kind,
+            &steps::steps(st.kind)[1],
+            1,
+            None,
+            &settings,
+            "/runs/a b\"c/l-%j.log",
+        );
+        assert!(odd.contains("#SBATCH --output=\"/runs/a b\\\"c/l-%j.log\"\n"), "{odd}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -213,11 +213,14 @@ pub fn read_index(path: &Path) -> Result<Index, TokenizeError> {
         return Err(bad(format!("version {version}, expected {VERSION}")));
     }
     let dtype = DType::from_code(b[17]).ok_or_else(|| bad(format!("dtype code {} (expected 4 or 8)", b[17])))?;
-    let (s, d) = (u64_at(18) as usize, u64_at(26) as usize);
-    let want = 34 + s * 12 + d * 8;
-    if b.len() != want {
+    let (s, d) = (u64_at(18), u64_at(26));
+    // Checked: a crafted header's counts must not wrap around to the file's real size.
+    let want = s.checked_mul(12).and_then(|x| x.checked_add(d.checked_mul(8)?)).and_then(|x| x.checked_add(34));
+    if want != Some(b.len() as u64) {
+        let want = want.map_or("more than 2^64".to_string(), |w| w.to_string());
         return Err(bad(format!("{} bytes, but S = {s} and D = {d} make {want}", b.len())));
     }
+    let (s, d) = (s as usize, d as usize);
     let mut o = 34;
     let lengths: Vec<i32> =
         (0..s).map(|i| i32::from_le_bytes(b[o + 4 * i..o + 4 * i + 4].try_into().unwrap())).collect();
@@ -305,6 +308,15 @@ mod tests {
         fs::write(dir.path().join("bad.idx"), &bad).unwrap();
         let err = read_index(&dir.path().join("bad.idx")).unwrap_err().to_string();
         assert!(err.contains("bad.idx") && err.contains("dtype code 5"), "{err}");
+        // S = 2^62 makes 12·S wrap to 0, so 34 + 12·S + 8·D "is" the 34 bytes of the header
+        // alone: named, not trusted, no panic.
+        let mut wrap = idx_bytes[..34].to_vec();
+        let (s, d) = (1u64 << 62, 0u64);
+        wrap[18..26].copy_from_slice(&s.to_le_bytes());
+        wrap[26..34].copy_from_slice(&d.to_le_bytes());
+        fs::write(dir.path().join("wrap.idx"), &wrap).unwrap();
+        let err = read_index(&dir.path().join("wrap.idx")).unwrap_err().to_string();
+        assert!(err.contains("wrap.idx") && err.contains("more than 2^64"), "{err}");
     }
 
     #[test]

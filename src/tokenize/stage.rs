@@ -128,7 +128,7 @@ impl TokenizeSummary {
     pub fn render(&self) -> String {
         let m = &self.manifest;
         let mut s = format!(
-            "tokenize: {} ({}), seq_len {}, {} packing, {} format, in {:.2}s ({:.1} MB/s of text in pass one)\n",
+            "tokenize: {} ({}), seq_len {}, {} packing, {} format, in {:.2}s ({} of text in pass one)\n",
             m.tokenizer.spec,
             m.tokenizer.backend,
             m.seq_len,
@@ -138,7 +138,7 @@ impl TokenizeSummary {
                 Format::Parquet => "parquet",
             },
             self.elapsed.as_secs_f64(),
-            self.text_bytes as f64 / 1e6 / self.encode_elapsed.as_secs_f64().max(1e-9),
+            crate::size::Rate { bytes: self.text_bytes, seconds: self.encode_elapsed.as_secs_f64() },
         );
         for (name, sp) in &m.splits {
             let p = &sp.packing;
@@ -208,11 +208,11 @@ pub struct EncodeReport {
 impl EncodeReport {
     pub fn render(&self) -> String {
         format!(
-            "tokenize encode (shard {}): {} parts encoded ({} were already), {:.1} MB of text in {:.2}s\n",
+            "tokenize encode (shard {}): {} parts encoded ({} were already), {} of text in {:.2}s\n",
             self.shard,
             self.parts,
             self.parts_resumed,
-            self.text_bytes as f64 / 1e6,
+            crate::size::Bytes(self.text_bytes),
             self.elapsed.as_secs_f64()
         )
     }

@@ -84,11 +84,11 @@ pub struct TrainSummary {
 impl TrainSummary {
     pub fn render(&self) -> String {
         format!(
-            "tokenizer: byte-level BPE, {} tokens, trained on {} of {} documents (counting repeats), {:.1} MB of text; wrote {}\n",
+            "tokenizer: byte-level BPE, {} tokens, trained on {} of {} documents (counting repeats), {} of text; wrote {}\n",
             self.vocab_size,
             self.documents_fed,
             self.documents,
-            self.text_bytes_fed as f64 / 1e6,
+            crate::size::Bytes(self.text_bytes_fed),
             self.output.display()
         )
     }
