@@ -229,8 +229,9 @@ enum EvalCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Plant noisy duplicates in real text, run ingest + dedup, and report precision, recall,
-    /// F1 over duplicate pairs, adjusted Rand index and how often the cleanest copy is kept.
+    /// Plant noisy duplicates and templated unique documents in real text, run ingest + dedup,
+    /// and report precision, recall, F1 over duplicate pairs, adjusted Rand index, how often the
+    /// cleanest copy is kept and how many templated uniques were removed.
     Dedup {
         /// Base texts: a JSONL file with a `text` field (e.g. newspaper pages).
         #[arg(long)]
@@ -241,8 +242,8 @@ enum EvalCommand {
         /// Each original gets 0..=N noisy copies.
         #[arg(long, default_value_t = 3)]
         max_copies: usize,
-        /// Share of words each copy corrupts (0.23 gives word-3-gram Jaccard near 0.3).
-        #[arg(long, default_value_t = 0.23)]
+        /// Share of words each copy corrupts (0.16 gives a plain word-3-gram Jaccard near 0.3).
+        #[arg(long, default_value_t = 0.16)]
         noise: f64,
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -252,6 +253,15 @@ enum EvalCommand {
         /// Working folder for the planted corpus and the datasets.
         #[arg(long, default_value = "out/eval-dedup")]
         work: PathBuf,
+        /// Where the planted documents' ocr_confidence comes from: `independent` (random for
+        /// every document), `absent` (none), or `correlated` (the clean original always highest,
+        /// which decides the keep order for the text).
+        #[arg(long, value_enum, default_value = "independent")]
+        confidence: kbcurate::eval::dedup::Confidence,
+        /// Templated unique documents to plant beside the duplicates (shipping lists, market
+        /// prices, banns, pages under one masthead): each one removed is a unique document lost.
+        #[arg(long, default_value_t = 200)]
+        hard_negatives: usize,
     },
 }
 
@@ -456,13 +466,25 @@ fn run(command: Command, sync: bool) -> Result<()> {
             );
             Ok(())
         }
-        Command::Eval(EvalCommand::Dedup { texts, originals, max_copies, noise, seed, profile, work }) => {
+        Command::Eval(EvalCommand::Dedup {
+            texts,
+            originals,
+            max_copies,
+            noise,
+            seed,
+            profile,
+            work,
+            confidence,
+            hard_negatives,
+        }) => {
             let base = kbcurate::eval::dedup::read_texts(&texts)?;
             let params = kbcurate::eval::dedup::PlantParams {
                 originals,
                 max_copies,
                 word_noise: noise,
                 seed,
+                confidence,
+                hard_negatives,
                 ..Default::default()
             };
             let profiles =

@@ -537,7 +537,9 @@ mod tests {
 
     #[test]
     fn ids_are_stable_and_distinct() {
-        assert_eq!(document_id("a", "b", ""), document_id("a", "b", ""));
+        // The documented recipe (schemas/document.md), computed here independently.
+        let want = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(b"a\0b\0page=1"));
+        assert_eq!(document_id("a", "b", "page=1"), want);
         assert_ne!(document_id("a", "b", "page=1"), document_id("a", "b", "page=2"));
         assert_ne!(document_id("ab", "", ""), document_id("a", "b", ""));
         assert_eq!(document_id("a", "b", "").len(), 32);

@@ -84,7 +84,10 @@ fn a_skewed_corpus_is_balanced_as_planned() {
     let genre = &s.plan.dimensions[0];
     let book = genre.values.iter().find(|v| v.value == "book").unwrap();
     assert!((book.target - book.achieved).abs() < 0.005);
-    assert!(book.target < 0.5 && book.target > 0.35, "{}", book.target);
+    // Analytically: 300 books less the 4 fragments among them (i ≡ 0 mod 970) leave 296, at
+    // most 4 × 296 = 1,184 of the 2,969 documents the budget asks for: 0.3988.
+    let analytic = 4.0 * 296.0 / 2969.0;
+    assert!((book.target - analytic).abs() < 0.002, "target {} vs analytic {analytic}", book.target);
     assert!(s.plan.moved.iter().any(|m| m.starts_with("genre = book: 50.0%")), "{:?}", s.plan.moved);
     // Realized: counting repeats, the books' share of documents is near the target.
     let docs = documents(out.path());

@@ -174,10 +174,12 @@ fn web_profile_misses_noisy_copies_the_ocr_profile_finds() {
     assert!(near < 10, "web profile found {near} of 10 noisy copies");
 }
 
-/// The issue's target: planted OCR-noisy pairs of word-3-gram Jaccard near 0.3 are found with
-/// F1 >= 0.95 and ARI >= 0.9, no cluster mixes unrelated documents, the clean copy is kept.
+/// Planted OCR-noisy copies (plain word-3-gram Jaccard near 0.3, stray tokens added so that
+/// a noisy copy is often the longest) without any ocr_confidence: found with F1 >= 0.95 and
+/// ARI >= 0.9, no cluster mixes unrelated documents, and the keep order picks the clean copy
+/// better than chance. Then the templated unique documents (issue 20's hard case) beside them.
 #[test]
-fn eval_on_planted_newspaper_duplicates_meets_the_targets() {
+fn eval_on_planted_newspaper_duplicates() {
     let Some(p) = shared("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl") else { return };
     let base: Vec<String> = std::fs::read_to_string(p)
         .unwrap()
@@ -185,17 +187,32 @@ fn eval_on_planted_newspaper_duplicates_meets_the_targets() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
         .collect();
     let work = tempfile::tempdir().unwrap();
-    let params = kbcurate::eval::dedup::PlantParams { originals: 150, word_noise: 0.27, ..Default::default() };
-    let r = kbcurate::eval::dedup::evaluate(&base, &params, &kbcurate::dedup::profile::Profile::ocr(), work.path())
-        .unwrap();
+    use kbcurate::dedup::profile::Profile;
+    use kbcurate::eval::dedup::{evaluate, Confidence, PlantParams};
+    let params =
+        PlantParams { originals: 150, confidence: Confidence::Absent, hard_negatives: 0, ..Default::default() };
+    let r = evaluate(&base, &params, &Profile::ocr(), work.path()).unwrap();
     assert!((0.25..0.35).contains(&r.mean_jaccard_w3), "planted pairs at Jaccard {:.3}", r.mean_jaccard_w3);
     assert!(r.scores.f1 >= 0.95, "{r:?}");
     assert!(r.scores.ari >= 0.9, "{r:?}");
     assert_eq!(r.impure_clusters, 0, "{r:?}");
-    assert!(r.kept_cleanest >= 0.95, "{r:?}");
-    let web = kbcurate::eval::dedup::evaluate(&base, &params, &kbcurate::dedup::profile::Profile::web(), work.path())
-        .unwrap();
+    // Chance is one copy in ~2.5; without a confidence, length decides today (issue 20).
+    assert!(r.kept_cleanest >= 0.6, "{r:?}");
+    let web = evaluate(&base, &params, &Profile::web(), work.path()).unwrap();
     assert!(web.scores.recall < 0.5, "the web profile misses noisy copies: {web:?}");
+
+    // The templated uniques: every one is its own document, and the evaluation counts each
+    // one dedup removes. The web profile (near-exact copies only) removes none; the ocr
+    // profile's figure is issue 20's to bring down and is printed, not yet asserted.
+    let hard = PlantParams { hard_negatives: 200, ..params };
+    let web = evaluate(&base, &hard, &Profile::web(), work.path()).unwrap();
+    assert_eq!((web.negatives, web.negatives_removed), (200, 0), "{web:?}");
+    let ocr = evaluate(&base, &hard, &Profile::ocr(), work.path()).unwrap();
+    assert_eq!(ocr.negatives, 200);
+    eprintln!(
+        "ocr profile with 200 templated uniques: {} removed, pair precision {:.3}, F1 {:.3}",
+        ocr.negatives_removed, ocr.scores.precision, ocr.scores.f1
+    );
 }
 
 /// Mastheads and continuation lines that recur across a source's documents are removed from

@@ -71,13 +71,22 @@ fn megatron_and_pyarrow_read_back_the_tokens_written() {
     let Some(py) = venv_python() else { return };
     let work = tempfile::tempdir().unwrap();
     let ds = corpus(work.path());
-    for (format, packing) in [
-        (Format::Megatron, Strategy::Concat),
-        (Format::Megatron, Strategy::BestFit),
-        (Format::Parquet, Strategy::BestFit),
+    // A vocabulary under 65,500 tokens (trained here: 2,000) gives uint16 shards, which every
+    // GPT-2-sized or smaller vocabulary does; cl100k_base gives int32.
+    let small = work.path().join("small.json");
+    let mut t = kbcurate::tokenize::train::TrainOptions::new(&small, 2000);
+    t.threads = Some(2);
+    kbcurate::tokenize::train::train(&ds, &t).unwrap();
+    let small = small.display().to_string();
+    for (format, packing, tokenizer, dtype) in [
+        (Format::Megatron, Strategy::Concat, "cl100k_base", "int32"),
+        (Format::Megatron, Strategy::BestFit, "cl100k_base", "int32"),
+        (Format::Parquet, Strategy::BestFit, "cl100k_base", ""),
+        (Format::Megatron, Strategy::Concat, small.as_str(), "uint16"),
+        (Format::Megatron, Strategy::BestFit, small.as_str(), "uint16"),
     ] {
-        let out = work.path().join(format!("shards-{format:?}-{}", packing.as_str()));
-        let mut o = TokenizeOptions::new(&out, "cl100k_base", 128);
+        let out = work.path().join(format!("shards-{format:?}-{}-{dtype}", packing.as_str()));
+        let mut o = TokenizeOptions::new(&out, tokenizer, 128);
         o.format = format;
         o.packing = packing;
         o.eos = Some("<|endoftext|>".parse().unwrap());
@@ -101,7 +110,7 @@ fn megatron_and_pyarrow_read_back_the_tokens_written() {
                 assert_eq!(s, &w.tokens, "{stem} window {i}");
             }
             if format == Format::Megatron {
-                assert_eq!(got[stem]["dtype"], "int32");
+                assert_eq!(got[stem]["dtype"], dtype);
                 let di: Vec<u64> = serde_json::from_value(got[stem]["doc_idx"].clone()).unwrap();
                 assert_eq!(di, (0..=windows.len() as u64).collect::<Vec<_>>());
             }

@@ -115,6 +115,31 @@ fn fast_path_ids_identical_to_tokenizers_on_all_shared_text() {
     let hf = HfEncoder::from_bytes(cl.as_bytes()).unwrap();
     compare("cl100k_base tokenizer.json", &fast, &hf, &texts);
     assert!(fast.encode("x<|endoftext|>y").unwrap().contains(&100257));
+
+    // (c) GPT-2's shape: `ByteLevel(use_regex = true)` splits with GPT-2's pattern (contractions,
+    // `\s+(?!\S)`), with GPT-2's own pre-tokenizer, post-processor and decoder blocks (as in its
+    // tokenizer.json), over two real vocabularies: cl100k_base's and the trained one.
+    let gpt2_style = |json: &[u8]| -> Vec<u8> {
+        let mut doc: serde_json::Value = serde_json::from_slice(json).unwrap();
+        let byte_level = |prefix: bool, trim: bool| serde_json::json!({"type": "ByteLevel", "add_prefix_space": prefix, "trim_offsets": trim, "use_regex": true});
+        doc["pre_tokenizer"] = byte_level(false, true);
+        doc["post_processor"] = byte_level(true, false);
+        doc["decoder"] = byte_level(true, true);
+        serde_json::to_vec(&doc).unwrap()
+    };
+    for (name, json) in [
+        ("cl100k vocabulary, GPT-2 pre-tokenizer", gpt2_style(cl.as_bytes())),
+        ("trained vocabulary, GPT-2 pre-tokenizer", gpt2_style(&json)),
+    ] {
+        let fast = FastHfEncoder::from_bytes(&json).unwrap();
+        assert!(fast.describe().contains("split by regex-automata"), "{name}: {}", fast.describe());
+        let hf = HfEncoder::from_bytes(&json).unwrap();
+        compare(name, &fast, &hf, &texts);
+    }
+    // The GPT-2 split is really another one than cl100k's (same vocabulary, other ids).
+    let gpt2 = FastHfEncoder::from_bytes(&gpt2_style(cl.as_bytes())).unwrap();
+    let cl100k = FastHfEncoder::from_bytes(cl.as_bytes()).unwrap();
+    assert!(texts.iter().any(|t| gpt2.encode(t).unwrap() != cl100k.encode(t).unwrap()));
 }
 
 #[test]

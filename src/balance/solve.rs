@@ -356,6 +356,16 @@ pub fn solve(policy: &Policy, strata: &Strata) -> Result<Plan, SolveError> {
             }
         }
     }
+    // "fail" refuses every move, not only a conflict between dimensions: a value whose
+    // documents cannot fill its share, a budget beyond the caps, a max_share the values cannot
+    // all keep (docs/balance.md).
+    if policy.on_conflict == super::policy::OnConflict::Fail && !moved.is_empty() {
+        return Err(SolveError::Infeasible(format!(
+            "the policy cannot be met as written, and on_conflict = \"fail\" does not move it: {}. Loosen a \
+             cap or a target, or let `on_conflict = \"relax-lower-priority\"` move them",
+            moved.join("; ")
+        )));
+    }
     let docs: Vec<f64> = strata.cells.iter().map(|c| c.size.docs as f64).collect();
     let mut dim_plans = Vec::new();
     for (k, (name, column, d)) in dims.iter().enumerate() {
@@ -717,6 +727,18 @@ mod tests {
         assert!(plan.moved.is_empty(), "{:?}", plan.moved);
     }
 
+    /// One dimension alone: books cannot give half of the budget at 2 repeats. The default
+    /// moves the target and says so; "fail" refuses, naming the move it would have made.
+    #[test]
+    fn a_single_target_out_of_reach_is_moved_or_refused() {
+        let s = strata(&[("newspaper", "1920", 9000), ("book", "1880", 1000)]);
+        let text = "max_repeats = 2\n[dimension.genre]\nstrategy = \"uniform\"\n";
+        let plan = solve(&policy(text), &s).unwrap();
+        assert!(plan.moved.iter().any(|m| m.starts_with("genre = book: 50.0% → 20.0%")), "{:?}", plan.moved);
+        let e = solve(&policy(&format!("on_conflict = \"fail\"\n{text}")), &s).unwrap_err().to_string();
+        assert!(e.contains("does not move it") && e.contains("genre = book: 50.0% → 20.0%"), "{e}");
+    }
+
     #[test]
     fn conflicting_dimensions_fail_or_relax_the_lower_priority_one() {
         // Genre and decade coincide: book ⇔ 1880. Asking 50/50 genres and 90/10 decades.
@@ -798,6 +820,16 @@ mod tests {
                         prop_assert!((sum - 1.0).abs() < 1e-6);
                         for v in &d.values {
                             prop_assert!((v.achieved - v.target).abs() <= TOLERANCE, "{} {}: {} vs {}", d.name, v.value, v.achieved, v.target);
+                        }
+                    }
+                    // No target moved (always so under on_conflict = "fail"): the policy's own
+                    // shares are achieved, not only the solver's targets.
+                    prop_assert!(!fail || plan.moved.is_empty(), "moved under fail: {:?}", plan.moved);
+                    if plan.moved.is_empty() {
+                        let genre = plan.dimensions.iter().find(|d| d.name == "genre").unwrap();
+                        for (g, want) in genres.iter().zip(&sh) {
+                            let v = genre.values.iter().find(|v| v.value == *g).unwrap();
+                            prop_assert!((v.achieved - want).abs() <= TOLERANCE, "{g}: achieved {} vs the policy's {want}", v.achieved);
                         }
                     }
                     let achieved: f64 = plan.weights.iter().zip(&s.cells).map(|(w, c)| w * c.size.chars as f64).sum();

@@ -44,7 +44,7 @@ mod durable;
 mod read;
 mod write;
 
-pub use durable::{sync_from_env, sync_written, write_atomic, write_commit};
+pub use durable::{sync_from_env, sync_written, temp_file, write_atomic, write_commit, TempPath};
 pub use read::{read_parquet_batches, read_parquet_column, read_parquet_projected, Dataset};
 pub use write::{
     writer_properties, Codec, DocumentSink, KeptRows, ParquetPartWriter, RejectionSink, RowBatch, RowOrigin, Sink,

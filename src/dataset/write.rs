@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::document::{self, Document, DocumentBatchBuilder, Rejection, RejectionBatchBuilder};
 
-use super::{durable::tmp_path, io_err, part_name, DatasetError, PartFile};
+use super::{durable::temp_file, durable::TempPath, io_err, part_name, DatasetError, PartFile};
 
 /// A stage's output part, written batch by batch with only the rows the stage keeps. A part
 /// whose input had no rows still gets a file, with the schema the stage would have written.
@@ -302,7 +302,7 @@ impl<W: Write> Write for HashingWriter<W> {
 /// Streams record batches into one Parquet file, written atomically.
 pub struct ParquetPartWriter {
     writer: ArrowWriter<HashingWriter<BufWriter<File>>>,
-    tmp: PathBuf,
+    tmp: TempPath,
     dest: PathBuf,
     rel: String,
     rows: u64,
@@ -315,12 +315,11 @@ impl ParquetPartWriter {
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
-        let tmp = tmp_path(&dest);
-        let file = File::create(&tmp).map_err(io_err(&tmp))?;
+        let (tmp, file) = temp_file(&dest)?;
         let sink =
             HashingWriter { inner: BufWriter::with_capacity(1 << 20, file), hasher: Default::default(), bytes: 0 };
         let writer = ArrowWriter::try_new(sink, schema, Some(props))
-            .map_err(|source| DatasetError::Parquet { path: tmp.clone(), source })?;
+            .map_err(|source| DatasetError::Parquet { path: tmp.path().to_path_buf(), source })?;
         Ok(Self { writer, tmp, dest, rel: rel.to_string(), rows: 0 })
     }
 
@@ -330,18 +329,18 @@ impl ParquetPartWriter {
             return Ok(());
         }
         self.rows += batch.num_rows() as u64;
-        let path = self.tmp.clone();
+        let path = self.tmp.path().to_path_buf();
         self.writer.write(batch).map_err(|source| DatasetError::Parquet { path: path.clone(), source })?;
         self.writer.flush().map_err(|source| DatasetError::Parquet { path, source })
     }
 
     /// Closes the file and renames it into place (synced with the stage's commit).
     pub fn finish(self) -> Result<PartFile, DatasetError> {
-        let path = self.tmp.clone();
+        let path = self.tmp.path().to_path_buf();
         let sink = self.writer.into_inner().map_err(|source| DatasetError::Parquet { path: path.clone(), source })?;
         let HashingWriter { inner, hasher, bytes } = sink;
         drop(inner.into_inner().map_err(|e| DatasetError::Io { path: path.clone(), source: e.into_error() })?);
-        fs::rename(&self.tmp, &self.dest).map_err(io_err(&self.dest))?;
+        self.tmp.persist(&self.dest)?;
         Ok(PartFile { file: self.rel, rows: self.rows, bytes, xxh3: format!("{:016x}", hasher.digest()) })
     }
 }

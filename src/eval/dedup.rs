@@ -13,8 +13,6 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::dataset::Dataset;
-use crate::dedup::minhash::{jaccard, MinHasher, Shingles};
-use crate::dedup::normalize::Normalization;
 use crate::dedup::profile::Profile;
 use crate::dedup::stage::{dedup, DedupOptions};
 use crate::ingest::config::IngestConfig;
@@ -45,13 +43,40 @@ pub struct PlantParams {
     pub word_noise: f64,
     pub words_per_doc: usize,
     pub seed: u64,
+    /// How the planted documents carry `ocr_confidence`.
+    pub confidence: Confidence,
+    /// Unique documents that share a template with others (shipping lists, market prices,
+    /// banns, pages under one masthead), each its own cluster: a dedup that removes one has
+    /// removed a unique document.
+    pub hard_negatives: usize,
+}
+
+/// Where the planted documents' `ocr_confidence` comes from. Only `Correlated` tells the clean
+/// copy by its confidence; with the others the keep order must find it from the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Confidence {
+    /// None at all, as in plain-text deliveries and hOCR without confidences.
+    Absent,
+    /// Drawn at random (0.55–0.95) for every document, clean or not.
+    Independent,
+    /// Originals 0.90–0.95, copies 0.55–0.85: the clean copy always has the highest.
+    Correlated,
 }
 
 impl Default for PlantParams {
     fn default() -> Self {
-        // 23% of words corrupted gives planted pairs a word-3-gram Jaccard near 0.3, the figure
-        // measured on real reprinted newspaper stories (NEWS-COPY).
-        Self { originals: 400, max_copies: 3, word_noise: 0.23, words_per_doc: 300, seed: 42 }
+        // 16% of words corrupted (and half as many stray tokens added) gives planted pairs a
+        // plain word-3-gram Jaccard near 0.3, the figure measured on real reprinted newspaper
+        // stories (NEWS-COPY).
+        Self {
+            originals: 400,
+            max_copies: 3,
+            word_noise: 0.16,
+            words_per_doc: 300,
+            seed: 42,
+            confidence: Confidence::Independent,
+            hard_negatives: 200,
+        }
     }
 }
 
@@ -60,7 +85,9 @@ pub struct Planted {
     pub text: String,
     pub cluster: u64,
     pub clean: bool,
-    pub ocr_confidence: f32,
+    pub ocr_confidence: Option<f32>,
+    /// A templated unique document ([`PlantParams::hard_negatives`]).
+    pub negative: bool,
 }
 
 struct Rng(u64);
@@ -114,11 +141,19 @@ fn corrupt_word(w: &str, rng: &mut Rng) -> String {
     format!("{w}.")
 }
 
-/// A noisy copy of `words`.
-fn noisy_copy(words: &[&str], noise: f64, rng: &mut Rng) -> String {
+/// What heavy OCR adds that is not in the page: specks, rules and broken glyphs read as tokens.
+const JUNK: [&str; 8] = ["„", "i", ".", "|", "—", "'", "l", "»"];
+
+/// A noisy copy of `words`. With `junk`, stray tokens are also added (a share `noise / 2` of
+/// the words get one after them), as heavy OCR does, so that a noisy copy is as often longer
+/// than its original as shorter: length alone must not tell the clean copy.
+fn noisy_copy(words: &[&str], noise: f64, junk: bool, rng: &mut Rng) -> String {
     let mut out: Vec<String> = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
+        if junk && rng.unit() < noise / 2.0 {
+            out.push(JUNK[rng.below(JUNK.len())].to_string());
+        }
         let w = words[i];
         if rng.unit() < noise {
             match rng.below(10) {
@@ -157,41 +192,208 @@ pub fn noisy_text(text: &str, noise: f64, seed: u64) -> String {
     if words.is_empty() {
         return String::new();
     }
-    noisy_copy(&words, noise, &mut Rng(seed))
+    noisy_copy(&words, noise, false, &mut Rng(seed))
 }
 
-/// Cuts the base texts into originals and plants noisy copies. Deterministic for a seed.
+const MONTHS: [&str; 12] = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+const SHIPS: [&str; 16] = [
+    "Vega",
+    "Nordstjernan",
+    "Svea",
+    "Göta",
+    "Freja",
+    "Oscar",
+    "Hoppet",
+    "Carl Johan",
+    "Drott",
+    "Wasa",
+    "Thule",
+    "Aurora",
+    "Gefle",
+    "Ceres",
+    "Najaden",
+    "Eolus",
+];
+const NAMES: [&str; 16] = [
+    "Andersson",
+    "Berg",
+    "Carlsson",
+    "Dahl",
+    "Ek",
+    "Fors",
+    "Gustafsson",
+    "Holm",
+    "Isaksson",
+    "Jansson",
+    "Lind",
+    "Möller",
+    "Nyström",
+    "Ohlsson",
+    "Pettersson",
+    "Sjöberg",
+];
+const GIVEN: [&str; 12] =
+    ["Johan", "Carl", "Erik", "Per", "Anders", "Lars", "Maria", "Anna", "Kristina", "Stina", "Greta", "Karolina"];
+const PORTS: [&str; 12] = [
+    "Lübeck",
+    "Danzig",
+    "Riga",
+    "Åbo",
+    "Hull",
+    "Stettin",
+    "Kiel",
+    "London",
+    "Memel",
+    "Helsingfors",
+    "Reval",
+    "Amsterdam",
+];
+const CARGO: [&str; 8] = ["spannmål", "salt", "stenkol", "vin", "sill", "tegel", "socker", "kaffe"];
+const MARKET: [&str; 14] = [
+    "Smör, färskt, prima, per kilo",
+    "Smör, saltadt, per kilo",
+    "Ost, mager, per kilo",
+    "Ägg, färska, per tjog",
+    "Mjölk, söt, per kanna",
+    "Potatis, per hektoliter",
+    "Råg, per hektoliter",
+    "Hafre, per hektoliter",
+    "Kalfkött, per kilo",
+    "Oxkött, per kilo",
+    "Fläsk, färskt, per kilo",
+    "Strömming, färsk, per kilo",
+    "Ved, björk, per famn",
+    "Hö, per centner",
+];
+
+/// A unique document built on a template that many documents of a library share: which of
+/// four kinds and every name, date, place and number drawn at random, so that two of them
+/// differ in their facts, not in their form.
+fn templated(k: usize, story: &[&str], rng: &mut Rng) -> String {
+    let date = |rng: &mut Rng| format!("den {} {} 18{}", 1 + rng.below(28), MONTHS[rng.below(12)], 50 + rng.below(50));
+    let pick = |list: &[&'static str], rng: &mut Rng| list[rng.below(list.len())];
+    match k % 4 {
+        // Arrivals in the port: the same sentence frame, other ships, masters, ports, cargoes.
+        0 => {
+            let mut t = format!("Stockholms hamn. Ankomne fartyg {}:", date(rng));
+            for _ in 0..14 {
+                t.push_str(&format!(
+                    " {}, kapten {}, från {}, med {}.",
+                    pick(&SHIPS, rng),
+                    pick(&NAMES, rng),
+                    pick(&PORTS, rng),
+                    pick(&CARGO, rng)
+                ));
+            }
+            t
+        }
+        // Market prices: the same wares in the same order, other prices.
+        1 => {
+            let mut t = format!("Torgpriser i Stockholm {}. Enligt polisens uppgift betalades:", date(rng));
+            for w in MARKET {
+                t.push_str(&format!(" {w} {} öre.", 10 + rng.below(190)));
+            }
+            t
+        }
+        // Banns: the same formula, other couples.
+        2 => {
+            let mut t = format!("Till äktenskap lysas i Storkyrkoförsamlingen söndagen {}:", date(rng));
+            for _ in 0..6 {
+                t.push_str(&format!(
+                    " {} {}, {}, och jungfru {} {};",
+                    pick(&GIVEN[..6], rng),
+                    pick(&NAMES, rng),
+                    pick(&["snickare", "handlande", "sjöman", "drängen", "skräddare", "bagare"], rng),
+                    pick(&GIVEN[6..], rng),
+                    pick(&NAMES, rng)
+                ));
+            }
+            t
+        }
+        // One masthead over another story (its own, used once): the masthead is a third of
+        // the page.
+        _ => {
+            format!(
+                "STOCKHOLMS DAGBLAD N:r {} {}. Prenumeration: helt år 12 kr., halft år 6 kr. 50 öre, kvartal \
+                 3 kr. 50 öre. Redaktion och expedition: Klara Norra Kyrkogata 5. Annonser emottagas till \
+                 10 öre raden. {}",
+                1 + rng.below(300),
+                date(rng),
+                story.join(" ")
+            )
+        }
+    }
+}
+
+/// Cuts the base texts into originals and plants noisy copies, and adds the templated unique
+/// documents. Deterministic for a seed.
 pub fn plant(base: &[String], p: &PlantParams) -> Vec<Planted> {
     let mut rng = Rng(p.seed);
     let mut originals: Vec<Vec<&str>> = Vec::new();
+    // Stories for the masthead pages: cut after the originals, so that none shares text with
+    // a planted document.
+    let mut stories: Vec<Vec<&str>> = Vec::new();
+    let stories_wanted = p.hard_negatives.div_ceil(4);
     'outer: for t in base {
         let words: Vec<&str> = t.split_whitespace().collect();
         for chunk in words.chunks(p.words_per_doc) {
-            if chunk.len() >= p.words_per_doc / 2 {
-                originals.push(chunk.to_vec());
-                if originals.len() == p.originals {
-                    break 'outer;
+            if originals.len() < p.originals {
+                if chunk.len() >= p.words_per_doc / 2 {
+                    originals.push(chunk.to_vec());
                 }
+            } else if stories.len() < stories_wanted {
+                if chunk.len() >= 60 {
+                    stories.push(chunk[..60].to_vec());
+                }
+            } else {
+                break 'outer;
             }
         }
     }
     let mut docs = Vec::new();
+    let confidence = |clean: bool, rng: &mut Rng| match p.confidence {
+        Confidence::Absent => None,
+        Confidence::Independent => Some(0.55 + (0.4 * rng.unit()) as f32),
+        Confidence::Correlated if clean => Some(0.9 + 0.05 * rng.unit() as f32),
+        Confidence::Correlated => Some(0.85 - (0.3 * rng.unit()) as f32),
+    };
     for (c, words) in originals.iter().enumerate() {
-        docs.push(Planted {
-            text: words.join(" "),
-            cluster: c as u64,
-            clean: true,
-            ocr_confidence: 0.9 + 0.05 * rng.unit() as f32,
-        });
+        let ocr_confidence = confidence(true, &mut rng);
+        docs.push(Planted { text: words.join(" "), cluster: c as u64, clean: true, ocr_confidence, negative: false });
         for _ in 0..rng.below(p.max_copies + 1) {
-            let conf = 0.85 - (0.3 * rng.unit()) as f32;
+            let ocr_confidence = confidence(false, &mut rng);
             docs.push(Planted {
-                text: noisy_copy(words, p.word_noise, &mut rng),
+                text: noisy_copy(words, p.word_noise, true, &mut rng),
                 cluster: c as u64,
                 clean: false,
-                ocr_confidence: conf,
+                ocr_confidence,
+                negative: false,
             });
         }
+    }
+    for k in 0..p.hard_negatives {
+        let ocr_confidence = confidence(true, &mut rng);
+        let story = stories.get(k / 4).map(Vec::as_slice).unwrap_or_default();
+        docs.push(Planted {
+            text: templated(k, story, &mut rng),
+            cluster: (originals.len() + k) as u64,
+            clean: true,
+            ocr_confidence,
+            negative: true,
+        });
     }
     // Arrival order must not matter: shuffle (Fisher–Yates).
     for i in (1..docs.len()).rev() {
@@ -199,6 +401,38 @@ pub fn plant(base: &[String], p: &PlantParams) -> Vec<Planted> {
         docs.swap(i, j);
     }
     docs
+}
+
+/// The sorted, distinct xxh3 hashes of `text`'s word 3-grams, lowercased and split at
+/// whitespace: no normalization beyond that.
+fn plain_word_trigrams(text: &str) -> Vec<u64> {
+    let words: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
+    let mut out: Vec<u64> = words.windows(3).map(|w| xxhash_rust::xxh3::xxh3_64(w.join(" ").as_bytes())).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Jaccard of two sorted, distinct sets.
+fn sorted_jaccard(a: &[u64], b: &[u64]) -> f64 {
+    let (mut i, mut j, mut both) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                both += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let union = a.len() + b.len() - both;
+    if union == 0 {
+        1.0
+    } else {
+        both as f64 / union as f64
+    }
 }
 
 /// Pair-counting scores of a predicted clustering against the truth.
@@ -246,13 +480,16 @@ pub struct Report {
     pub impure_clusters: usize,
     /// Share of planted clusters (with copies) whose kept document is the clean original.
     pub kept_cleanest: f64,
+    /// Templated unique documents planted, and how many of them dedup removed.
+    pub negatives: usize,
+    pub negatives_removed: usize,
     pub seconds: f64,
 }
 
 impl Report {
     pub fn render(&self) -> String {
         format!(
-            "| {} | {} | {} | {:.3} | {:.4} | {:.4} | {:.4} | {:.4} | {} | {:.3} | {:.2} |",
+            "| {} | {} | {} | {:.3} | {:.4} | {:.4} | {:.4} | {:.4} | {} | {:.3} | {} of {} | {:.2} |",
             self.profile,
             self.documents,
             self.planted_pairs,
@@ -263,11 +500,13 @@ impl Report {
             self.scores.ari,
             self.impure_clusters,
             self.kept_cleanest,
+            self.negatives_removed,
+            self.negatives,
             self.seconds
         )
     }
 
-    pub const HEADER: &'static str = "| profile | docs | planted pairs | mean word-3-gram Jaccard | precision | recall | F1 | ARI | impure clusters | kept cleanest | dedup s |\n|---|---|---|---|---|---|---|---|---|---|---|";
+    pub const HEADER: &'static str = "| profile | docs | planted pairs | mean word-3-gram Jaccard | precision | recall | F1 | ARI | impure clusters | kept cleanest | templated uniques removed | dedup s |\n|---|---|---|---|---|---|---|---|---|---|---|---|";
 }
 
 /// Plants duplicates in `base`, writes them to `work/planted.jsonl`, ingests and dedups them with
@@ -278,18 +517,24 @@ pub fn evaluate(base: &[String], params: &PlantParams, profile: &Profile, work: 
     let input = work.join("planted.jsonl");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&input)?);
     for (i, d) in docs.iter().enumerate() {
-        let rec =
-            json!({"id": i, "text": d.text, "truth": d.cluster, "clean": d.clean, "ocr_confidence": d.ocr_confidence});
+        let mut rec = json!({"id": i, "text": d.text, "truth": d.cluster, "clean": d.clean});
+        if let Some(c) = d.ocr_confidence {
+            rec["ocr_confidence"] = c.into();
+        }
         writeln!(f, "{rec}")?;
     }
     f.flush()?;
     drop(f);
-    // Word-3-gram Jaccard of every planted copy against its original.
-    let mut h = MinHasher::new(1, 0, Shingles::Words { n: 3 }, Normalization::default());
+    // Word-3-gram Jaccard of every planted copy against its original, measured with a neutral
+    // shingler (lowercase words split at whitespace), not kbcurate's normalizer, which undoes
+    // some of the planted confusions and would make the copies look closer than they are.
     let originals: BTreeMap<u64, Vec<u64>> =
-        docs.iter().filter(|d| d.clean).map(|d| (d.cluster, h.shingle_hashes(&d.text).to_vec())).collect();
-    let js: Vec<f64> =
-        docs.iter().filter(|d| !d.clean).map(|d| jaccard(&originals[&d.cluster], h.shingle_hashes(&d.text))).collect();
+        docs.iter().filter(|d| d.clean).map(|d| (d.cluster, plain_word_trigrams(&d.text))).collect();
+    let js: Vec<f64> = docs
+        .iter()
+        .filter(|d| !d.clean)
+        .map(|d| sorted_jaccard(&originals[&d.cluster], &plain_word_trigrams(&d.text)))
+        .collect();
     let mean_jaccard_w3 = js.iter().sum::<f64>() / js.len().max(1) as f64;
 
     let ingested = work.join("ingested");
@@ -349,6 +594,11 @@ pub fn evaluate(base: &[String], params: &PlantParams, profile: &Profile, work: 
         *m.entry(d.cluster).or_default() += 1;
         m
     });
+    let negative_ids: std::collections::HashSet<u64> = docs.iter().filter(|d| d.negative).map(|d| d.cluster).collect();
+    let negatives_removed = truth
+        .iter()
+        .filter(|(id, (t, _))| negative_ids.contains(t) && predicted.get(*id).is_some_and(|p| p != *id))
+        .count();
     let (mut with_copies, mut clean_kept) = (0usize, 0usize);
     for id in kept {
         let (t, clean) = truth[id];
@@ -365,6 +615,8 @@ pub fn evaluate(base: &[String], params: &PlantParams, profile: &Profile, work: 
         scores,
         impure_clusters,
         kept_cleanest: clean_kept as f64 / with_copies.max(1) as f64,
+        negatives: negative_ids.len(),
+        negatives_removed,
         seconds,
     })
 }
@@ -394,10 +646,26 @@ mod tests {
         let p = PlantParams { originals: 20, ..Default::default() };
         let a = plant(&base, &p);
         assert_eq!(a, plant(&base, &p));
-        assert_eq!(a.iter().filter(|d| d.clean).count(), 20);
+        assert_eq!(a.iter().filter(|d| d.clean && !d.negative).count(), 20);
         assert!(a.iter().any(|d| !d.clean));
-        for d in a.iter().filter(|d| !d.clean) {
-            assert!(d.ocr_confidence < 0.9);
-        }
+        assert_eq!(a.iter().filter(|d| d.negative).count(), p.hard_negatives);
+        // By default the confidence says nothing about which copy is clean: some copy has a
+        // higher one than its original.
+        let conf = |d: &Planted| d.ocr_confidence.unwrap();
+        assert!(a
+            .iter()
+            .filter(|d| !d.clean)
+            .any(|d| { a.iter().any(|o| o.clean && o.cluster == d.cluster && conf(o) < conf(d)) }));
+        // Templated uniques are all different documents.
+        let mut texts: Vec<&str> = a.iter().filter(|d| d.negative).map(|d| d.text.as_str()).collect();
+        texts.sort();
+        texts.dedup();
+        assert_eq!(texts.len(), p.hard_negatives);
+        let absent = plant(&base, &PlantParams { confidence: Confidence::Absent, ..p.clone() });
+        assert!(absent.iter().all(|d| d.ocr_confidence.is_none()));
+        assert!(
+            (sorted_jaccard(&plain_word_trigrams("a b c d"), &plain_word_trigrams("A b c e")) - 1.0 / 3.0).abs()
+                < 1e-12
+        );
     }
 }

@@ -37,11 +37,17 @@ pub struct IngestArgs {
     #[arg(long)]
     #[serde(default)]
     pub strict: bool,
+    /// Tell changed inputs by their content (read once more when planning) rather than by size
+    /// and modification time, for stores whose times cannot be trusted. Either way a changed
+    /// input's part is redone on a rerun.
+    #[arg(long)]
+    #[serde(default)]
+    pub hash_inputs: bool,
 }
 
 impl Default for IngestArgs {
     fn default() -> Self {
-        IngestArgs { part_size_mb: default_part_size_mb(), follow_links: false, strict: false }
+        IngestArgs { part_size_mb: default_part_size_mb(), follow_links: false, strict: false, hash_inputs: false }
     }
 }
 
@@ -60,6 +66,7 @@ impl IngestArgs {
         o.part_size = self.part_size()?;
         o.follow_links = self.follow_links;
         o.strict = self.strict;
+        o.hash_inputs = self.hash_inputs;
         Ok(o)
     }
 }
@@ -94,6 +101,8 @@ pub struct IngestOptions {
     pub follow_links: bool,
     /// A glob matching no files is an error ([`IngestArgs::strict`]).
     pub strict: bool,
+    /// Plan on the inputs' content, not their modification times ([`IngestArgs::hash_inputs`]).
+    pub hash_inputs: bool,
 }
 
 impl IngestOptions {
@@ -102,6 +111,7 @@ impl IngestOptions {
             output: output.into(),
             follow_links: false,
             strict: false,
+            hash_inputs: false,
             sync: false,
             threads: None,
             part_size: 256 << 20,

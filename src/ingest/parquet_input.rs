@@ -15,14 +15,45 @@ use crate::reject::Reason;
 
 /// Reads every row of a Parquet file; `emit_batch` is called after each batch so the caller can
 /// process and flush (memory stays bounded by the batch).
+///
+/// The decoder runs in the ingest's producer, outside the readers' guard, so it has its own: a
+/// panic in it (arrow-rs has open panics on malformed pages) rejects the rest of the file as
+/// `malformed-parquet` instead of ending the run, and every rerun with it.
 pub fn read<R: ChunkReader + 'static>(
     input: R,
     ctx: &ReadContext,
     emit_batch: &mut dyn FnMut(Vec<Emit>) -> Result<(), ReadError>,
 ) -> Result<(), ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_unguarded(input, ctx, emit_batch))).unwrap_or_else(
+        |p| {
+            Err(ReadError::new(
+                Reason::MalformedParquet,
+                format!("the Parquet decoder failed (please report this file): {}", super::source::panic_message(&*p)),
+            ))
+        },
+    )
+}
+
+fn read_unguarded<R: ChunkReader + 'static>(
+    input: R,
+    ctx: &ReadContext,
+    emit_batch: &mut dyn FnMut(Vec<Emit>) -> Result<(), ReadError>,
+) -> Result<(), ReadError> {
     let bad = |e: parquet::errors::ParquetError| ReadError::new(Reason::MalformedParquet, e.to_string());
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(input).map_err(bad)?.with_batch_size(1024).build().map_err(bad)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(input).map_err(bad)?;
+    // Only the columns a document can use: scalar ones (nested columns, such as embeddings,
+    // are never read into a document, so they are not decoded either).
+    let scalar: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| is_scalar(f.data_type()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), scalar);
+    let batch_size = batch_rows(builder.metadata(), builder.schema(), &ctx.options.text_field);
+    let reader = builder.with_projection(mask).with_batch_size(batch_size).build().map_err(bad)?;
     let mut row0 = 0u64;
     for batch in reader {
         let batch = batch.map_err(|e| ReadError::new(Reason::MalformedParquet, format!("after row {row0}: {e}")))?;
@@ -31,6 +62,53 @@ pub fn read<R: ChunkReader + 'static>(
         emit_batch(emits)?;
     }
     Ok(())
+}
+
+/// Bytes of text a batch should hold: memory is bounded by bytes, not by rows.
+const BATCH_TEXT_BYTES: u64 = 16 << 20;
+
+/// Rows per batch: 1,024, or fewer where the text column's rows are large (from the row
+/// groups' uncompressed sizes), so that a batch holds about [`BATCH_TEXT_BYTES`] of text.
+fn batch_rows(meta: &parquet::file::metadata::ParquetMetaData, schema: &arrow_schema::Schema, text: &str) -> usize {
+    let Ok(field) = schema.index_of(text) else { return 1024 };
+    // The leaf of a top-level string column is the column of the same position among leaves
+    // only when no nested column comes before it: find it by path instead.
+    let leaf = meta
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.path().parts() == [schema.field(field).name().as_str()]);
+    let Some(leaf) = leaf else { return 1024 };
+    let (mut bytes, mut rows) = (0u64, 0u64);
+    for rg in meta.row_groups() {
+        bytes = bytes.saturating_add(rg.column(leaf).uncompressed_size().max(0) as u64);
+        rows = rows.saturating_add(rg.num_rows().max(0) as u64);
+    }
+    let per_row = bytes / rows.max(1);
+    (BATCH_TEXT_BYTES / per_row.max(1)).clamp(1, 1024) as usize
+}
+
+/// The column types [`cell`] reads.
+fn is_scalar(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Boolean
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Date32
+    )
 }
 
 fn batch_to_emits(batch: &RecordBatch, row0: u64, ctx: &ReadContext) -> Result<Vec<Emit>, ReadError> {
@@ -177,6 +255,74 @@ mod tests {
         assert_eq!(d.title.as_deref(), Some("T"));
         assert_eq!(d.meta["source_id"], "d2");
         assert_eq!(d.meta["year"], 1900);
+    }
+
+    /// Forty rows of 1 MB of text each, beside a nested column (a list of floats, as an
+    /// embedding would be): the batches hold about 16 MB of text, not 1,024 rows of it, and the
+    /// nested column is neither decoded into the documents nor an obstacle.
+    #[test]
+    fn batches_are_bounded_by_text_bytes_and_nested_columns_are_left_out() {
+        use arrow_array::{builder::Float32Builder, builder::ListBuilder, StringArray};
+        let text: Vec<String> = (0..40).map(|i| format!("{i:02} {}", "å".repeat(500_000))).collect();
+        let mut emb = ListBuilder::new(Float32Builder::new());
+        for i in 0..40 {
+            emb.values().append_slice(&[i as f32, 0.5]);
+            emb.append(true);
+        }
+        let batch = RecordBatch::try_from_iter([
+            ("text", std::sync::Arc::new(StringArray::from(text.clone())) as ArrayRef),
+            ("embedding", std::sync::Arc::new(emb.finish()) as ArrayRef),
+        ])
+        .unwrap();
+        let mut buf = Vec::new();
+        let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let opts = ReaderOptions::default();
+        let (mut sizes, mut docs) = (vec![], vec![]);
+        read(bytes::Bytes::from(buf), &ReadContext { path: "p.parquet", options: &opts }, &mut |e| {
+            sizes.push(e.len());
+            docs.extend(e);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(docs.len(), 40);
+        assert!(sizes.iter().all(|&n| (1..=16).contains(&n)), "rows per batch: {sizes:?}");
+        for (i, e) in docs.iter().enumerate() {
+            let Emit::Doc(d) = e else { panic!("{e:?}") };
+            assert_eq!(d.text, text[i]);
+            assert!(!d.meta.contains_key("embedding"));
+        }
+    }
+
+    /// A decoder that panics (as arrow-rs can on a malformed page) rejects the file; it does
+    /// not unwind into the ingest.
+    #[test]
+    fn a_panicking_decoder_rejects_the_file() {
+        struct Exploding(bytes::Bytes);
+        impl parquet::file::reader::Length for Exploding {
+            fn len(&self) -> u64 {
+                self.0.len() as u64
+            }
+        }
+        impl ChunkReader for Exploding {
+            type T = bytes::buf::Reader<bytes::Bytes>;
+            fn get_read(&self, _: u64) -> parquet::errors::Result<Self::T> {
+                panic!("boom in get_read")
+            }
+            fn get_bytes(&self, _: u64, _: usize) -> parquet::errors::Result<bytes::Bytes> {
+                panic!("boom in get_bytes")
+            }
+        }
+        let opts = ReaderOptions::default();
+        let err = read(
+            Exploding(bytes::Bytes::from_static(b"PAR1....PAR1")),
+            &ReadContext { path: "p", options: &opts },
+            &mut |_| Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(err.reason, Reason::MalformedParquet);
+        assert!(err.detail.contains("boom"), "{}", err.detail);
     }
 
     #[test]

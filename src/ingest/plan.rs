@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde_json::json;
 
+use super::args::IngestOptions;
 use super::context::CollectionPlan;
 use super::error::IngestError;
 use super::format::{self, Format};
@@ -26,6 +27,9 @@ pub(super) struct Unit {
     /// `Err` when the format could not be detected or the file not opened.
     pub(super) format: Result<Format, ReadError>,
     pub(super) size: u64,
+    /// What says the file changed although its size did not: the modification times of the
+    /// file (and of a METS package's pages), or with `hash_inputs` their content's xxh3.
+    pub(super) stamp: u64,
     /// A byte range of the file, when a big uncompressed line-oriented file is split over parts.
     pub(super) range: Option<(u64, u64)>,
 }
@@ -37,10 +41,11 @@ pub(super) fn part_plan_hash(salt: &str, units: &[Unit], part: &[usize]) -> Stri
         let u = &units[u];
         h.update(
             format!(
-                "\0{}\0{}\0{}\0{:?}\0{:?}",
+                "\0{}\0{}\0{}\0{:x}\0{:?}\0{:?}",
                 u.collection,
                 u.rel,
                 u.size,
+                u.stamp,
                 u.format.as_ref().map(|f| f.as_str()),
                 u.range
             )
@@ -54,11 +59,9 @@ pub(super) fn part_plan_hash(salt: &str, units: &[Unit], part: &[usize]) -> Stri
 pub(super) fn plan_units(
     colls: &[CollectionPlan],
     base: &Path,
-    output: &Path,
-    max_part_size: u64,
-    follow_links: bool,
-    strict: bool,
+    opts: &IngestOptions,
 ) -> Result<(Vec<Unit>, serde_json::Value, u64), IngestError> {
+    let (output, max_part_size, follow_links, strict) = (&opts.output, opts.part_size, opts.follow_links, opts.strict);
     let out_abs = std::fs::canonicalize(output).ok();
     let mut files: Vec<(usize, PathBuf)> = Vec::new();
     let mut inputs = Vec::new();
@@ -134,7 +137,7 @@ pub(super) fn plan_units(
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             let rel = rel_path(path, base);
             let format = detect_file(path, colls[*ci].c.format);
-            Unit { collection: *ci, path: path.clone(), rel, format, size, range: None }
+            Unit { collection: *ci, path: path.clone(), rel, format, size, stamp: 0, range: None }
         })
         .collect();
     // Pages of METS packages are read through their package.
@@ -155,6 +158,15 @@ pub(super) fn plan_units(
             }
         }
     }
+    units.par_iter_mut().for_each(|u| {
+        let mut files = vec![u.path.clone()];
+        if matches!(u.format, Ok(Format::Mets)) && !claimed.is_empty() {
+            if let Some(b) = mets_bytes(colls, u) {
+                files.extend(mets::referenced_files(&u.path, &b));
+            }
+        }
+        u.stamp = stamp(&files, opts.hash_inputs);
+    });
     let part_size = part_size_for(units.iter().map(|u| u.size).sum(), max_part_size);
     // A big uncompressed JSONL file is split at line boundaries over several parts, so that
     // even one huge file is written by every core.
@@ -174,6 +186,35 @@ pub(super) fn plan_units(
         })
         .collect();
     Ok((units, json!(inputs), part_size))
+}
+
+/// The [`Unit::stamp`] of these files: their modification times (to the nanosecond), or
+/// with `content` the xxh3 of their bytes (read once more; for stores whose times cannot be
+/// trusted). A file that cannot be read stamps as absent: its task says why.
+fn stamp(files: &[PathBuf], content: bool) -> u64 {
+    use std::io::Read;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for f in files {
+        if content {
+            let Ok(mut file) = std::fs::File::open(f) else {
+                h.update(b"\0absent");
+                continue;
+            };
+            let mut buf = vec![0u8; 1 << 20];
+            while let Ok(n) = file.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+            h.update(b"\0");
+        } else {
+            let t = std::fs::metadata(f).and_then(|m| m.modified()).ok();
+            let ns = t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+            h.update(&ns.to_le_bytes());
+        }
+    }
+    h.digest()
 }
 
 fn raw_head(path: &Path) -> Option<Vec<u8>> {

@@ -38,6 +38,11 @@ pub struct RawDoc {
     pub meta: Map<String, Value>,
 }
 
+/// What a caught panic said, where it said anything (for the rejection's detail).
+pub(super) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default()
+}
+
 /// A reader's output item.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)] // documents are the common case; boxing them would cost an allocation each

@@ -132,8 +132,7 @@ fn run(config: &IngestConfig, base: &Path, opts: &IngestOptions, start: Instant)
             c: c.clone(),
         })
         .collect();
-    let (units, inputs, part_size) =
-        plan::plan_units(&colls, base, &opts.output, opts.part_size, opts.follow_links, opts.strict)?;
+    let (units, inputs, part_size) = plan::plan_units(&colls, base, opts)?;
     let parts = plan::group_parts(&units, part_size);
     tracing::info!(
         "planned {} inputs in {} parts of up to {:.0} MB ({:.2}s)",

@@ -8,7 +8,7 @@ use super::context::{CollectionPlan, Shared};
 use super::error::IngestError;
 use super::format::{self, Format};
 use super::plan::Unit;
-use super::source::{Emit, ReadContext, ReadError, ReaderOptions};
+use super::source::{panic_message, Emit, ReadContext, ReadError, ReaderOptions};
 use super::{alto, asr_json, ctm, hocr, input, jsonl, mets, page, parquet_input, subtitles, tei, text};
 use crate::reject::Reason;
 
@@ -36,7 +36,17 @@ impl Task {
             Work::Whole(b) | Work::Lines { bytes: b, .. } | Work::Mets { bytes: b, .. } => {
                 b.len().max(self.input_bytes as usize)
             }
-            _ => 1024,
+            // Parsed already (a Parquet batch): its documents' text, so that the window of work
+            // in flight is bounded by bytes for Parquet inputs too.
+            Work::Done(emits) => emits
+                .iter()
+                .map(|e| match e {
+                    Emit::Doc(d) => d.text.len() + d.locator.len(),
+                    Emit::Reject { detail, .. } | Emit::Warning { detail, .. } => detail.len(),
+                })
+                .sum::<usize>()
+                .max(1024),
+            Work::Failed(_) => 1024,
         }
     }
 
@@ -45,14 +55,9 @@ impl Task {
     pub(super) fn run(&self, options: &ReaderOptions) -> Result<Vec<Emit>, ReadError> {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_inner(options)));
         result.unwrap_or_else(|p| {
-            let msg = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
             Err(ReadError::new(
                 Reason::MalformedRecord,
-                format!("reader failed unexpectedly (please report this input): {msg}"),
+                format!("reader failed unexpectedly (please report this input): {}", panic_message(&*p)),
             ))
         })
     }
@@ -153,6 +158,7 @@ pub(super) fn produce(
             };
             let ctx = ReadContext { path: &unit.rel, options: &cp.options };
             let mut first = true;
+            // Decoded here, in the producer, not in a task; `read` guards the decoder itself.
             let res = parquet_input::read(file, &ctx, &mut |emits| {
                 let bytes = if std::mem::take(&mut first) { unit.size } else { 0 };
                 push(task(Some(format), &unit.rel, bytes, Work::Done(emits)))

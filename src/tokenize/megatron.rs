@@ -15,7 +15,6 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{io_err, TokenizeError};
-use crate::dataset::TMP_PREFIX;
 
 pub const MAGIC: &[u8; 9] = b"MMIDIDX\x00\x00";
 pub const VERSION: u64 = 1;
@@ -66,13 +65,10 @@ pub struct FileSum {
     pub xxh3: String,
 }
 
-fn tmp(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!("{TMP_PREFIX}{name}"))
-}
-
 pub struct MegatronWriter {
     bin: BufWriter<File>,
+    /// The `.bin`'s temporary name ([`crate::dataset::temp_file`]).
+    bin_tmp: crate::dataset::TempPath,
     hasher: xxhash_rust::xxh3::Xxh3,
     dir: PathBuf,
     rel: String,
@@ -89,10 +85,10 @@ impl MegatronWriter {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
-        let t = tmp(&path);
-        let f = File::create(&t).map_err(io_err(&t))?;
+        let (t, f) = crate::dataset::temp_file(&path)?;
         Ok(MegatronWriter {
             bin: BufWriter::with_capacity(1 << 20, f),
+            bin_tmp: t,
             hasher: Default::default(),
             dir: dir.to_path_buf(),
             rel: rel.to_string(),
@@ -122,8 +118,7 @@ impl MegatronWriter {
                 }
             }
         }
-        let path = self.dir.join(format!("{}.bin", self.rel));
-        self.bin.write_all(&self.buf).map_err(io_err(&tmp(&path)))?;
+        self.bin.write_all(&self.buf).map_err(io_err(self.bin_tmp.path()))?;
         self.hasher.update(&self.buf);
         self.lengths.push(i32::try_from(tokens.len()).expect("sequence under 2^31 tokens"));
         Ok(())
@@ -143,16 +138,19 @@ impl MegatronWriter {
     pub fn finish(self) -> Result<(FileSum, FileSum), TokenizeError> {
         let bin_path = self.dir.join(format!("{}.bin", self.rel));
         let idx_path = self.dir.join(format!("{}.idx", self.rel));
-        let bin_tmp = tmp(&bin_path);
-        let f =
-            self.bin.into_inner().map_err(|e| TokenizeError::Io { path: bin_tmp.clone(), source: e.into_error() })?;
-        let bin_bytes = f.metadata().map_err(io_err(&bin_tmp))?.len();
+        let bin_tmp = self.bin_tmp;
+        let f = self
+            .bin
+            .into_inner()
+            .map_err(|e| TokenizeError::Io { path: bin_tmp.path().to_path_buf(), source: e.into_error() })?;
+        let bin_bytes = f.metadata().map_err(io_err(bin_tmp.path()))?.len();
         drop(f);
         let idx = index_bytes(self.dtype, &self.lengths, &self.doc_indices);
-        let idx_tmp = tmp(&idx_path);
-        fs::write(&idx_tmp, &idx).map_err(io_err(&idx_tmp))?;
-        fs::rename(&bin_tmp, &bin_path).map_err(io_err(&bin_path))?;
-        fs::rename(&idx_tmp, &idx_path).map_err(io_err(&idx_path))?;
+        let (idx_tmp, mut f) = crate::dataset::temp_file(&idx_path)?;
+        f.write_all(&idx).map_err(io_err(idx_tmp.path()))?;
+        drop(f);
+        bin_tmp.persist(&bin_path)?;
+        idx_tmp.persist(&idx_path)?;
         Ok((
             FileSum {
                 file: format!("{}.bin", self.rel),
