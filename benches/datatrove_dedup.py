@@ -366,7 +366,8 @@ def main():
     ap.add_argument("--texts", default=DEFAULT_TEXTS)
     ap.add_argument("--work", default="/var/tmp/kbcurate-datatrove-bench")
     ap.add_argument("--venv", default=DEFAULT_VENV)
-    ap.add_argument("--datatrove", default="datatrove[processing]", help="pip spec (pin e.g. datatrove[processing]==0.10.1)")
+    # Pinned: a ratio is only meaningful against a known peer version (issue 27).
+    ap.add_argument("--datatrove", default="datatrove[processing]==0.10.1", help="pip spec of the peer measured")
     ap.add_argument("--originals", type=int, default=2000,
                     help="originals to cut (300 words each); the newseye base holds 266, more needs --extend-base")
     ap.add_argument("--extend-base", action="store_true",
