@@ -511,9 +511,10 @@ fn device_flag_errors() {
 fn nvrtc_compiles_every_kernel() {
     use kbcurate::gpu::{compile_ptx, kernels::Module, nvrtc_present};
     if !nvrtc_present() {
-        eprintln!(
-            "skipping: no libnvrtc on the library path (scripts/nvrtc-venv.sh fetches one and prints its \
-             folder, for LD_LIBRARY_PATH)"
+        skip(
+            "nvrtc",
+            "no libnvrtc on the library path (scripts/nvrtc-venv.sh fetches one and prints its folder, for \
+             LD_LIBRARY_PATH)",
         );
         return;
     }
