@@ -95,9 +95,19 @@ fn report_numbers_follow_the_manifests_and_the_data() {
     assert!(cmp.contains("genre (share of characters)") && cmp.contains(" pp"), "{cmp}");
 }
 
+/// The browser: `KBCURATE_CHROMIUM` when set (a path that does not exist stands for a machine
+/// without one), else Debian's or Ubuntu's; otherwise skips (component `chromium`).
 fn chromium() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).find(|p| p.exists()).or_else(|| {
-        eprintln!("skipping: chromium is not installed (.ci/run installs Debian's chromium package)");
+    let candidates: Vec<PathBuf> = match std::env::var_os("KBCURATE_CHROMIUM") {
+        Some(p) => vec![PathBuf::from(p)],
+        None => ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).collect(),
+    };
+    candidates.iter().find(|p| p.exists()).cloned().or_else(|| {
+        let names: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        skip(
+            "chromium",
+            &format!("chromium is not installed ({}; .ci/run installs Debian's chromium package)", names.join(", ")),
+        );
         None
     })
 }

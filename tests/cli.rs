@@ -1,5 +1,7 @@
 //! The command line as users run it: the README demo, errors that say what to do.
 
+mod common;
+
 use std::process::Command;
 
 fn kbcurate() -> Command {
@@ -132,15 +134,7 @@ fn readme_demo_ingest_dedup_filter_inspect() {
 
 #[test]
 fn one_collection_from_flags() {
-    let shared = match std::env::var_os("KBCURATE_SHARED_DATA") {
-        Some(root) => std::path::PathBuf::from(root),
-        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
-    }
-    .join("alto/danish_kb_adresseavis_1795");
-    if !shared.exists() {
-        eprintln!("skipping: {} not found", shared.display());
-        return;
-    }
+    let Some(shared) = common::shared("alto/danish_kb_adresseavis_1795") else { return };
     let out = tempfile::tempdir().unwrap();
     let o = kbcurate()
         .args(["ingest", "--format", "alto", "--genre", "newspaper", "--source", "Adresseavisen", "--language", "da"])
@@ -227,7 +221,7 @@ fn sync_is_asked_for_and_changes_no_output() {
     assert_eq!(files("plain"), files("env"));
 
     if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("skipping the system-call half: strace is not installed");
+        common::skip("strace", "the system-call half: strace is not installed");
         return;
     }
     let traced = |sync: &[&str], dir: &str| {

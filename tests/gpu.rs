@@ -7,8 +7,8 @@
 //!
 //! On a GPU machine, `cargo test --release --features cuda -- --ignored gpu` (or
 //! `scripts/gpu-check.sh`) runs the `gpu_*` tests: the kernels against the CPU on the same
-//! text, and whole dedup/tokenize runs with `--device cuda` against `--device cpu`. They skip,
-//! saying why, where there is no driver or device.
+//! text, and whole dedup/tokenize runs with `--device cuda` against `--device cpu`. They are
+//! `#[ignore]`d, and fail, saying why, where they are run without a driver or device.
 
 mod common;
 #[path = "cuda_emu/emulator.rs"]
@@ -511,9 +511,10 @@ fn device_flag_errors() {
 fn nvrtc_compiles_every_kernel() {
     use kbcurate::gpu::{compile_ptx, kernels::Module, nvrtc_present};
     if !nvrtc_present() {
-        eprintln!(
-            "skipping: no libnvrtc on the library path (scripts/nvrtc-venv.sh fetches one and prints its \
-             folder, for LD_LIBRARY_PATH)"
+        skip(
+            "nvrtc",
+            "no libnvrtc on the library path (scripts/nvrtc-venv.sh fetches one and prints its folder, for \
+             LD_LIBRARY_PATH)",
         );
         return;
     }
@@ -601,21 +602,23 @@ mod on_device {
     use kbcurate::dedup::minhash::Shingles;
     use kbcurate::gpu::{bpe::GpuBpe, minhash::GpuMinHash, Gpu};
 
-    /// The GPU, or why the test is skipped.
-    fn gpu() -> Option<Gpu> {
+    /// The GPU. These tests are `#[ignore]`d, so they run only when asked for (`--ignored`),
+    /// and then a machine without a GPU is a failure, not a pass.
+    fn gpu() -> Gpu {
         match Device::Cuda(0).open() {
-            Ok(g) => g,
-            Err(e) => {
-                eprintln!("skipping: no GPU here ({e})");
-                None
-            }
+            Ok(Some(g)) => g,
+            Ok(None) => unreachable!("cuda:0 opens a GPU or fails"),
+            Err(e) => panic!(
+                "no GPU here ({e}): the `gpu_*` tests are ignored by default and fail where one is asked for \
+                 without a device (run them on a GPU machine: scripts/gpu-check.sh)"
+            ),
         }
     }
 
     #[test]
     #[ignore = "needs a GPU: cargo test --release --features cuda -- --ignored gpu"]
     fn gpu_minhash_equals_cpu_on_shared_text() {
-        let Some(gpu) = gpu() else { return };
+        let gpu = gpu();
         let Some(texts) = shared_texts() else { return };
         for profile in [Profile::ocr(), Profile::web()] {
             let signer = GpuMinHash::new(&gpu, &profile.hasher()).unwrap();
@@ -632,7 +635,7 @@ mod on_device {
     #[test]
     #[ignore = "needs a GPU: cargo test --release --features cuda -- --ignored gpu"]
     fn gpu_minhash_edge_cases() {
-        let Some(gpu) = gpu() else { return };
+        let gpu = gpu();
         // Empty documents, an empty batch, words of every hash length class, many shingles
         // (several tiles), every kernel, odd permutation counts.
         let texts = edge_texts();
@@ -654,7 +657,7 @@ mod on_device {
     #[test]
     #[ignore = "needs a GPU: cargo test --release --features cuda -- --ignored gpu"]
     fn gpu_bpe_equals_cpu_encoder_on_shared_text() {
-        let Some(gpu) = gpu() else { return };
+        let gpu = gpu();
         let Some(texts) = shared_texts() else { return };
         for (cpu, same) in [
             (TiktokenEncoder::cl100k_base(), TiktokenEncoder::cl100k_base()),
@@ -679,7 +682,7 @@ mod on_device {
     fn gpu_split_bpe_equals_cpu_encoder_on_shared_text() {
         use kbcurate::gpu::encode::GpuSplitBpe;
         use kbcurate::tokenize::merge::SplitEncoder;
-        let Some(gpu) = gpu() else { return };
+        let gpu = gpu();
         let mut texts = vec![
             "x".repeat(129),
             " ".repeat(3000) + "slut",
@@ -707,9 +710,7 @@ mod on_device {
     fn gpu_stages_write_what_the_cpu_writes() {
         use kbcurate::dedup::stage::{dedup, DedupOptions};
         use kbcurate::tokenize::stage::{tokenize, TokenizeOptions};
-        if gpu().is_none() {
-            return;
-        }
+        gpu(); // fails here, saying why, without a device
         let work = tempfile::tempdir().unwrap();
         let Some(ds) = duplicated_pages(work.path()) else { return };
         let read_all = |d: &std::path::Path| {

@@ -19,7 +19,7 @@ fn venv_python() -> Option<PathBuf> {
     let venv = std::env::var("KBCURATE_MEGATRON_VENV").unwrap_or_else(|_| "/var/tmp/kbcurate-megatron-venv".into());
     let py = Path::new(&venv).join("bin/python");
     if !py.exists() {
-        eprintln!("skipping: {} not found (run scripts/megatron-venv.sh to build it)", py.display());
+        skip("megatron", &format!("{} not found (run scripts/megatron-venv.sh to build it)", py.display()));
         return None;
     }
     let ok = Command::new(&py)
@@ -28,9 +28,9 @@ fn venv_python() -> Option<PathBuf> {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!(
-            "skipping: {} cannot import megatron-core and pyarrow (rerun scripts/megatron-venv.sh)",
-            py.display()
+        skip(
+            "megatron",
+            &format!("{} cannot import megatron-core and pyarrow (rerun scripts/megatron-venv.sh)", py.display()),
         );
         return None;
     }

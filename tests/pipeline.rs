@@ -405,11 +405,12 @@ impl Tmpfs {
         match o {
             Ok(o) if o.status.success() => Some(Tmpfs(dir.to_path_buf())),
             Ok(o) => {
-                eprintln!("skipping: cannot mount a tmpfs (needs root): {}", String::from_utf8_lossy(&o.stderr).trim());
+                let why = format!("cannot mount a tmpfs (needs root): {}", String::from_utf8_lossy(&o.stderr).trim());
+                common::skip("tmpfs", &why);
                 None
             }
             Err(e) => {
-                eprintln!("skipping: cannot run mount: {e}");
+                common::skip("tmpfs", &format!("cannot run mount: {e}"));
                 None
             }
         }

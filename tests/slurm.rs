@@ -32,9 +32,10 @@ fn run_for(mut cmd: Command, secs: u64) -> Output {
 
 fn cluster_ready() -> bool {
     if std::env::var("KBC_SLURM_TESTS").ok().as_deref() != Some("1") {
-        eprintln!(
-            "skipping: KBC_SLURM_TESTS=1 not set (.ci/run sets it after starting a one-node Slurm as root; \
-             see ../shared/slurm/README.md)"
+        common::skip(
+            "slurm",
+            "KBC_SLURM_TESTS=1 not set (.ci/run sets it after starting a one-node Slurm as root; \
+             see ../shared/slurm/README.md)",
         );
         return false;
     }

@@ -720,7 +720,7 @@ mod fast_equals_reference {
     #[test]
     fn the_vector_path_takes_swedish_prose() {
         let Some(blocks) = vector::Blocks::new(Normalization::default()) else {
-            eprintln!("skipping: this CPU has no SSSE3");
+            crate::ingest::testing::skip("cpu-ssse3", "this CPU has no SSSE3");
             return;
         };
         let text = "Så här går det till: över ån, förbi ängen och upp till Östra gården. Ät väl! ".repeat(20);
@@ -772,11 +772,7 @@ mod fast_equals_reference {
     /// subtitles, XML.
     #[test]
     fn on_the_shared_data() {
-        let dir = crate::ingest::testing::shared_root();
-        if !dir.exists() {
-            eprintln!("skipping: {} not found", dir.display());
-            return;
-        }
+        let Some(dir) = crate::ingest::testing::shared_data("") else { return };
         let (mut stack, mut bytes) = (vec![dir], 0);
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).unwrap().flatten() {

@@ -76,14 +76,8 @@ mod tests {
     use crate::dedup::minhash::{estimated_jaccard, jaccard};
 
     fn kant() -> Option<serde_json::Value> {
-        let p = crate::ingest::testing::shared_root().join("ocr_variants/kant_1784_p17_gt_plus_3_engines.json");
-        match std::fs::read(&p) {
-            Ok(b) => Some(serde_json::from_slice(&b).unwrap()),
-            Err(_) => {
-                eprintln!("skipping: {} not found", p.display());
-                None
-            }
-        }
+        let p = crate::ingest::testing::shared_data("ocr_variants/kant_1784_p17_gt_plus_3_engines.json")?;
+        Some(serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
     }
 
     /// The `ocr` profile finds every OCR engine's copy of the Kant page as a duplicate of the
@@ -134,11 +128,10 @@ mod tests {
     /// Unrelated newspaper pages stay apart under the `ocr` profile.
     #[test]
     fn ocr_profile_keeps_unrelated_pages_apart() {
-        let p = crate::ingest::testing::shared_root().join("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl");
-        let Ok(text) = std::fs::read_to_string(&p) else {
-            eprintln!("skipping: {} not found", p.display());
+        let Some(p) = crate::ingest::testing::shared_data("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl") else {
             return;
         };
+        let text = std::fs::read_to_string(p).unwrap();
         let pages: Vec<String> = text
             .lines()
             .take(40)

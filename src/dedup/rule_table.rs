@@ -225,11 +225,7 @@ mod tests {
 
     #[test]
     fn table_normalization_equals_normalize_on_shared_text() {
-        let dir = crate::ingest::testing::shared_root();
-        if !dir.exists() {
-            eprintln!("skipping: {} not found", dir.display());
-            return;
-        }
+        let Some(dir) = crate::ingest::testing::shared_data("") else { return };
         let mut n = 0;
         for entry in walk(&dir) {
             let Ok(text) = std::fs::read_to_string(&entry) else { continue };
@@ -279,11 +275,7 @@ mod tests {
 
     #[test]
     fn chunked_normalization_equals_normalize_on_shared_text() {
-        let dir = crate::ingest::testing::shared_root();
-        if !dir.exists() {
-            eprintln!("skipping: {} not found", dir.display());
-            return;
-        }
+        let Some(dir) = crate::ingest::testing::shared_data("") else { return };
         let (mut files, mut bytes) = (0usize, 0usize);
         for (k, entry) in walk(&dir).iter().enumerate() {
             let Ok(text) = std::fs::read_to_string(entry) else { continue };

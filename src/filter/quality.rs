@@ -637,14 +637,9 @@ pub(crate) mod reference {
 /// signal passes; `None`, with the reason printed, when `../shared/data` is absent.
 #[cfg(test)]
 pub(crate) fn newspaper_pages() -> Option<Vec<String>> {
-    let p = crate::ingest::testing::shared_root().join("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl");
-    match crate::eval::filter::read_pages(&p) {
-        Ok(pages) => Some(pages.into_iter().map(|(_, t)| t).collect()),
-        Err(e) => {
-            eprintln!("skipping the real pages: {} ({e})", p.display());
-            None
-        }
-    }
+    let p = crate::ingest::testing::shared_data("newspaper_text/newseye_sv_fi_pages.train_dev.jsonl")?;
+    let pages = crate::eval::filter::read_pages(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    Some(pages.into_iter().map(|(_, t)| t).collect())
 }
 
 /// Texts that exercise the corners of the token and line passes: every kind of whitespace,

@@ -20,6 +20,7 @@ pub mod ctm;
 mod error;
 mod finalize;
 pub mod format;
+pub mod fuzz;
 pub mod hocr;
 pub mod input;
 pub mod jsonl;

@@ -4,6 +4,12 @@ use std::path::PathBuf;
 
 use super::source::{Emit, RawDoc, ReadContext, ReadError, ReaderOptions};
 
+// The integration tests' skip helper, the same file: `skip(component, why)` logs to
+// KBCURATE_SKIP_LOG and fails where KBCURATE_REQUIRE lists the component.
+#[path = "../../tests/common/skip.rs"]
+mod skip_helper;
+pub use skip_helper::skip;
+
 pub type ReaderFn = fn(&[u8], &ReadContext, &mut dyn FnMut(Emit)) -> Result<(), ReadError>;
 
 /// Where the real public samples are: `../shared/data` beside the repository, or
@@ -16,13 +22,13 @@ pub fn shared_root() -> PathBuf {
     }
 }
 
-/// `<shared_root>/<rel>` when present; otherwise prints why the test is skipped.
+/// `<shared_root>/<rel>` when present; otherwise skips (component `shared-data`), saying why.
 pub fn shared_data(rel: &str) -> Option<PathBuf> {
     let p = shared_root().join(rel);
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("skipping: {} not found (the real public samples live in ../shared/data)", p.display());
+        skip("shared-data", &format!("{} not found (the real public samples live in ../shared/data)", p.display()));
         None
     }
 }

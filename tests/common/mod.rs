@@ -1,7 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+mod skip;
 pub mod texts;
+
+pub use skip::skip;
 
 use std::path::{Path, PathBuf};
 
@@ -24,13 +27,13 @@ pub fn shared_root() -> PathBuf {
     }
 }
 
-/// `<shared_root>/<rel>` when present; otherwise prints why the test is skipped.
+/// `<shared_root>/<rel>` when present; otherwise skips (component `shared-data`), saying why.
 pub fn shared(rel: &str) -> Option<PathBuf> {
     let p = shared_root().join(rel);
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("skipping: {} not found (the real public samples live in ../shared/data)", p.display());
+        skip("shared-data", &format!("{} not found (the real public samples live in ../shared/data)", p.display()));
         None
     }
 }

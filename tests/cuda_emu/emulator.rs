@@ -84,7 +84,7 @@ impl Emulator {
             .output();
         match out {
             Err(e) => {
-                eprintln!("skipping: no C++ compiler to emulate the kernels with ({cxx}: {e})");
+                crate::common::skip("emu", &format!("no C++ compiler to emulate the kernels with ({cxx}: {e})"));
                 None
             }
             Ok(o) if !o.status.success() => {
@@ -92,7 +92,7 @@ impl Emulator {
                 // A compiler without C++20's <barrier> cannot run the emulator; a kernel that
                 // does not compile is a failure.
                 if log.contains("barrier") && log.contains("No such file") {
-                    eprintln!("skipping: {cxx} lacks C++20 <barrier>: {log}");
+                    crate::common::skip("emu", &format!("{cxx} lacks C++20 <barrier>: {log}"));
                     return None;
                 }
                 panic!("the kernels do not compile under the emulator ({cxx}):\n{log}");

@@ -1,0 +1,175 @@
+//! The bodies of the fuzz targets (`fuzz/fuzz_targets/`), here so that the replay test
+//! (`tests/fuzz_replay.rs`, on stable Rust, in every `cargo test`) feeds the committed inputs
+//! of `fuzz/regressions/` through exactly the calls the fuzzer makes. Each function takes the
+//! fuzzer's bytes and says what each reader made of them; none may panic.
+
+use std::path::{Path, PathBuf};
+
+use super::source::{self, Emit, MetsSplit, ReadContext, ReadError, ReaderOptions};
+use super::{alto, asr_json, ctm, format, hocr, jsonl, mets, page, subtitles, tei};
+
+/// The targets, as named in `fuzz/Cargo.toml` and under `fuzz/regressions/`.
+pub const TARGETS: [&str; 4] = ["xml_readers", "transcripts", "jsonl", "detect"];
+
+/// What one reader call made of an input: its documents, rejections and warnings, and the
+/// error that rejected the whole input, if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub reader: &'static str,
+    pub documents: usize,
+    pub rejections: usize,
+    pub warnings: usize,
+    pub error: Option<String>,
+}
+
+/// Runs one reader call, counting what it emits.
+fn call(reader: &'static str, f: impl FnOnce(&mut dyn FnMut(Emit)) -> Result<(), ReadError>) -> Outcome {
+    let mut o = Outcome { reader, ..Default::default() };
+    let mut sink = |e: Emit| match e {
+        Emit::Doc(_) => o.documents += 1,
+        Emit::Reject { .. } => o.rejections += 1,
+        Emit::Warning { .. } => o.warnings += 1,
+    };
+    let result = f(&mut sink);
+    o.error = result.err().map(|e| format!("{}: {}", e.reason.as_str(), e.detail));
+    o
+}
+
+/// A small ALTO page whose block ids match what the METS seeds point at (`P1`, `P1_TB00001`, ...).
+const PAGE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<alto xmlns="http://www.loc.gov/standards/alto/ns-v3#"><Layout><Page ID="P1">
+<PrintSpace>
+<TextBlock ID="P1_TB00001"><TextLine><String CONTENT="Stock-" WC="0.9" SUBS_TYPE="HypPart1" SUBS_CONTENT="Stockholm"/><HYP CONTENT="-"/></TextLine>
+<TextLine><String CONTENT="holm" WC="0.2" SUBS_TYPE="HypPart2" SUBS_CONTENT="Stockholm"/><SP/><String CONTENT="den" WC="0.7"/></TextLine></TextBlock>
+<TextBlock ID="P1_TB00002"><TextLine><String CONTENT="Nyheter" WC="0.95"/></TextLine></TextBlock>
+<TextBlock ID="P1_TB00003"><TextLine><String CONTENT="Annons" WC="0.4"/></TextLine></TextBlock>
+<TextBlock ID="P2_TB00001"><TextLine><String CONTENT="Sverige" WC="0.8"/></TextLine></TextBlock>
+<TextBlock ID="TB1"><TextLine><String CONTENT="hej" WC="0.5"/></TextLine></TextBlock>
+</PrintSpace></Page></Layout></alto>"#;
+
+/// Writes the METS package the `xml_readers` target reads its input as (`<dir>/mets.xml`):
+/// copies of a small ALTO page under the names the METS seeds reference
+/// (`ALTO/18140401_1-0001.xml`, `p1.xml`, ...). Returns the METS file's path.
+pub fn write_package(dir: &Path) -> std::io::Result<PathBuf> {
+    for name in [
+        "ALTO/18140401_1-0001.xml",
+        "ALTO/18140401_1-0002.xml",
+        "ALTO/0001.xml",
+        "ALTO/0002.xml",
+        "p1.xml",
+        "page.xml",
+        "a",
+    ] {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap_or(dir))?;
+        std::fs::write(&p, PAGE)?;
+    }
+    Ok(dir.join("mets.xml"))
+}
+
+/// The `xml_readers` options: the defaults, and filtering by OCR confidence with METS packages
+/// split into articles.
+pub fn xml_options() -> [ReaderOptions; 2] {
+    [
+        ReaderOptions::default(),
+        ReaderOptions {
+            min_word_confidence: Some(0.5),
+            min_line_confidence: Some(0.6),
+            mets_split: MetsSplit::Article,
+            ..Default::default()
+        },
+    ]
+}
+
+/// The XML readers (ALTO, hOCR, PAGE, TEI, and METS as if `data` were `mets_path`, from
+/// [`write_package`]) with each of `options` ([`xml_options`]); then the METS and ALTO parsers
+/// on their own.
+pub fn xml_readers(data: &[u8], mets_path: &Path, options: &[ReaderOptions]) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for options in options {
+        let ctx = ReadContext { path: "fuzz.xml", options };
+        out.push(call("alto", |s| alto::read(data, &ctx, s)));
+        out.push(call("hocr", |s| hocr::read(data, &ctx, s)));
+        out.push(call("page", |s| page::read(data, &ctx, s)));
+        out.push(call("tei", |s| tei::read(data, &ctx, s)));
+        out.push(call("mets", |s| mets::read_package(mets_path, data, &ctx, s)));
+    }
+    let (text, _) = source::decode_text(data);
+    if let Ok(pkg) = mets::parse(&text) {
+        std::hint::black_box((pkg.descriptive(), pkg.pages()));
+    }
+    std::hint::black_box(mets::referenced_files(mets_path, data));
+    if let Some(options) = options.last() {
+        let _ = std::hint::black_box(alto::parse(&text, options));
+    }
+    out
+}
+
+/// The transcript readers: SRT, WebVTT, CTM and ASR JSON.
+pub fn transcripts(data: &[u8]) -> Vec<Outcome> {
+    let options = ReaderOptions::default();
+    let ctx = ReadContext { path: "fuzz.txt", options: &options };
+    vec![
+        call("srt", |s| subtitles::read_srt(data, &ctx, s)),
+        call("vtt", |s| subtitles::read_vtt(data, &ctx, s)),
+        call("ctm", |s| ctm::read(data, &ctx, s)),
+        call("asr_json", |s| asr_json::read(data, &ctx, s)),
+    ]
+}
+
+/// The `jsonl` options: the default field mapping, and one that renames every mappable field
+/// (`title` → `title_src`, ...), reads the text from `body` and caps documents at 64 bytes.
+pub fn jsonl_options() -> [ReaderOptions; 2] {
+    let fields = jsonl::MAPPABLE.iter().map(|f| (f.to_string(), format!("{f}_src"))).collect();
+    [
+        ReaderOptions::default(),
+        ReaderOptions { text_field: "body".into(), fields, max_doc_bytes: 64, ..Default::default() },
+    ]
+}
+
+/// The JSONL reader with each of `options` ([`jsonl_options`]): the first as a chunk at the
+/// start of a file, the others as one deep inside a big file (offset 2^40).
+pub fn jsonl(data: &[u8], options: &[ReaderOptions]) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for (i, options) in options.iter().enumerate() {
+        let ctx = ReadContext { path: "fuzz.jsonl", options };
+        let offset = if i == 0 { 0 } else { 1 << 40 };
+        out.push(call("jsonl", |s| jsonl::read_lines(data, offset, &ctx, s)));
+    }
+    out
+}
+
+/// The file names the `detect` target picks from with bits 0–3 of its first byte.
+pub const DETECT_NAMES: [&str; 16] = [
+    "",
+    "page.xml",
+    "a.jsonl.gz",
+    "a.tar",
+    "a.tgz",
+    "a.srt",
+    "a.vtt.zst",
+    "a.ctm",
+    "a.hocr",
+    "notes.txt",
+    "a.parquet",
+    "a.json",
+    "a.html",
+    "noext",
+    ".",
+    "X.TAR.GZ",
+];
+
+/// The `detect` target's input cut into a file name (the first byte: bits 0–3 pick one of
+/// [`DETECT_NAMES`], bit 4 upper-cases it) and the file's head (the rest); `None` when empty.
+pub fn detect_input(data: &[u8]) -> Option<(String, &[u8])> {
+    let (&first, head) = data.split_first()?;
+    let name = DETECT_NAMES[(first & 0x0f) as usize];
+    let name = if first & 0x10 != 0 { name.to_ascii_uppercase() } else { name.to_string() };
+    Some((name, head))
+}
+
+/// Format detection by name and content, the inner name, and the compression sniffed.
+pub fn detect(data: &[u8]) -> Option<(Option<format::Format>, String, format::Compression)> {
+    let (name, head) = detect_input(data)?;
+    Some((format::detect(&name, head), format::inner_name(&name), format::Compression::sniff(head)))
+}
