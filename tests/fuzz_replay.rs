@@ -129,3 +129,22 @@ fn detect_replay() {
         Replayed { name, bytes: head.to_vec(), outcomes: Vec::new(), notes: vec![format!("detect: {detected:?}")] }
     });
 }
+
+#[test]
+fn parquet_replay() {
+    replay("parquet", |path, data| {
+        let mut r = Replayed::of(path, data, fuzz::parquet(data));
+        r.name = "fuzz.parquet".into();
+        r
+    });
+}
+
+#[test]
+fn fields_replay() {
+    replay("fields", |path, data| {
+        let mut r = Replayed::of(path, data, fuzz::fields(data));
+        r.name = "fuzz.jsonl".into();
+        r.bytes = fuzz::fields_as_jsonl(data);
+        r
+    });
+}

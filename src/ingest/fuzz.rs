@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use super::source::{self, Emit, MetsSplit, ReadContext, ReadError, ReaderOptions};
-use super::{alto, asr_json, ctm, format, hocr, jsonl, mets, page, subtitles, tei};
+use super::{alto, asr_json, ctm, format, hocr, jsonl, mets, page, parquet_input, subtitles, tei};
 
 /// The targets, as named in `fuzz/Cargo.toml` and under `fuzz/regressions/`.
-pub const TARGETS: [&str; 4] = ["xml_readers", "transcripts", "jsonl", "detect"];
+pub const TARGETS: [&str; 6] = ["xml_readers", "transcripts", "jsonl", "detect", "parquet", "fields"];
 
 /// What one reader call made of an input: its documents, rejections and warnings, and the
 /// error that rejected the whole input, if any.
@@ -172,4 +172,108 @@ pub fn detect_input(data: &[u8]) -> Option<(String, &[u8])> {
 pub fn detect(data: &[u8]) -> Option<(Option<format::Format>, String, format::Compression)> {
     let (name, head) = detect_input(data)?;
     Some((format::detect(&name, head), format::inner_name(&name), format::Compression::sniff(head)))
+}
+
+/// The Parquet reader on a whole file of arbitrary bytes: with the default options, and with
+/// the text read from `body` and documents capped at 64 bytes. The decoder runs under the
+/// reader's own guard ([`parquet_input::read`]), as in a run.
+pub fn parquet(data: &[u8]) -> Vec<Outcome> {
+    let options = [
+        ReaderOptions::default(),
+        ReaderOptions { text_field: "body".into(), max_doc_bytes: 64, ..Default::default() },
+    ];
+    options
+        .iter()
+        .map(|options| {
+            let ctx = ReadContext { path: "fuzz.parquet", options };
+            call("parquet", |sink| {
+                parquet_input::read(bytes::Bytes::copy_from_slice(data), &ctx, &mut |emits| {
+                    emits.into_iter().for_each(&mut *sink);
+                    Ok(())
+                })
+            })
+        })
+        .collect()
+}
+
+/// The `fields` target's input as a document's fields: text, date, language, genre, source
+/// and title, cut at NUL bytes (lossy UTF-8; missing ones absent).
+fn split_fields(data: &[u8]) -> [Option<String>; 6] {
+    let mut parts = data.split(|b| *b == 0).map(|p| String::from_utf8_lossy(p).into_owned());
+    std::array::from_fn(|_| parts.next())
+}
+
+/// A document's fields as a reader hands them over ([`split_fields`]) through the finalize
+/// step (NFC, date rules and parsing, language codes, ids), and the date parser and language
+/// normalizer alone: the work done on every document's metadata, whatever its format.
+pub fn fields(data: &[u8]) -> Vec<Outcome> {
+    let [text, date, language, genre, source, title] = split_fields(data);
+    if let Some(d) = &date {
+        std::hint::black_box(crate::date::PartialDate::parse(d));
+    }
+    if let Some(l) = &language {
+        std::hint::black_box(crate::language::normalize(l));
+    }
+    let config = super::config::IngestConfig::from_toml(
+        "[[collection]]\nname = \"fuzz\"\npaths = [\"x\"]\n[[collection]]\nname = \"dated\"\npaths = [\"y\"]\n\
+         genre = \"newspaper\"\ndate = { from = \"path\", regex = '(\\d{4})-(\\d{2})' }\n",
+        "fuzz",
+    )
+    .expect("the fuzz collections parse");
+    let mut out = Vec::new();
+    for (k, c) in config.collections.iter().enumerate() {
+        let cp = super::context::CollectionPlan {
+            options: c.reader_options(&config.defaults),
+            dates: super::config::DateResolver::new(c.date.as_ref()),
+            language: None,
+            c: c.clone(),
+        };
+        let task = super::task::Task {
+            collection: k,
+            rel: if k == 0 { "fuzz.jsonl".into() } else { "1897-03/fuzz.jsonl".into() },
+            format: Some(format::Format::Jsonl),
+            input_bytes: 0,
+            work: super::task::Work::Done(Vec::new()),
+        };
+        let raw = source::RawDoc {
+            text: text.clone().unwrap_or_default(),
+            locator: "offset=0".into(),
+            date: date.clone(),
+            language: language.clone(),
+            genre: genre.clone(),
+            source: source.clone(),
+            title: title.clone(),
+            ..Default::default()
+        };
+        let mut o = Outcome { reader: "finalize", ..Default::default() };
+        match super::finalize::finalize(&cp, &task, raw) {
+            Ok(d) => {
+                std::hint::black_box(d);
+                o.documents = 1;
+            }
+            Err(r) => {
+                std::hint::black_box(r);
+                o.rejections = 1;
+            }
+        }
+        out.push(o);
+    }
+    out
+}
+
+/// The `fields` target's input as the JSONL line a collection would hold, for the replay's
+/// run through the stage.
+pub fn fields_as_jsonl(data: &[u8]) -> Vec<u8> {
+    let [text, date, language, genre, source, title] = split_fields(data);
+    let mut rec = serde_json::Map::new();
+    for (key, v) in
+        [("text", text), ("date", date), ("language", language), ("genre", genre), ("source", source), ("title", title)]
+    {
+        if let Some(v) = v {
+            rec.insert(key.into(), v.into());
+        }
+    }
+    let mut line = serde_json::to_vec(&rec).expect("a map serializes");
+    line.push(b'\n');
+    line
 }

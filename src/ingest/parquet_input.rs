@@ -325,6 +325,33 @@ mod tests {
         assert!(err.detail.contains("boom"), "{}", err.detail);
     }
 
+    /// Parquet as others write it: snappy (pyarrow's, pandas' and Spark's default) and gzip.
+    #[test]
+    fn snappy_and_gzip_files_are_read() {
+        use parquet::basic::{Compression, GzipLevel};
+        use parquet::file::properties::WriterProperties;
+        let text: ArrayRef = std::sync::Arc::new(arrow_array::StringArray::from(vec!["Stockholm 1897", "Göteborg"]));
+        let batch = RecordBatch::try_from_iter([("text", text)]).unwrap();
+        for codec in [Compression::SNAPPY, Compression::GZIP(GzipLevel::default())] {
+            let mut buf = Vec::new();
+            let props = WriterProperties::builder().set_compression(codec).build();
+            let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+            let opts = ReaderOptions::default();
+            let mut texts = vec![];
+            read(bytes::Bytes::from(buf), &ReadContext { path: "p.parquet", options: &opts }, &mut |e| {
+                texts.extend(e.into_iter().map(|e| match e {
+                    Emit::Doc(d) => d.text,
+                    other => panic!("{codec:?}: {other:?}"),
+                }));
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(texts, ["Stockholm 1897", "Göteborg"], "{codec:?}");
+        }
+    }
+
     #[test]
     fn garbage_is_malformed_parquet() {
         let opts = ReaderOptions::default();
