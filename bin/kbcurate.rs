@@ -600,11 +600,13 @@ fn run(command: Command, sync: bool) -> Result<()> {
                 for (name, det) in kbcurate::eval::filter::detectors(&cfg.language) {
                     println!("{}", kbcurate::eval::filter::confusion(&name, det.as_ref(), &data).render());
                 }
+                println!("{}", kbcurate::eval::filter::decision_confusion(&cfg.language, &data).render());
                 let groups = kbcurate::eval::filter::group_sentences(&data, group);
                 println!("## Groups of {group} consecutive sentences ({} groups)\n", groups.len());
                 for (name, det) in kbcurate::eval::filter::detectors(&cfg.language) {
                     println!("{}", kbcurate::eval::filter::confusion(&name, det.as_ref(), &groups).render());
                 }
+                println!("{}", kbcurate::eval::filter::decision_confusion(&cfg.language, &groups).render());
             }
             if let Some(pages) = &pages {
                 let data = kbcurate::eval::filter::read_pages(pages)?;

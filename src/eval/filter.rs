@@ -121,6 +121,23 @@ pub fn confusion(name: &str, det: &dyn LanguageDetector, data: &[(String, String
     c
 }
 
+/// The filter's own decision on each text, as a document without a declared language gets it
+/// (`langid::identify`: windows, the confidence margin, `min_chars`), with no language
+/// (`und`) counted as a wrong answer. The detectors' rows above score `detect()` alone, which
+/// always answers; this row is what the filter keeps or drops by.
+pub fn decision_confusion(cfg: &LanguageConfig, data: &[(String, String)]) -> Confusion {
+    let det = langid::detector(cfg);
+    let mut c = Confusion { name: "the filter's decision (`und` counted as wrong)".into(), ..Default::default() };
+    let start = Instant::now();
+    for (truth, text) in data {
+        let r = langid::identify(text, None, det.as_ref(), cfg);
+        c.add(truth, r.language.as_deref().unwrap_or("und"));
+        c.bytes += text.len() as u64;
+    }
+    c.seconds = start.elapsed().as_secs_f64();
+    c
+}
+
 /// The detectors compared: raw whatlang (all its languages), whatlang on the configured
 /// candidates, and the configured candidates with the Nordic scorer (what `filter` uses).
 pub fn detectors(cfg: &LanguageConfig) -> Vec<(String, Box<dyn LanguageDetector>)> {
@@ -285,4 +302,29 @@ pub fn render_signal_rows(rows: &[SignalRow]) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A text the filter cannot place gets no language, and the decision's row counts that as
+    /// wrong, where `detect()` alone would have guessed.
+    #[test]
+    fn the_decision_counts_und_as_wrong() {
+        let cfg = LanguageConfig::default();
+        let data = vec![
+            ("swe".to_string(), "12 34 56 — 78.".to_string()),
+            (
+                "swe".to_string(),
+                "Stockholm är Sveriges huvudstad och den största staden i landet, och där bor många människor \
+                 som arbetar i staden."
+                    .to_string(),
+            ),
+        ];
+        let c = decision_confusion(&cfg, &data);
+        assert_eq!(c.matrix["swe"].get("und"), Some(&1), "{:?}", c.matrix);
+        assert_eq!(c.accuracy("swe"), 0.5);
+        assert!(c.render().contains("| swe | 2 | 0.500 |"), "{}", c.render());
+    }
 }
