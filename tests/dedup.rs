@@ -196,6 +196,7 @@ fn eval_on_planted_newspaper_duplicates() {
     assert!(r.scores.f1 >= 0.95, "{r:?}");
     assert!(r.scores.ari >= 0.9, "{r:?}");
     assert_eq!(r.impure_clusters, 0, "{r:?}");
+    assert_eq!(r.clusters_lost, 0, "{r:?}");
     // Chance is one copy in ~2.5; without a confidence, length decides today (issue 20).
     assert!(r.kept_cleanest >= 0.6, "{r:?}");
     let web = evaluate(&base, &params, &Profile::web(), work.path()).unwrap();
@@ -210,8 +211,9 @@ fn eval_on_planted_newspaper_duplicates() {
     let ocr = evaluate(&base, &hard, &Profile::ocr(), work.path()).unwrap();
     assert_eq!(ocr.negatives, 200);
     eprintln!(
-        "ocr profile with 200 templated uniques: {} removed, pair precision {:.3}, F1 {:.3}",
-        ocr.negatives_removed, ocr.scores.precision, ocr.scores.f1
+        "ocr profile with 200 templated uniques: {} removed, {} planted clusters with no document left, pair \
+         precision {:.3}, F1 {:.3}",
+        ocr.negatives_removed, ocr.clusters_lost, ocr.scores.precision, ocr.scores.f1
     );
 }
 

@@ -483,13 +483,16 @@ pub struct Report {
     /// Templated unique documents planted, and how many of them dedup removed.
     pub negatives: usize,
     pub negatives_removed: usize,
+    /// Planted clusters (originals with their copies, and templated uniques) of which no
+    /// document is left: every member removed in favour of another cluster's document.
+    pub clusters_lost: usize,
     pub seconds: f64,
 }
 
 impl Report {
     pub fn render(&self) -> String {
         format!(
-            "| {} | {} | {} | {:.3} | {:.4} | {:.4} | {:.4} | {:.4} | {} | {:.3} | {} of {} | {:.2} |",
+            "| {} | {} | {} | {:.3} | {:.4} | {:.4} | {:.4} | {:.4} | {} | {:.3} | {} of {} | {} | {:.2} |",
             self.profile,
             self.documents,
             self.planted_pairs,
@@ -502,11 +505,12 @@ impl Report {
             self.kept_cleanest,
             self.negatives_removed,
             self.negatives,
+            self.clusters_lost,
             self.seconds
         )
     }
 
-    pub const HEADER: &'static str = "| profile | docs | planted pairs | mean word-3-gram Jaccard | precision | recall | F1 | ARI | impure clusters | kept cleanest | templated uniques removed | dedup s |\n|---|---|---|---|---|---|---|---|---|---|---|---|";
+    pub const HEADER: &'static str = "| profile | docs | planted pairs | mean word-3-gram Jaccard | precision | recall | F1 | ARI | impure clusters | kept cleanest | templated uniques removed | clusters with no document left | dedup s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 }
 
 /// Plants duplicates in `base`, writes them to `work/planted.jsonl`, ingests and dedups them with
@@ -599,6 +603,9 @@ pub fn evaluate(base: &[String], params: &PlantParams, profile: &Profile, work: 
         .iter()
         .filter(|(id, (t, _))| negative_ids.contains(t) && predicted.get(*id).is_some_and(|p| p != *id))
         .count();
+    let kept_truth: std::collections::HashSet<u64> =
+        truth.iter().filter(|(id, _)| predicted.get(*id).is_none_or(|p| p == *id)).map(|(_, (t, _))| *t).collect();
+    let clusters_lost = sizes.keys().filter(|t| !kept_truth.contains(t)).count();
     let (mut with_copies, mut clean_kept) = (0usize, 0usize);
     for id in kept {
         let (t, clean) = truth[id];
@@ -617,6 +624,7 @@ pub fn evaluate(base: &[String], params: &PlantParams, profile: &Profile, work: 
         kept_cleanest: clean_kept as f64 / with_copies.max(1) as f64,
         negatives: negative_ids.len(),
         negatives_removed,
+        clusters_lost,
         seconds,
     })
 }
