@@ -203,9 +203,10 @@ fn split_fields(data: &[u8]) -> [Option<String>; 6] {
     std::array::from_fn(|_| parts.next())
 }
 
-/// A document's fields as a reader hands them over ([`split_fields`]) through the finalize
-/// step (NFC, date rules and parsing, language codes, ids), and the date parser and language
-/// normalizer alone: the work done on every document's metadata, whatever its format.
+/// A document's fields as a reader hands them over (NUL-separated: text, date, language, genre,
+/// source, title) through the finalize step (NFC, date rules and parsing, language codes, ids),
+/// and the date parser and language normalizer alone: the work done on every document's
+/// metadata, whatever its format.
 pub fn fields(data: &[u8]) -> Vec<Outcome> {
     let [text, date, language, genre, source, title] = split_fields(data);
     if let Some(d) = &date {
