@@ -8,7 +8,7 @@
 # CC BY-SA 4.0 / CC BY-NC-SA 4.0 (see each treebank).
 #
 #   scripts/langid-test-split.sh /var/tmp/langid-test
-#   UD_MIRROR=/work/.mirror scripts/langid-test-split.sh /var/tmp/langid-test
+#   UD_MIRROR=../.mirror scripts/langid-test-split.sh /var/tmp/langid-test
 set -euo pipefail
 out=${1:?usage: $0 OUT_DIR}
 mkdir -p "$out"

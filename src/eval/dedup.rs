@@ -413,28 +413,6 @@ fn plain_word_trigrams(text: &str) -> Vec<u64> {
     out
 }
 
-/// Jaccard of two sorted, distinct sets.
-fn sorted_jaccard(a: &[u64], b: &[u64]) -> f64 {
-    let (mut i, mut j, mut both) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                both += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    let union = a.len() + b.len() - both;
-    if union == 0 {
-        1.0
-    } else {
-        both as f64 / union as f64
-    }
-}
-
 /// Pair-counting scores of a predicted clustering against the truth.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PairScores {
@@ -537,7 +515,7 @@ pub fn evaluate(base: &[String], params: &PlantParams, profile: &Profile, work: 
     let js: Vec<f64> = docs
         .iter()
         .filter(|d| !d.clean)
-        .map(|d| sorted_jaccard(&originals[&d.cluster], &plain_word_trigrams(&d.text)))
+        .map(|d| crate::dedup::minhash::jaccard(&originals[&d.cluster], &plain_word_trigrams(&d.text)))
         .collect();
     let mean_jaccard_w3 = js.iter().sum::<f64>() / js.len().max(1) as f64;
 
@@ -672,7 +650,9 @@ mod tests {
         let absent = plant(&base, &PlantParams { confidence: Confidence::Absent, ..p.clone() });
         assert!(absent.iter().all(|d| d.ocr_confidence.is_none()));
         assert!(
-            (sorted_jaccard(&plain_word_trigrams("a b c d"), &plain_word_trigrams("A b c e")) - 1.0 / 3.0).abs()
+            (crate::dedup::minhash::jaccard(&plain_word_trigrams("a b c d"), &plain_word_trigrams("A b c e"))
+                - 1.0 / 3.0)
+                .abs()
                 < 1e-12
         );
     }
