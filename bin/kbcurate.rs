@@ -262,7 +262,41 @@ enum EvalCommand {
         /// prices, banns, pages under one masthead): each one removed is a unique document lost.
         #[arg(long, default_value_t = 200)]
         hard_negatives: usize,
+        /// Character noise instead of word noise (the heavy-noise corpus): each copy draws a
+        /// rate in `LOW:HIGH` (or takes one value) and confuses, drops, doubles or replaces
+        /// that share of its characters. `0.10:0.20` gives word-2-gram Jaccard 0.05–0.15.
+        #[arg(long, value_parser = parse_rate_range)]
+        char_noise: Option<(f64, f64)>,
+        /// Override the profiles' threshold on estimated Jaccard (which candidates are aligned).
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Override the profiles' least alignment of a confirmed duplicate.
+        #[arg(long)]
+        min_alignment: Option<f64>,
+        /// How dedup chooses the copy to keep (as `kbcurate dedup --keep-order`).
+        #[arg(long, value_delimiter = ',', default_values_t = kbcurate::dedup::cluster::DEFAULT_KEEP_ORDER.to_vec())]
+        keep_order: Vec<kbcurate::dedup::cluster::KeepKey>,
     },
+}
+
+/// `0.1:0.2` or `0.15`: a range of rates, each within 0..=1.
+fn parse_rate_range(s: &str) -> Result<(f64, f64), String> {
+    let rate = |t: &str| -> Result<f64, String> {
+        let v: f64 = t.trim().parse().map_err(|_| format!("`{t}` is not a number"))?;
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{v} is outside 0..=1"))
+        }
+    };
+    let (lo, hi) = match s.split_once(':') {
+        Some((a, b)) => (rate(a)?, rate(b)?),
+        None => (rate(s)?, rate(s)?),
+    };
+    if lo > hi {
+        return Err(format!("`{s}`: the low rate is above the high one"));
+    }
+    Ok((lo, hi))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -476,6 +510,10 @@ fn run(command: Command, sync: bool) -> Result<()> {
             work,
             confidence,
             hard_negatives,
+            char_noise,
+            threshold,
+            min_alignment,
+            keep_order,
         }) => {
             let base = kbcurate::eval::dedup::read_texts(&texts)?;
             let params = kbcurate::eval::dedup::PlantParams {
@@ -485,6 +523,7 @@ fn run(command: Command, sync: bool) -> Result<()> {
                 seed,
                 confidence,
                 hard_negatives,
+                char_noise,
                 ..Default::default()
             };
             let profiles =
@@ -494,8 +533,14 @@ fn run(command: Command, sync: bool) -> Result<()> {
                         .with_context(|| format!("unknown profile `{p}`"))?],
                 };
             println!("{}", kbcurate::eval::dedup::Report::HEADER);
-            for p in profiles {
-                let r = kbcurate::eval::dedup::evaluate(&base, &params, &p, &work)?;
+            for mut p in profiles {
+                if let Some(t) = threshold {
+                    p.threshold = t;
+                }
+                if let Some(a) = min_alignment {
+                    p.verify.min_alignment = a;
+                }
+                let r = kbcurate::eval::dedup::evaluate(&base, &params, &p, &keep_order, &work)?;
                 println!("{}", r.render());
             }
             Ok(())

@@ -291,6 +291,7 @@ pub fn rejected_schema() -> SchemaRef {
                 Field::new("stage", DataType::Utf8, false),
                 Field::new("reason", DataType::Utf8, false),
                 Field::new("detail", DataType::Utf8, false),
+                Field::new("score", DataType::Float32, true),
                 Field::new("text", DataType::LargeUtf8, true),
             ]))
         })
@@ -308,6 +309,9 @@ pub struct Rejection {
     pub stage: String,
     pub reason: String,
     pub detail: String,
+    /// The measured value behind the decision, where the stage has one (dedup: the similarity
+    /// to the kept copy); null otherwise.
+    pub score: Option<f32>,
     /// The text where there was one, cut at [`REJECTED_TEXT_MAX`] bytes.
     pub text: Option<String>,
 }
@@ -318,6 +322,7 @@ pub const REJECTED_TEXT_MAX: usize = 1 << 20;
 #[derive(Default)]
 pub struct RejectionBatchBuilder {
     cols: [StringBuilder; 8],
+    score: arrow_array::builder::Float32Builder,
     text: LargeStringBuilder,
     rows: usize,
 }
@@ -333,6 +338,7 @@ impl RejectionBatchBuilder {
         c[5].append_value(&r.stage);
         c[6].append_value(&r.reason);
         c[7].append_value(&r.detail);
+        self.score.append_option(r.score);
         self.text.append_option(r.text.as_deref().map(|t| cut_at_char(t, REJECTED_TEXT_MAX)));
         self.rows += 1;
     }
@@ -347,6 +353,7 @@ impl RejectionBatchBuilder {
 
     pub fn finish(&mut self) -> RecordBatch {
         let mut columns: Vec<ArrayRef> = self.cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        columns.push(Arc::new(self.score.finish()));
         columns.push(Arc::new(self.text.finish()));
         self.rows = 0;
         RecordBatch::try_new(rejected_schema(), columns).expect("builder columns match the rejected schema")
@@ -369,6 +376,19 @@ pub fn rejections_from_batch(batch: &RecordBatch) -> Result<Vec<Rejection>, Sche
         ["id", "collection", "path", "locator", "format", "stage", "reason", "detail", "text"].map(s);
     let (id, collection, path, locator, format, stage, reason, detail, text) =
         (id?, collection?, path?, locator?, format?, stage?, reason?, detail?, text?);
+    // Parts written before the column existed have no scores.
+    let score: Vec<Option<f32>> = match batch.column_by_name("score") {
+        None => vec![None; batch.num_rows()],
+        Some(c) => match c.data_type() {
+            DataType::Float32 => c.as_primitive::<arrow_array::types::Float32Type>().iter().collect(),
+            other => {
+                return Err(SchemaMismatch {
+                    column: "score".into(),
+                    problem: format!("expected Float32, found {other}"),
+                })
+            }
+        },
+    };
     Ok((0..batch.num_rows())
         .map(|i| Rejection {
             id: id[i].clone().unwrap_or_default(),
@@ -379,6 +399,7 @@ pub fn rejections_from_batch(batch: &RecordBatch) -> Result<Vec<Rejection>, Sche
             stage: stage[i].clone().unwrap_or_default(),
             reason: reason[i].clone().unwrap_or_default(),
             detail: detail[i].clone().unwrap_or_default(),
+            score: score[i],
             text: text[i].clone(),
         })
         .collect())

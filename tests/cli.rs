@@ -24,7 +24,7 @@ fn readme_demo_ingest_dedup_filter_inspect() {
     assert!(stderr.contains("documents kept of"), "{stderr}");
     assert!(stderr.contains("rejected xml-entities: 1"), "{stderr}");
     // The demo's few dozen kB of text read in a unit that fits, not "0.0 MB".
-    assert!(stderr.contains(" kB of text") && !stderr.contains("0.0 MB"), "{stderr}");
+    assert!(stderr.contains(" kB of text") && !stderr.contains(" 0.0 MB"), "{stderr}");
     let deduped = out.path().join("deduped");
     let o = kbcurate().args(["dedup"]).arg(&ds).arg("-o").arg(&deduped).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);

@@ -310,11 +310,20 @@ mod emulated {
         if let Some(s) = &shared {
             texts.extend(s.iter().cloned());
         }
-        for profile in [Profile::ocr(), Profile::web()] {
-            let signer = EmulatedSigner::new(emu.clone(), &profile.hasher(), SignatureInput::Raw);
+        // Each shipped profile as the GPU signs it (`ocr`'s character shingles are hashed on the
+        // CPU, its minima taken on the device), and word 2-grams under `ocr`'s normalization
+        // through the text kernels.
+        use kbcurate::dedup::minhash::Shingles;
+        let words2 = Profile { name: "ocr, word 2-grams".into(), shingles: Shingles::Words { n: 2 }, ..Profile::ocr() };
+        for profile in [Profile::ocr(), Profile::web(), words2] {
+            let input = match profile.shingles {
+                Shingles::Words { .. } => SignatureInput::Raw,
+                Shingles::Chars { .. } => SignatureInput::Hashes,
+            };
+            let signer = EmulatedSigner::new(emu.clone(), &profile.hasher(), input);
             let (docs, bytes) = check_signer(&texts, &profile, &signer);
             eprintln!(
-                "{}: emulated normalize_chunks + text_oph identical on {docs} documents, {:.1} MB",
+                "{}: emulated kernels from {input:?} identical on {docs} documents, {:.1} MB",
                 profile.name,
                 bytes as f64 / 1e6
             );
@@ -411,34 +420,40 @@ fn duplicated_pages(work: &std::path::Path) -> Option<std::path::PathBuf> {
 /// emulation, both on batches of raw text as the GPU signer asks for them.
 #[test]
 fn batched_dedup_writes_what_the_cpu_writes() {
+    use kbcurate::dedup::minhash::Shingles;
     use kbcurate::dedup::stage::{dedup, DedupOptions, Signer};
     let work = tempfile::tempdir().unwrap();
     let Some(ds) = duplicated_pages(work.path()) else { return };
-    let profile = Profile::ocr();
-    let mut signers: Vec<Option<std::sync::Arc<dyn BatchSigner>>> =
-        vec![None, Some(std::sync::Arc::new(ReferenceSigner::new(&profile.hasher()).taking(SignatureInput::Raw)))];
-    if let Some(emu) = emulator::Emulator::build(emulator::Kernels::Signatures) {
-        let emu = std::sync::Arc::new(emu);
-        signers.push(Some(std::sync::Arc::new(emulator::EmulatedSigner::new(
-            emu,
-            &profile.hasher(),
-            SignatureInput::Raw,
-        ))));
-    }
-    let mut outs = Vec::new();
-    for (k, signer) in signers.into_iter().enumerate() {
-        let mut o = DedupOptions::new(work.path().join(format!("dedup-{k}")));
-        let name = signer.as_ref().map_or("the CPU path".to_string(), |s| s.describe());
-        o.signer = signer.map(Signer);
-        let s = dedup(&ds, &o).unwrap();
-        eprintln!("dedup by {name}: {} of {} kept", s.counts.kept, s.counts.input);
-        assert!(s.counts.kept < s.counts.input, "the copies are found");
-        let mut files = common::files(&o.output);
-        files.retain(|(name, _)| !name.starts_with("work"));
-        outs.push((name, files));
-    }
-    for (name, files) in &outs[1..] {
-        assert!(files == &outs[0].1, "{name} wrote other files than the CPU path");
+    let emu = emulator::Emulator::build(emulator::Kernels::Signatures).map(std::sync::Arc::new);
+    // `ocr` as the GPU signs it (character shingles hashed on the CPU), and word 2-grams from
+    // raw text (normalized and hashed on the device).
+    let words2 = Profile { name: "ocr-words".into(), shingles: Shingles::Words { n: 2 }, ..Profile::ocr() };
+    for (profile, input) in [(Profile::ocr(), SignatureInput::Hashes), (words2, SignatureInput::Raw)] {
+        let mut signers: Vec<Option<std::sync::Arc<dyn BatchSigner>>> =
+            vec![None, Some(std::sync::Arc::new(ReferenceSigner::new(&profile.hasher()).taking(input)))];
+        if let Some(emu) = &emu {
+            signers.push(Some(std::sync::Arc::new(emulator::EmulatedSigner::new(
+                emu.clone(),
+                &profile.hasher(),
+                input,
+            ))));
+        }
+        let mut outs = Vec::new();
+        for (k, signer) in signers.into_iter().enumerate() {
+            let mut o = DedupOptions::new(work.path().join(format!("dedup-{}-{k}", profile.name)));
+            o.profile = profile.clone();
+            let name = signer.as_ref().map_or("the CPU path".to_string(), |s| s.describe());
+            o.signer = signer.map(Signer);
+            let s = dedup(&ds, &o).unwrap();
+            eprintln!("{}: dedup by {name}: {} of {} kept", profile.name, s.counts.kept, s.counts.input);
+            assert!(s.counts.kept < s.counts.input, "the copies are found");
+            let mut files = common::files(&o.output);
+            files.retain(|(name, _)| !name.starts_with("work"));
+            outs.push((name, files));
+        }
+        for (name, files) in &outs[1..] {
+            assert!(files == &outs[0].1, "{}: {name} wrote other files than the CPU path", profile.name);
+        }
     }
 }
 

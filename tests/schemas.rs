@@ -115,6 +115,7 @@ fn rejected_schema_matches_arrow() {
         stage: String::new(),
         reason: String::new(),
         detail: String::new(),
+        score: None,
         text: None,
     };
     assert_eq!(keys(&serde_json::to_value(r).unwrap()), keys(props));

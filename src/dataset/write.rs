@@ -189,6 +189,7 @@ impl RowOrigin {
             stage: stage.to_string(),
             reason: reason.to_string(),
             detail,
+            score: None,
             text,
         }
     }

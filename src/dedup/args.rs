@@ -38,6 +38,11 @@ pub struct DedupArgs {
     #[arg(long)]
     #[serde(default)]
     pub threshold: Option<f64>,
+    /// Override the profile's least alignment of a confirmed duplicate (0..1): the share of
+    /// the longer text's words aligned in order with the other's, equal or near misses.
+    #[arg(long)]
+    #[serde(default)]
+    pub min_alignment: Option<f64>,
     /// Override the profile's shingles: `words:N` (runs of N words) or `chars:N` (runs of N
     /// characters, spaces included).
     #[arg(long)]
@@ -68,8 +73,9 @@ pub struct DedupArgs {
     #[arg(long)]
     #[serde(default)]
     pub save_index: bool,
-    /// How the copy to keep is chosen, best first: any of ocr_confidence, length, date
-    /// (earliest), latest; the id breaks the last tie.
+    /// How the copy to keep is chosen, best first: any of common_words (the copy with the
+    /// fewest misread words), ocr_confidence, length, date (earliest), latest; the id breaks
+    /// the last tie.
     #[arg(long, value_delimiter = ',', default_values_t = default_keep_order())]
     #[serde(default = "default_keep_order")]
     pub keep_order: Vec<KeepKey>,
@@ -85,6 +91,7 @@ impl Default for DedupArgs {
         DedupArgs {
             profile: default_profile(),
             threshold: None,
+            min_alignment: None,
             shingles: None,
             bands_rows: None,
             banding_from_threshold: false,
@@ -107,6 +114,12 @@ impl DedupArgs {
                 return Err(format!("threshold {t}: must be between 0 and 1"));
             }
             profile.threshold = t;
+        }
+        if let Some(a) = self.min_alignment {
+            if !(0.0..=1.0).contains(&a) {
+                return Err(format!("min_alignment {a}: must be between 0 and 1"));
+            }
+            profile.verify.min_alignment = a;
         }
         if let Some(s) = self.shingles {
             profile.shingles = s.0;

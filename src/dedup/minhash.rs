@@ -268,6 +268,15 @@ pub fn shingle_into(norm: &str, shingles: Shingles, out: &mut Vec<u64>) {
     match shingles {
         Shingles::Words { n } if n < WORD_RING => word_shingles(norm.as_bytes(), n.max(1), out),
         Shingles::Words { n } => word_shingles_by_starts(norm.as_bytes(), n, out),
+        Shingles::Chars { n } if norm.is_ascii() => {
+            // Characters are bytes: the same windows, without the index of character starts.
+            let (bytes, n) = (norm.as_bytes(), n.max(1));
+            if bytes.len() <= n {
+                out.push(xxh3_64(bytes));
+                return;
+            }
+            out.extend(bytes.windows(n).map(xxh3_64));
+        }
         Shingles::Chars { n } => {
             let n = n.max(1);
             let idx: Vec<usize> = norm.char_indices().map(|(i, _)| i).chain(std::iter::once(norm.len())).collect();

@@ -6,6 +6,7 @@
 //! `_work/` records in `work`, the saved index in `index`, the written part in `output`). Its
 //! evaluation on planted duplicates is `crate::eval::dedup`.
 
+pub mod align;
 pub mod args;
 pub mod batch;
 pub mod boilerplate;
@@ -20,6 +21,7 @@ pub mod profile;
 pub mod rule_table;
 pub mod runs;
 pub mod stage;
+mod texts;
 mod work;
 
 /// The stage's name, in manifests and rejections.

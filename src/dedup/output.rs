@@ -101,12 +101,21 @@ pub(super) fn filter_part(
             let (reason, detail) = if emptied {
                 (Reason::EmptyText, "every line is boilerplate of its source".to_string())
             } else if d.earlier {
-                (d.reason(), format!("kept {kept} (cluster of {}; in the earlier dataset)", d.size))
+                (
+                    d.reason(),
+                    format!(
+                        "kept {kept} (cluster of {}; similarity {:.3}; in the earlier dataset)",
+                        d.size, d.similarity
+                    ),
+                )
             } else {
-                (d.reason(), format!("kept {kept} (cluster of {})", d.size))
+                (d.reason(), format!("kept {kept} (cluster of {}; similarity {:.3})", d.size, d.similarity))
             };
+            let score = (!emptied).then_some(d.similarity);
             *counts.rejected.entry(reason.as_str().to_string()).or_default() += 1;
-            rejected.push(&origin.rejection(r, STAGE, reason.as_str(), detail, Some(text.value(r).to_string())))?;
+            let mut rejection = origin.rejection(r, STAGE, reason.as_str(), detail, Some(text.value(r).to_string()));
+            rejection.score = score;
+            rejected.push(&rejection)?;
             cluster.append_value(&kept);
             size.append_value(d.size);
             keep.push(false);

@@ -9,19 +9,21 @@
 //! 3. **signatures** (per input part, and per part of an earlier release's dataset or saved
 //!    index, `index`): each document's exact-text hash (xxh3-128 of the normalized text,
 //!    boilerplate removed), MinHash signature and ranking fields go to a fixed-size record
-//!    file; its band keys and exact hash go to a sorted run file.
+//!    file, its normalized text to a text store (`texts`); its band keys and exact hash go to
+//!    a sorted run file.
 //! 4. **cluster** (once, streaming): the parts' runs are merged; documents sharing a band key
-//!    become candidates, verified by estimated Jaccard (≥ the profile's threshold) before they
-//!    are joined in a union-find (4 bytes per document); equal 128-bit exact hashes are joined
-//!    without further check. In each cluster the best copy (by `keep_order`, then the
-//!    smallest id) is kept; decisions are written per part.
+//!    whose estimated Jaccard reaches the profile's threshold, or sharing the exact hash, are
+//!    candidate pairs. Documents are then visited best copy first (`keep_order`, then the
+//!    smallest id): each is aligned with the kept copies near it in the candidate graph and
+//!    joins the first it is verified against ([`super::align`], [`super::cluster::assign`]),
+//!    or is kept itself. Decisions are written per part.
 //! 5. **filter** (per part, `output`): kept documents get `dup_cluster` (the kept copy's id)
 //!    and `dup_cluster_size`; the others go to `rejected/` as `exact-duplicate` or
-//!    `near-duplicate`, naming the copy that was kept.
+//!    `near-duplicate`, naming the copy that was kept and their measured similarity.
 //! 6. **finalize** (once): the manifest, and the saved index's description.
 //!
-//! Outputs do not depend on the thread count: clusters are sets, the kept copy follows a total
-//! order, and every part is written in input order.
+//! Outputs do not depend on the thread count: the candidate pairs are a set, documents are
+//! visited in a total order, and every part is written in input order.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -32,13 +34,15 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use super::align::Prepared;
 use super::batch::BatchSigner;
-use super::cluster::{better_by, Rank, UnionFind};
+use super::cluster::{assign, better_by, Graph, KeepKey, Rank, Role, WordCounts};
 use super::error::io_err;
 pub use super::index::INDEX_DIR;
 use super::index::{Earlier, IndexFile, IndexPart, IndexWriter, INDEX_FILE, INDEX_FORMAT};
 use super::output::filter_part;
 use super::runs::{self};
+use super::texts::TextStore;
 use super::work::*;
 use crate::dataset::{self, Counts, Dataset, Manifest, PartRecord};
 use crate::stage::{self, DatasetStage, FileMark, Marker, MarkerPath, OutputLock, PartStage};
@@ -51,20 +55,25 @@ pub use super::STAGE;
 pub struct DedupSummary {
     pub counts: Counts,
     pub clusters: u64,
+    /// Pairs met in a shared band (before the estimate).
     pub candidate_pairs: u64,
+    /// Copies removed, each verified against its kept copy.
     pub verified_pairs: u64,
+    /// Pairs whose texts were aligned (exact copies need none).
+    pub aligned_pairs: u64,
     pub elapsed: Duration,
 }
 
 impl DedupSummary {
     pub fn render(&self) -> String {
         let mut s = format!(
-            "dedup: {} documents kept of {} in {:.2}s; {} duplicate clusters; {} candidate pairs, {} verified\n",
+            "dedup: {} documents kept of {} in {:.2}s; {} duplicate clusters; {} candidate pairs, {} aligned, {} verified\n",
             self.counts.kept,
             self.counts.input,
             self.elapsed.as_secs_f64(),
             self.clusters,
             self.candidate_pairs,
+            self.aligned_pairs,
             self.verified_pairs
         );
         for (r, n) in &self.counts.rejected {
@@ -229,6 +238,16 @@ struct ClusterStats {
     clusters: u64,
     candidate_pairs: u64,
     verified_pairs: u64,
+    aligned_pairs: u64,
+    removed_similarity: Vec<u64>,
+}
+
+/// The removed copies' similarity to their kept copy, in bins of 0.05 from 0.5 up (the last
+/// bin holds 1.0, an exact copy).
+pub const SIMILARITY_BINS: usize = 11;
+
+fn similarity_bin(s: f32) -> usize {
+    (((s as f64 - 0.5) / 0.05).floor().max(0.0) as usize).min(SIMILARITY_BINS - 1)
 }
 
 /// Step markers ([`crate::stage::Marker`]) live in `_work/` and name the files they vouch for
@@ -272,7 +291,7 @@ impl PartStage for LinesStep<'_, '_> {
         let i = part as usize;
         let run = ctx.work.join(format!("lines-{i}.run"));
         let (d, p) = ctx.part(i).expect("input parts are dataset parts");
-        super::boilerplate::count_part(d, p, ctx.opts.profile.normalization, &run)?;
+        super::boilerplate::count_part(d, p, ctx.opts.profile.line_normalization(), &run)?;
         Ok(((), marks(&ctx.work, &[run])?))
     }
 }
@@ -343,20 +362,27 @@ impl DatasetStage for FilterStep<'_, '_> {
             let size = u32::from_le_bytes(b[1..5].try_into().expect("4 bytes"));
             Ok(Decision {
                 keep: b[0] & KEEP != 0,
-                cluster: (size > 1).then(|| hex(b[5..].try_into().expect("16 bytes"))),
+                cluster: (size > 1).then(|| hex(b[5..21].try_into().expect("16 bytes"))),
                 size,
                 exact: b[0] & EXACT != 0,
                 earlier: b[0] & EARLIER != 0,
+                similarity: f32::from_le_bytes(b[21..25].try_into().expect("4 bytes")),
             })
         };
         let mut index = if ctx.opts.save_index {
-            Some(IndexWriter::create(&ctx.sig_path(i), ctx.index_part_path(i), ctx.layout.size())?)
+            Some(IndexWriter::create(
+                &ctx.sig_path(i),
+                &ctx.text_paths(i),
+                ctx.rows(i),
+                ctx.index_part_path(i),
+                ctx.layout.size(),
+            )?)
         } else {
             None
         };
         let (d, p) = ctx.part(i).expect("input parts are dataset parts");
         let o = ctx.opts;
-        let norm = o.profile.normalization;
+        let norm = o.profile.line_normalization();
         let rec = filter_part(d, p, part, &o.output, o.compression, &self.boiler, norm, decide, index.as_mut())?;
         if let Some(ix) = index {
             ix.finish()?;
@@ -367,7 +393,11 @@ impl DatasetStage for FilterStep<'_, '_> {
     /// The saved index's part, when one is asked for: without it the part is not complete.
     fn extra_files(&self, part: u32) -> Vec<String> {
         if self.ctx.opts.save_index {
-            vec![format!("{INDEX_DIR}/sig-{part}.bin")]
+            vec![
+                format!("{INDEX_DIR}/sig-{part}.bin"),
+                format!("{INDEX_DIR}/text-{part}.bin"),
+                format!("{INDEX_DIR}/text-{part}.off"),
+            ]
         } else {
             Vec::new()
         }
@@ -477,10 +507,23 @@ impl<'a> Ctx<'a> {
         Marker::<()>::valid(&self.boilerplate_marker(), &self.plan).is_some()
     }
 
-    /// What the signatures step writes for source `i` (a saved index's signatures are read
-    /// where they are, and vouched for by size all the same).
-    fn signature_files(&self, i: usize) -> [PathBuf; 2] {
-        [self.sig_path(i), self.work.join(format!("keys-{i}.run"))]
+    /// What the signatures step writes for source `i` (a saved index's signatures and texts
+    /// are read where they are, and vouched for by size all the same).
+    fn signature_files(&self, i: usize) -> Vec<PathBuf> {
+        let mut files = vec![self.sig_path(i), self.work.join(format!("keys-{i}.run"))];
+        files.extend(self.text_paths(i));
+        files
+    }
+
+    /// The text store of source `i` ([`super::texts`]).
+    fn text_paths(&self, i: usize) -> [PathBuf; 2] {
+        match self.sources[i] {
+            Source::Index { set, part } => match &self.earlier[set] {
+                Earlier::Index(ix) => super::texts::paths(&ix.dir, &super::index::text_stem(&ix.file.parts[part].file)),
+                Earlier::Dataset(_) => unreachable!("index sources point at indexes"),
+            },
+            Source::Part { .. } => super::texts::paths(&self.work, &format!("text-{i}")),
+        }
     }
 
     fn signatures_done(&self, i: usize) -> bool {
@@ -599,24 +642,17 @@ impl<'a> Ctx<'a> {
         let done = (0..self.sources.len()).all(|i| self.signatures_done(i));
         self.needs("the signatures of every part", done, Step::Signatures)?;
         let (layout, base, work) = (&self.layout, &self.base, &self.work);
-        let sig_files: Vec<File> = (0..self.sources.len())
+        // The candidates' records are read where they lie: mapped, not copied out with a read
+        // call each (a group's first record and every candidate; the system calls were a third
+        // of this serial step) nor decoded into vectors.
+        let maps: Vec<memmap2::Mmap> = (0..self.sources.len())
             .map(|i| {
                 let p = self.sig_path(i);
-                File::open(&p).map_err(io_err(&p))
-            })
-            .collect::<Result<_, _>>()?;
-        // The candidates' records are read where they lie: mapped, not copied out with a read
-        // call each (a group's first record and every unjoined candidate; the system calls were
-        // a third of this serial step) nor decoded into vectors.
-        let maps: Vec<memmap2::Mmap> = sig_files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let p = self.sig_path(i);
+                let f = File::open(&p).map_err(io_err(&p))?;
                 // SAFETY: the signature files are this stage's own (`_work/`) or a saved index's,
                 // complete before this step starts (their markers say so) and not written while
                 // it runs; the length is checked against the rows before any record is read.
-                let map = unsafe { memmap2::Mmap::map(f) }.map_err(io_err(&p))?;
+                let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io_err(&p))?;
                 let want = self.rows(i) * layout.size() as u64;
                 if map.len() as u64 != want {
                     return Err(DedupError::Other(format!(
@@ -629,124 +665,170 @@ impl<'a> Ctx<'a> {
                 Ok(map)
             })
             .collect::<Result<_, _>>()?;
+        let texts: Vec<TextStore> = (0..self.sources.len())
+            .map(|i| TextStore::open(&self.text_paths(i), self.rows(i)))
+            .collect::<Result<_, _>>()?;
         let part_of = |doc: u64| base.partition_point(|&b| b <= doc) - 1;
         let record = |doc: u64| -> &[u8] {
             let i = part_of(doc);
             let at = (doc - base[i]) as usize * layout.size();
             &maps[i][at..at + layout.size()]
         };
-        let total = self.total;
-        let mut uf = UnionFind::new(total as usize);
-        let (mut candidates, mut verified) = (0u64, 0u64);
+        let text = |doc: u32| -> &str {
+            let i = part_of(doc as u64);
+            texts[i].get((doc as u64 - base[i]) as usize)
+        };
         let run_paths: Vec<PathBuf> = (0..self.sources.len()).map(|i| work.join(format!("keys-{i}.run"))).collect();
         let runs = runs::MappedRuns::open(&run_paths).map_err(io_err(work))?;
-        let threshold = self.opts.profile.threshold;
-        // The bands are merged and their candidates verified in parallel, a wave of bands at a
-        // time; the verified pairs are then joined in band order. A pair is joined when it is
-        // verified and not yet connected at its turn, as in one merge over all bands, so the
-        // clusters and both counts do not depend on the threads. Pairs connected before the
-        // wave are not verified again, which keeps a wave's pairs few after the first bands.
-        let bands: Vec<u64> = (0..self.opts.profile.banding.bands as u64).chain([EXACT_BAND]).collect();
+        let profile = &self.opts.profile;
+        // 1. Candidates: documents sharing a band key whose estimate reaches the threshold, or
+        //    sharing the exact hash. The bands are merged in parallel, a wave at a time; the
+        //    pairs are a set, so neither the waves nor the threads change it.
+        let mut candidates = 0u64;
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        let mut deduped = 0usize;
+        let bands: Vec<u64> = (0..profile.banding.bands as u64).chain([EXACT_BAND]).collect();
         for wave in bands.chunks(rayon::current_num_threads().max(1)) {
             let found: Vec<io::Result<BandPairs>> = wave
                 .par_iter()
                 .map(|&band| {
-                    let (mut pairs, mut ok_pairs) = (0u64, Vec::new());
+                    let (mut seen, mut ok_pairs) = (0u64, Vec::new());
                     runs.merge_in(band..=band, 2, |_, docs| {
                         let first = record(docs[0]);
                         for &d in &docs[1..] {
-                            pairs += 1;
-                            if uf.connected(d as u32, docs[0] as u32) {
-                                continue;
-                            }
+                            seen += 1;
                             let other = record(d);
                             let ok = if band == EXACT_BAND {
                                 other[..16] == first[..16]
                             } else {
-                                agreement(&first[Layout::HEAD..], &other[Layout::HEAD..]) >= threshold
+                                agreement(&first[Layout::HEAD..], &other[Layout::HEAD..]) >= profile.threshold
                             };
                             if ok {
-                                ok_pairs.push((docs[0] as u32, d as u32));
+                                ok_pairs.push((docs[0].min(d) as u32, docs[0].max(d) as u32));
                             }
                         }
                         Ok(())
                     })?;
-                    Ok((pairs, ok_pairs))
+                    Ok((seen, ok_pairs))
                 })
                 .collect();
             for band in found {
-                let (pairs, ok_pairs) = band.map_err(io_err(work))?;
-                candidates += pairs;
-                for (a, b) in ok_pairs {
-                    if uf.find(a) != uf.find(b) {
-                        verified += 1;
-                        uf.union(a, b);
-                    }
-                }
+                let (seen, ok_pairs) = band.map_err(io_err(work))?;
+                candidates += seen;
+                pairs.extend(ok_pairs);
+            }
+            // Large clusters repeat their pairs in every band: keep the set small as it grows.
+            if pairs.len() > 2 * deduped.max(1 << 16) {
+                pairs.sort_unstable();
+                pairs.dedup();
+                deduped = pairs.len();
             }
             runs.release_through(*wave.last().expect("a wave has bands"));
         }
-        tracing::info!("{candidates} candidate pairs, {verified} joined");
+        let graph = Graph::new(&pairs);
+        drop(pairs);
+        tracing::info!("{candidates} band pairs, {} candidate pairs", graph.pairs());
 
-        // Cluster sizes, then the best copy of each cluster.
-        let mut size: Vec<u32> = vec![0; total as usize];
-        let mut roots: Vec<u32> = Vec::with_capacity(total as usize);
-        for d in 0..total as u32 {
-            let r = uf.find(d);
-            roots.push(r);
-            size[r as usize] += 1;
-        }
-        drop(uf);
-        // The kept copy of each cluster; a document of an earlier release always wins (it has
-        // been released already), then the total order of `better`.
-        let mut best: HashMap<u32, (u64, Rank, u128, bool)> = HashMap::new();
-        for (i, map) in maps.iter().enumerate() {
-            let is_earlier = i >= self.n_input;
-            for (row, rec) in map.chunks_exact(layout.size()).enumerate() {
-                let doc = base[i] + row as u64;
-                let root = roots[doc as usize];
-                if size[root as usize] < 2 {
-                    continue;
+        // 2. Every document of the graph, best copy first: an earlier release's documents
+        //    (released already), then the keep order, then the id.
+        let is_earlier = |doc: u32| part_of(doc as u64) >= self.n_input;
+        let nodes = graph.nodes();
+        // The text-quality key, over the documents that have candidates (the copies of one
+        // text among them).
+        let counts = self.opts.keep_order.contains(&KeepKey::CommonWords).then(|| {
+            let mut c = WordCounts::default();
+            nodes.iter().for_each(|&d| c.add(text(d)));
+            c
+        });
+        let mut order: Vec<(u32, Rank)> = nodes
+            .into_iter()
+            .map(|d| {
+                let mut rank = decode(record(d as u64), 0).rank;
+                if let Some(c) = &counts {
+                    rank.common_words = c.common_words(text(d));
                 }
-                let d = decode(rec, 0);
-                let e = best.entry(root).or_insert((doc, d.rank, d.exact, is_earlier));
-                let wins = match (is_earlier, e.3) {
-                    (true, false) => true,
-                    (false, true) => false,
-                    _ => better_by(&self.opts.keep_order, &d.rank, &e.1) == std::cmp::Ordering::Less,
-                };
-                if wins {
-                    *e = (doc, d.rank, d.exact, is_earlier);
-                }
+                (d, rank)
+            })
+            .collect();
+        drop(counts);
+        order.sort_by(|(a, ra), (b, rb)| {
+            is_earlier(*b).cmp(&is_earlier(*a)).then_with(|| better_by(&self.opts.keep_order, ra, rb)).then(a.cmp(b))
+        });
+        let order: Vec<u32> = order.into_iter().map(|(d, _)| d).collect();
+
+        // 3. Centres and their verified members. The kept copy's text is the prepared side:
+        //    the other copy's misread words are then looked up among its words as near misses
+        //    (a copy prepared against the clean text aligns 0.05 lower at the low end).
+        let verify = profile.verify;
+        let mut aligned = 0u64;
+        // Kept copies are tried again and again (each of their copies, and the documents near
+        // them): a few are kept prepared. Which ones changes nothing but time.
+        let mut prepared: HashMap<u32, Prepared> = HashMap::new();
+        let words = |t: &str| t.split(' ').filter(|w| !w.is_empty()).count();
+        let likely = |d: u32, c: u32| agreement(&record(d as u64)[Layout::HEAD..], &record(c as u64)[Layout::HEAD..]);
+        let roles = assign(&order, &graph, is_earlier, likely, |d, c| {
+            let (rd, rc) = (record(d as u64), record(c as u64));
+            if rd[..16] == rc[..16] {
+                return Some(1.0);
+            }
+            if prepared.len() >= 64 && !prepared.contains_key(&c) {
+                prepared.clear();
+            }
+            let centre = prepared.entry(c).or_insert_with(|| Prepared::new(text(c)));
+            // At most the shorter text's words align: a length ratio below the bar decides.
+            let (nc, nd) = (centre.len(), words(text(d)));
+            if (nc.min(nd) as f64) < verify.min_alignment * nc.max(nd) as f64 {
+                return None;
+            }
+            aligned += 1;
+            let a = centre.align(text(d), verify.min_figures);
+            (a.score >= verify.min_alignment && a.figure_conflict <= verify.max_figure_conflict)
+                .then_some(a.score as f32)
+        });
+        drop(prepared);
+        let mut size: HashMap<u32, u32> = HashMap::new();
+        let mut histogram = [0u64; SIMILARITY_BINS];
+        for r in roles.values() {
+            if let Role::Member { centre, similarity } = r {
+                *size.entry(*centre).or_insert(1) += 1;
+                histogram[similarity_bin(*similarity)] += 1;
             }
         }
+        let members: u64 = histogram.iter().sum();
+        tracing::info!("{aligned} pairs aligned; {members} copies removed around {} kept copies", size.len());
+
         // Each input part's decisions, a fixed-size record per row, for the filter step.
         (0..self.n_input).into_par_iter().try_for_each(|i| -> Result<(), DedupError> {
             let mut out = Vec::with_capacity(self.rows(i) as usize * DECISION);
-            for (row, rec) in maps[i].chunks_exact(layout.size()).enumerate() {
-                let doc = base[i] + row as u64;
-                let root = roots[doc as usize];
-                let n = size[root as usize];
-                if n < 2 {
-                    out.push(KEEP);
-                    out.extend_from_slice(&1u32.to_le_bytes());
-                    out.extend_from_slice(&[0; 16]);
-                    continue;
-                }
-                let (kept, rank, kept_exact, earlier) = best[&root];
-                let exact = doc != kept && decode(rec, 0).exact == kept_exact;
-                out.push(
-                    if doc == kept { KEEP } else { 0 }
-                        | if exact { EXACT } else { 0 }
-                        | if earlier { EARLIER } else { 0 },
-                );
+            for row in 0..self.rows(i) {
+                let doc = (base[i] + row) as u32;
+                let (flags, n, kept, similarity) = match roles.get(&doc) {
+                    Some(Role::Member { centre, similarity }) => {
+                        let (own, theirs) = (record(doc as u64), record(*centre as u64));
+                        let exact = own[..16] == theirs[..16];
+                        let flags = if exact { EXACT } else { 0 } | if is_earlier(*centre) { EARLIER } else { 0 };
+                        (flags, size[centre], decode(theirs, 0).rank.id, *similarity)
+                    }
+                    Some(Role::Centre) if size.contains_key(&doc) => {
+                        (KEEP, size[&doc], decode(record(doc as u64), 0).rank.id, 1.0)
+                    }
+                    _ => (KEEP, 1, [0; 16], 1.0),
+                };
+                out.push(flags);
                 out.extend_from_slice(&n.to_le_bytes());
-                out.extend_from_slice(&rank.id);
+                out.extend_from_slice(&kept);
+                out.extend_from_slice(&similarity.to_le_bytes());
             }
             dataset::write_atomic(&work.join(format!("decisions-{i}.bin")), &out)?;
             Ok(())
         })?;
-        let stats = ClusterStats { clusters: best.len() as u64, candidate_pairs: candidates, verified_pairs: verified };
+        let stats = ClusterStats {
+            clusters: size.len() as u64,
+            candidate_pairs: candidates,
+            verified_pairs: members,
+            aligned_pairs: aligned,
+            removed_similarity: histogram.to_vec(),
+        };
         let decisions: Vec<PathBuf> = (0..self.n_input).map(|i| work.join(format!("decisions-{i}.bin"))).collect();
         Marker { plan: self.plan.clone(), files: marks(work, &decisions)?, data: stats }
             .write(&work_marker(work, "cluster.json".into()))?;
@@ -844,7 +926,20 @@ impl<'a> Ctx<'a> {
             rejected_parts,
             text_bytes,
             compression: self.opts.compression,
-            stats: None,
+            stats: Some(serde_json::json!({
+                "clusters": stats.clusters,
+                "band_pairs": stats.candidate_pairs,
+                "aligned_pairs": stats.aligned_pairs,
+                "removed": stats.verified_pairs,
+                "removed_similarity": {
+                    "bins": (0..SIMILARITY_BINS).map(|b| match b {
+                        0 => "< 0.55".to_string(),
+                        b if b == SIMILARITY_BINS - 1 => "1.00".to_string(),
+                        b => format!("{:.2}–{:.2}", 0.5 + 0.05 * b as f64, 0.55 + 0.05 * b as f64),
+                    }).collect::<Vec<_>>(),
+                    "counts": stats.removed_similarity,
+                },
+            })),
         };
         manifest.write(out, self.opts.sync)?;
         let _ = std::fs::remove_dir_all(&self.work);
@@ -853,6 +948,7 @@ impl<'a> Ctx<'a> {
             clusters: stats.clusters,
             candidate_pairs: stats.candidate_pairs,
             verified_pairs: stats.verified_pairs,
+            aligned_pairs: stats.aligned_pairs,
             elapsed: Duration::ZERO,
         })
     }

@@ -11,12 +11,13 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float32Type, UInt32Type};
 use arrow_array::Array;
 
-use super::batch::{BatchSigner, ShingleBatch};
+use super::batch::{BatchSigner, ShingleBatch, SignatureInput};
 use super::boilerplate::strip;
 use super::cluster::Rank;
 use super::error::{io_err, DedupError};
 use super::profile::Profile;
 use super::runs::Grouped;
+use super::texts::TextWriter;
 use crate::dataset::{self, Dataset};
 use crate::reject::Reason;
 
@@ -58,6 +59,7 @@ pub(super) fn decode(b: &[u8], perms: usize) -> DocRecord {
             n_chars: u32_at(20),
             date: i32::from_le_bytes(b[24..28].try_into().expect("4 bytes")),
             id: b[28..44].try_into().expect("16 bytes"),
+            common_words: f32::NAN,
         },
         sig: (0..perms).map(|k| u32_at(Layout::HEAD + 4 * k)).collect(),
     }
@@ -85,7 +87,7 @@ pub(super) fn id_bytes(id: &str) -> [u8; 16] {
     out
 }
 
-pub(super) const DECISION: usize = 1 + 4 + 16;
+pub(super) const DECISION: usize = 1 + 4 + 16 + 4;
 pub(super) const KEEP: u8 = 1;
 pub(super) const EXACT: u8 = 2;
 pub(super) const EARLIER: u8 = 4;
@@ -121,6 +123,9 @@ pub(super) struct Decision {
     pub(super) exact: bool,
     /// The kept copy is in the earlier dataset (`--against`).
     pub(super) earlier: bool,
+    /// A removed copy's measured similarity to the kept copy (its alignment; 1 for an exact
+    /// copy).
+    pub(super) similarity: f32,
 }
 
 impl Decision {
@@ -155,6 +160,8 @@ pub(super) fn signatures(
     let mut hasher = profile.hasher();
     let tmp = sig_path.with_extension("tmp");
     let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io_err(&tmp))?);
+    let mut texts = TextWriter::create(super::texts::paths(work, &format!("text-{i}")))?;
+    let mut text_err = Ok(());
     let mut entries = key_groups(&profile.banding, part.rows as usize);
     let (mut sig, mut keys, mut rec) = (Vec::new(), Vec::new(), Vec::with_capacity(layout.size()));
     let mut scratch = String::new();
@@ -182,7 +189,7 @@ pub(super) fn signatures(
         // Compare documents without their boilerplate: shared mastheads are not shared text.
         let mut compared = |r: usize, f: &mut dyn FnMut(&str)| {
             let src = sources.as_ref().filter(|s| s.is_valid(r)).map_or("", |s| s.value(r));
-            let stripped = strip(text.value(r), src, boiler, profile.normalization, &mut scratch);
+            let stripped = strip(text.value(r), src, boiler, profile.line_normalization(), &mut scratch);
             f(stripped.as_ref().map_or(text.value(r), |(s, _)| s.as_str()));
         };
         // Batched (GPU): the whole record batch's shingles in one flat array, signed at once.
@@ -195,6 +202,12 @@ pub(super) fn signatures(
             for r in 0..batch.num_rows() {
                 compared(r, &mut |t| {
                     shingles.push(&mut hasher, t);
+                    // The text the pair is verified on; raw text goes to the device as it is.
+                    let norm =
+                        if shingles.input() == SignatureInput::Raw { hasher.normalize(t) } else { hasher.normalized() };
+                    if text_err.is_ok() {
+                        text_err = texts.push(norm);
+                    }
                     // Only the rank of a dataset without `n_chars` needs it.
                     n_chars.push(if chars.is_none() { t.chars().count() as u32 } else { 0 });
                 });
@@ -210,6 +223,9 @@ pub(super) fn signatures(
                 let mut t_chars = 0;
                 compared(r, &mut |t| {
                     hasher.signature(t, &mut sig);
+                    if text_err.is_ok() {
+                        text_err = texts.push(hasher.normalized());
+                    }
                     // Only the rank of a dataset without `n_chars` needs it.
                     if chars.is_none() {
                         t_chars = t.chars().count() as u32;
@@ -222,6 +238,7 @@ pub(super) fn signatures(
                 n_chars: chars.as_ref().map_or(t_chars, |c| c.value(r)),
                 date: dates.as_ref().filter(|c| c.is_valid(r)).map_or(i32::MAX, |c| c.value(r)),
                 id: id_bytes(ids.value(r)),
+                common_words: f32::NAN,
             };
             rec.clear();
             encode(&DocRecord { exact, rank, sig: sig.clone() }, &mut rec);
@@ -230,6 +247,8 @@ pub(super) fn signatures(
             row += 1;
         }
     }
+    text_err?;
+    texts.finish()?;
     drop(w.into_inner().map_err(|e| DedupError::Io { path: tmp.clone(), source: e.into_error() })?);
     std::fs::rename(&tmp, &sig_path).map_err(io_err(&sig_path))?;
     entries.write_run(&run_path).map_err(io_err(&run_path))
@@ -250,7 +269,7 @@ mod tests {
             flips in proptest::collection::vec(any::<bool>(), 40),
         ) {
             let b: Vec<u32> = a.iter().zip(&flips).map(|(&v, &f)| if f { v } else { v + 1 }).collect();
-            let rank = Rank { ocr_confidence: 0.5, n_chars: 10, date: 0, id: [7; 16] };
+            let rank = Rank { ocr_confidence: 0.5, n_chars: 10, date: 0, id: [7; 16], common_words: f32::NAN };
             let (mut ea, mut eb) = (Vec::new(), Vec::new());
             encode(&DocRecord { exact: 1, rank, sig: a.clone() }, &mut ea);
             encode(&DocRecord { exact: 2, rank, sig: b.clone() }, &mut eb);

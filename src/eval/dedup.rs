@@ -13,6 +13,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::dataset::Dataset;
+use crate::dedup::cluster::KeepKey;
 use crate::dedup::profile::Profile;
 use crate::dedup::stage::{dedup, DedupOptions};
 use crate::ingest::config::IngestConfig;
@@ -49,6 +50,10 @@ pub struct PlantParams {
     /// banns, pages under one masthead), each its own cluster: a dedup that removes one has
     /// removed a unique document.
     pub hard_negatives: usize,
+    /// Character noise instead of word noise: each copy draws a rate in this range and every
+    /// character of it is confused, dropped, doubled or replaced with that probability, as a
+    /// 19th-century engine reads Fraktur (10–20% gives word-2-gram Jaccard 0.05–0.15).
+    pub char_noise: Option<(f64, f64)>,
 }
 
 /// Where the planted documents' `ocr_confidence` comes from. Only `Correlated` tells the clean
@@ -76,6 +81,7 @@ impl Default for PlantParams {
             seed: 42,
             confidence: Confidence::Independent,
             hard_negatives: 200,
+            char_noise: None,
         }
     }
 }
@@ -183,6 +189,87 @@ fn noisy_copy(words: &[&str], noise: f64, junk: bool, rng: &mut Rng) -> String {
     let keep = out.len() - rng.below(out.len() / 10 + 1);
     out.truncate(keep);
     out.join(" ")
+}
+
+/// Visually close letters an engine reads for one another on worn Fraktur and Antiqua.
+const LOOKALIKES: [(char, &str); 22] = [
+    ('e', "co"),
+    ('c', "ee"),
+    ('n', "uri"),
+    ('u', "nii"),
+    ('i', "lj1"),
+    ('l', "i1t"),
+    ('s', "fſ"),
+    ('f', "ſs"),
+    ('a', "oä"),
+    ('o', "ae"),
+    ('ä', "aå"),
+    ('å', "aä"),
+    ('ö', "oø"),
+    ('h', "bk"),
+    ('b', "hl"),
+    ('t', "rf"),
+    ('r', "tn"),
+    ('m', "nu"),
+    ('k', "ltx"),
+    ('d', "ol"),
+    ('v', "yw"),
+    ('g', "qy"),
+];
+
+/// A copy of `words` with character noise at `rate`: each letter is confused with a look-alike,
+/// dropped, doubled or replaced by a random letter; some word breaks are lost or added; junk
+/// tokens appear, and, as with word noise, a line may be lost and the end cut.
+fn char_noisy_copy(words: &[&str], rate: f64, rng: &mut Rng) -> String {
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+    let mut out = String::new();
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            // A lost word break joins two words; otherwise a space.
+            if rng.unit() >= rate / 4.0 {
+                out.push(' ');
+            }
+        }
+        if rng.unit() < rate / 3.0 {
+            out.push_str(JUNK[rng.below(JUNK.len())]);
+            out.push(' ');
+        }
+        for c in w.chars() {
+            if rng.unit() >= rate {
+                out.push(c);
+                continue;
+            }
+            let lower = c.to_lowercase().next().unwrap_or(c);
+            match rng.below(10) {
+                0..=4 => match LOOKALIKES.iter().find(|(k, _)| *k == lower) {
+                    Some((_, alts)) => {
+                        let alts: Vec<char> = alts.chars().collect();
+                        out.push(alts[rng.below(alts.len())]);
+                    }
+                    None => out.push(LETTERS[rng.below(LETTERS.len())] as char),
+                },
+                5 | 6 => {} // dropped
+                7 => {
+                    out.push(c);
+                    out.push(c);
+                }
+                8 => out.push(LETTERS[rng.below(LETTERS.len())] as char),
+                _ => {
+                    // a broken word
+                    out.push(c);
+                    out.push(' ');
+                }
+            }
+        }
+    }
+    let mut toks: Vec<&str> = out.split(' ').filter(|t| !t.is_empty()).collect();
+    if rng.unit() < 0.3 && toks.len() > 20 {
+        let at = rng.below(toks.len() - 10);
+        toks.drain(at..at + 8);
+    }
+    let keep = toks.len() - rng.below(toks.len() / 10 + 1);
+    toks.truncate(keep);
+    toks.join(" ")
 }
 
 /// `text` with OCR noise planted as in the duplicates' copies (a share `noise` of the words
@@ -343,23 +430,24 @@ fn templated(k: usize, story: &[&str], rng: &mut Rng) -> String {
 pub fn plant(base: &[String], p: &PlantParams) -> Vec<Planted> {
     let mut rng = Rng(p.seed);
     let mut originals: Vec<Vec<&str>> = Vec::new();
-    // Stories for the masthead pages: cut after the originals, so that none shares text with
-    // a planted document.
+    // Stories for the masthead pages, each used once: cut first, so that every masthead page
+    // has its own (a page of masthead alone would be a copy of the others), and none shares
+    // text with a planted document.
     let mut stories: Vec<Vec<&str>> = Vec::new();
     let stories_wanted = p.hard_negatives.div_ceil(4);
     'outer: for t in base {
         let words: Vec<&str> = t.split_whitespace().collect();
-        for chunk in words.chunks(p.words_per_doc) {
-            if originals.len() < p.originals {
-                if chunk.len() >= p.words_per_doc / 2 {
-                    originals.push(chunk.to_vec());
-                }
-            } else if stories.len() < stories_wanted {
-                if chunk.len() >= 60 {
-                    stories.push(chunk[..60].to_vec());
-                }
-            } else {
+        let mut rest = &words[..];
+        while stories.len() < stories_wanted && rest.len() >= 60 {
+            stories.push(rest[..60].to_vec());
+            rest = &rest[60..];
+        }
+        for chunk in rest.chunks(p.words_per_doc) {
+            if originals.len() >= p.originals {
                 break 'outer;
+            }
+            if chunk.len() >= p.words_per_doc / 2 {
+                originals.push(chunk.to_vec());
             }
         }
     }
@@ -375,18 +463,19 @@ pub fn plant(base: &[String], p: &PlantParams) -> Vec<Planted> {
         docs.push(Planted { text: words.join(" "), cluster: c as u64, clean: true, ocr_confidence, negative: false });
         for _ in 0..rng.below(p.max_copies + 1) {
             let ocr_confidence = confidence(false, &mut rng);
-            docs.push(Planted {
-                text: noisy_copy(words, p.word_noise, true, &mut rng),
-                cluster: c as u64,
-                clean: false,
-                ocr_confidence,
-                negative: false,
-            });
+            let text = match p.char_noise {
+                Some((lo, hi)) => {
+                    let rate = lo + (hi - lo) * rng.unit();
+                    char_noisy_copy(words, rate, &mut rng)
+                }
+                None => noisy_copy(words, p.word_noise, true, &mut rng),
+            };
+            docs.push(Planted { text, cluster: c as u64, clean: false, ocr_confidence, negative: false });
         }
     }
     for k in 0..p.hard_negatives {
         let ocr_confidence = confidence(true, &mut rng);
-        let story = stories.get(k / 4).map(Vec::as_slice).unwrap_or_default();
+        let Some(story) = stories.get(k / 4) else { break };
         docs.push(Planted {
             text: templated(k, story, &mut rng),
             cluster: (originals.len() + k) as u64,
@@ -493,7 +582,13 @@ impl Report {
 
 /// Plants duplicates in `base`, writes them to `work/planted.jsonl`, ingests and dedups them with
 /// `profile`, and scores the outcome.
-pub fn evaluate(base: &[String], params: &PlantParams, profile: &Profile, work: &Path) -> anyhow::Result<Report> {
+pub fn evaluate(
+    base: &[String],
+    params: &PlantParams,
+    profile: &Profile,
+    keep_order: &[KeepKey],
+    work: &Path,
+) -> anyhow::Result<Report> {
     let docs = plant(base, params);
     std::fs::create_dir_all(work)?;
     let input = work.join("planted.jsonl");
@@ -528,6 +623,7 @@ pub fn evaluate(base: &[String], params: &PlantParams, profile: &Profile, work: 
     let t = Instant::now();
     let mut o = DedupOptions::new(&deduped);
     o.profile = profile.clone();
+    o.keep_order = keep_order.to_vec();
     dedup(&ingested, &o)?;
     let seconds = t.elapsed().as_secs_f64();
 

@@ -138,6 +138,7 @@ pub(super) fn rejection(
         stage: STAGE.into(),
         reason: reason.to_string(),
         detail,
+        score: None,
         text,
     }
 }

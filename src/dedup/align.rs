@@ -1,0 +1,446 @@
+//! The measure that confirms a duplicate: the two normalized texts aligned word by word.
+//!
+//! MinHash finds candidates by shared shingles, and shared shingles cannot tell a noisy copy
+//! from a different document on the same template: two shipping lists or two weeks of banns
+//! share most of their character n-grams (their words come from short lists), while a copy
+//! read by a 19th-century engine keeps only a third of them. What separates the two is order
+//! and nearness: a copy has the original's words *in the original's order*, each the same or
+//! a near miss (a few letters confused), while a templated document has other names, in
+//! another order, where the copy would have near misses. So the score is the longest common
+//! subsequence of the two word sequences, where two words match when they are equal or
+//! within a third of their letters of each other (Levenshtein), over the longer text's words.
+//!
+//! Figures (all-digit words) match when equal or one digit off (a digit dropped, doubled
+//! or misread). Two market-price lists differ only in their prices, so their words align
+//! almost entirely; a copy rarely changes a figure by more than a digit (an engine's
+//! misread digit mostly becomes a letter, or one other digit). The alignment is therefore
+//! run a second time with every figure matching every figure: the extra words it aligns
+//! are figures that stand where the other text has other figures
+//! ([`Alignment::figure_conflict`]), and many of them mean different facts, not a copy.
+//!
+//! The alignment is bit-parallel (Allison & Dix 1986; Hyyrö 2004): one column of the dynamic
+//! programme per word of the second text, 64 rows per machine word. The recurrence needs only
+//! each column's match vector, so the fuzzy match relation (not an equivalence) is allowed;
+//! the tests check it against the plain dynamic programme.
+
+use rustc_hash::FxHashMap as HashMap;
+
+/// How two texts align.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Alignment {
+    /// Words aligned in order (equal or near misses, figures only when equal) over the longer
+    /// text's word count: 1 for equal texts, about 0.3 for unrelated ones.
+    pub score: f64,
+    /// Figures (all-digit words) in the first and the second text.
+    pub figures: (u32, u32),
+    /// Aligned places where both texts hold figures that differ by more than one digit, over
+    /// the fewer figures of the two; 0 when either text has fewer than the `min_figures`
+    /// asked for.
+    pub figure_conflict: f64,
+}
+
+/// One text prepared as the first side of alignments: its words, and for each distinct word
+/// the bit vector of its positions. Preparing costs about as much as one alignment, so a
+/// kept copy compared with many others is prepared once.
+pub struct Prepared<'t> {
+    n: usize,
+    words: usize,
+    index: HashMap<&'t str, u32>,
+    distinct: Vec<Word<'t>>,
+    /// `distinct.len() × words` machine words: the positions of each distinct word.
+    masks: Vec<u64>,
+    /// The positions of every figure.
+    figure_mask: Vec<u64>,
+    figures: u32,
+    /// Distinct non-figure words by length in characters, for the near-miss search.
+    by_len: Vec<Vec<u32>>,
+    /// Distinct figures.
+    figure_words: Vec<u32>,
+}
+
+struct Word<'t> {
+    text: &'t str,
+    chars: u32,
+    /// One bit per letter (mod 64) and one per pair of neighbouring letters (hashed): cheap
+    /// filters before the edit distance.
+    charset: u64,
+    pairs: u64,
+    figure: bool,
+}
+
+impl<'t> Word<'t> {
+    fn of(text: &'t str) -> Word<'t> {
+        let (mut chars, mut charset, mut pairs, mut last) = (0u32, 0u64, 0u64, 0u32);
+        for c in text.chars() {
+            chars += 1;
+            charset |= 1u64 << (c as u32 % 64);
+            pairs |= 1u64 << ((last.wrapping_mul(31).wrapping_add(c as u32)).wrapping_mul(0x9E37_79B1) >> 26);
+            last = c as u32;
+        }
+        Word { text, chars, charset, pairs, figure: !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) }
+    }
+}
+
+/// The edits allowed between two words whose longer one has `m` characters: a third of its
+/// letters, at least one; words of one or two letters match only when equal.
+fn allowed_edits(m: u32) -> u32 {
+    if m < 3 {
+        0
+    } else {
+        (m / 3).max(1)
+    }
+}
+
+/// Whether `a` and `b` (neither a figure, not equal) are a near miss of each other.
+fn near(a: &Word, b: &Word) -> bool {
+    let m = a.chars.max(b.chars);
+    let k = allowed_edits(m);
+    // An edit changes at most two letters of the set and four neighbour pairs (two gone, two
+    // new; the word's start counts as a letter): more differences than that are more edits.
+    if k == 0
+        || a.chars.abs_diff(b.chars) > k
+        || (a.charset ^ b.charset).count_ones() > 2 * k
+        || (a.pairs ^ b.pairs).count_ones() > 4 * k
+    {
+        return false;
+    }
+    levenshtein_within(a.text, b.text, k as usize)
+}
+
+/// Whether the Levenshtein distance of `a` and `b` is at most `k` (words are short: the plain
+/// dynamic programme, stopped as soon as a row exceeds `k`; over bytes, on the stack, when
+/// both are ASCII and short, as normalized words nearly always are).
+fn levenshtein_within(a: &str, b: &str, k: usize) -> bool {
+    const MAX: usize = 64;
+    if a.is_ascii() && b.is_ascii() && a.len() < MAX && b.len() < MAX {
+        let mut rows = [[0u8; MAX]; 2];
+        return within(a.as_bytes(), b.as_bytes(), k, &mut rows);
+    }
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = [vec![0usize; b.len() + 1], vec![0usize; b.len() + 1]];
+    within(&a, &b, k, &mut rows)
+}
+
+/// The check of [`levenshtein_within`] with two rows of at least `b.len() + 1` cells, whose
+/// type holds `a.len() + b.len()`.
+fn within<T: PartialEq, R: AsMut<[C]>, C: Copy + Ord + TryFrom<usize> + Into<usize>>(
+    a: &[T],
+    b: &[T],
+    k: usize,
+    rows: &mut [R; 2],
+) -> bool {
+    let c = |v: usize| C::try_from(v).unwrap_or_else(|_| unreachable!("rows hold a.len() + b.len()"));
+    let [r0, r1] = rows;
+    let (mut prev, mut cur) = (&mut r0.as_mut()[..=b.len()], &mut r1.as_mut()[..=b.len()]);
+    for (j, p) in prev.iter_mut().enumerate() {
+        *p = c(j);
+    }
+    for (i, x) in a.iter().enumerate() {
+        cur[0] = c(i + 1);
+        let mut best = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let v = (prev[j].into() + (x != y) as usize).min(prev[j + 1].into() + 1).min(cur[j].into() + 1);
+            cur[j + 1] = c(v);
+            best = best.min(v);
+        }
+        if best > k {
+            return false;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()].into() <= k
+}
+
+impl<'t> Prepared<'t> {
+    /// `text` normalized (words separated by single spaces, as the dedup normalization writes).
+    pub fn new(text: &'t str) -> Prepared<'t> {
+        let tokens: Vec<&str> = text.split(' ').filter(|t| !t.is_empty()).collect();
+        let n = tokens.len();
+        let words = n.div_ceil(64).max(1);
+        let mut index: HashMap<&str, u32> = HashMap::with_capacity_and_hasher(n, Default::default());
+        let mut distinct: Vec<Word> = Vec::new();
+        let mut masks: Vec<u64> = Vec::new();
+        let mut figure_mask = vec![0u64; words];
+        let mut figures = 0u32;
+        for (i, t) in tokens.iter().enumerate() {
+            let d = *index.entry(t).or_insert_with(|| {
+                distinct.push(Word::of(t));
+                masks.extend(std::iter::repeat_n(0u64, words));
+                (distinct.len() - 1) as u32
+            }) as usize;
+            masks[d * words + i / 64] |= 1u64 << (i % 64);
+            if distinct[d].figure {
+                figure_mask[i / 64] |= 1u64 << (i % 64);
+                figures += 1;
+            }
+        }
+        let mut by_len: Vec<Vec<u32>> = Vec::new();
+        let figure_words: Vec<u32> = (0..distinct.len() as u32).filter(|&d| distinct[d as usize].figure).collect();
+        for (d, w) in distinct.iter().enumerate() {
+            if !w.figure {
+                let l = w.chars as usize;
+                if by_len.len() <= l {
+                    by_len.resize(l + 1, Vec::new());
+                }
+                by_len[l].push(d as u32);
+            }
+        }
+        Prepared { n, words, index, distinct, masks, figure_mask, figures, by_len, figure_words }
+    }
+
+    /// Words in the text.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    fn mask(&self, d: u32) -> &[u64] {
+        &self.masks[d as usize * self.words..(d as usize + 1) * self.words]
+    }
+
+    /// The positions of this text that `word` matches: its equal words, or, when it has none
+    /// (a word the other text's engine got wrong), its near misses.
+    fn column(&self, word: &Word, out: &mut [u64]) {
+        out.fill(0);
+        if let Some(&d) = self.index.get(word.text) {
+            out.copy_from_slice(self.mask(d));
+            return;
+        }
+        if word.figure {
+            // A figure matches figures one digit off (a dropped, doubled or misread digit);
+            // figures further apart are other figures.
+            for &d in &self.figure_words {
+                if levenshtein_within(self.distinct[d as usize].text, word.text, 1) {
+                    for (o, m) in out.iter_mut().zip(self.mask(d)) {
+                        *o |= m;
+                    }
+                }
+            }
+            return;
+        }
+        let k = allowed_edits(word.chars) as usize;
+        let lo = (word.chars as usize).saturating_sub(k);
+        let hi = (word.chars as usize + k).min(self.by_len.len().saturating_sub(1));
+        for l in lo..=hi {
+            for &d in self.by_len.get(l).map_or(&[][..], Vec::as_slice) {
+                if near(&self.distinct[d as usize], word) {
+                    for (o, m) in out.iter_mut().zip(self.mask(d)) {
+                        *o |= m;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Aligns `other` (normalized like this text) against this text. Figures are compared
+    /// when both texts have at least `min_figures` of them.
+    pub fn align(&self, other: &str, min_figures: u32) -> Alignment {
+        let tokens: Vec<&str> = other.split(' ').filter(|t| !t.is_empty()).collect();
+        let longer = self.n.max(tokens.len());
+        if longer == 0 {
+            return Alignment { score: 1.0, figures: (0, 0), figure_conflict: 0.0 };
+        }
+        // Each distinct word of `other` gets its column once.
+        let mut cols: HashMap<&str, (usize, bool)> =
+            HashMap::with_capacity_and_hasher(tokens.len(), Default::default());
+        let mut masks: Vec<u64> = Vec::new();
+        let mut seq: Vec<(usize, bool)> = Vec::with_capacity(tokens.len());
+        let mut col = vec![0u64; self.words];
+        let mut figures = 0u32;
+        for t in &tokens {
+            let entry = *cols.entry(t).or_insert_with(|| {
+                let w = Word::of(t);
+                self.column(&w, &mut col);
+                masks.extend_from_slice(&col);
+                (masks.len() / self.words - 1, w.figure)
+            });
+            figures += entry.1 as u32;
+            seq.push(entry);
+        }
+        let raw = self.lcs(seq.iter().map(|&(c, _)| &masks[c * self.words..(c + 1) * self.words]));
+        let figure_conflict = if self.figures.min(figures) >= min_figures.max(1) {
+            let folded = self.lcs(seq.iter().map(|&(c, fig)| {
+                if fig {
+                    &self.figure_mask[..]
+                } else {
+                    &masks[c * self.words..(c + 1) * self.words]
+                }
+            }));
+            folded.saturating_sub(raw) as f64 / self.figures.min(figures) as f64
+        } else {
+            0.0
+        };
+        Alignment { score: raw as f64 / longer as f64, figures: (self.figures, figures), figure_conflict }
+    }
+
+    /// The length of the longest common subsequence, given each column's match vector.
+    fn lcs<'m>(&self, columns: impl Iterator<Item = &'m [u64]>) -> usize {
+        if self.n == 0 {
+            return 0;
+        }
+        let mut v = vec![u64::MAX; self.words];
+        let tail = self.n % 64;
+        if tail != 0 {
+            v[self.words - 1] = (1u64 << tail) - 1;
+        }
+        let top = v[self.words - 1];
+        for m in columns {
+            // V' = (V + (V & M)) | (V & !M), with the carry across machine words.
+            let mut carry = 0u64;
+            for (x, &mk) in v.iter_mut().zip(m) {
+                let u = *x & mk;
+                let (s1, c1) = x.overflowing_add(u);
+                let (s2, c2) = s1.overflowing_add(carry);
+                carry = (c1 | c2) as u64;
+                *x = s2 | (*x & !mk);
+            }
+            v[self.words - 1] &= top;
+        }
+        self.n - v.iter().map(|x| x.count_ones() as usize).sum::<usize>()
+    }
+}
+
+/// Aligns two normalized texts ([`Prepared::align`]).
+pub fn align(a: &str, b: &str, min_figures: u32) -> Alignment {
+    Prepared::new(a).align(b, min_figures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The plain dynamic programme, the reference.
+    fn lcs_dp(a: &[&str], b: &[&str], fold_figures: bool) -> usize {
+        let wa: Vec<Word> = a.iter().map(|t| Word::of(t)).collect();
+        let wb: Vec<Word> = b.iter().map(|t| Word::of(t)).collect();
+        let exact_in_a = |y: &Word| a.contains(&y.text);
+        let m = |x: &Word, y: &Word| {
+            if fold_figures && x.figure && y.figure {
+                return true;
+            }
+            if x.text == y.text {
+                return true;
+            }
+            if exact_in_a(y) || x.figure != y.figure {
+                return false;
+            }
+            if y.figure {
+                levenshtein_within(x.text, y.text, 1)
+            } else {
+                near(x, y)
+            }
+        };
+        let mut prev = vec![0usize; b.len() + 1];
+        for x in &wa {
+            let mut cur = vec![0usize; b.len() + 1];
+            for (j, y) in wb.iter().enumerate() {
+                cur[j + 1] = if m(x, y) { prev[j] + 1 } else { prev[j + 1].max(cur[j]) };
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+
+    fn words(s: &str) -> Vec<&str> {
+        s.split(' ').filter(|t| !t.is_empty()).collect()
+    }
+
+    #[test]
+    fn near_misses_and_figures() {
+        let w = Word::of;
+        assert!(near(&w("kapten"), &w("kaptcn")), "one letter confused");
+        assert!(near(&w("stockholm"), &w("ftockbolm")), "two of nine");
+        assert!(!near(&w("berg"), &w("ek")), "other names");
+        assert!(!near(&w("vega"), &w("svea")), "two edits in four letters");
+        assert!(!near(&w("ab"), &w("ac")), "two-letter words only when equal");
+        assert!(levenshtein_within("rnan", "man", 2) && !levenshtein_within("rnan", "man", 1));
+        let a = align("pris 120 ore 35 ore 12 ore 8 ore", "pris 95 ore 40 ore 12 ore 7 ore", 4);
+        assert_eq!(a.figures, (4, 4));
+        // 8 and 7 are one digit apart (a misread digit); 120/95 and 35/40 are other prices.
+        assert!((a.figure_conflict - 0.5).abs() < 1e-12, "two of four prices differ: {a:?}");
+        assert!((a.score - 7.0 / 9.0).abs() < 1e-12, "{a:?}");
+        let copy = align("ar 1891 den 12 maj 150 kr 35 ore", "ar 891 den 12 maj 1500 kr 35 ore", 4);
+        assert_eq!(copy.figure_conflict, 0.0, "a dropped and a doubled digit: {copy:?}");
+        assert_eq!(copy.score, 1.0);
+        let few = align("pris 120 ore", "pris 95 ore", 4);
+        assert_eq!(few.figure_conflict, 0.0, "too few figures to judge");
+    }
+
+    #[test]
+    fn a_noisy_copy_aligns_and_a_templated_list_does_not() {
+        let original = "vega kapten berg fran riga med salt oscar kapten holm fran hull med sill \
+                        freja kapten lind fran kiel med tegel";
+        let copy = "vcga kaptcn berg fran rlga mcd salt oscar kapteu holm fraa hull med sill \
+                    freja kapten liud fran kiel med tegcl";
+        let other = "drott kapten ek fran memel med vin thule kapten dahl fran reval med kaffe \
+                     ceres kapten fors fran abo med socker";
+        let c = align(original, copy, 4);
+        let o = align(original, other, 4);
+        assert!(c.score > 0.9, "{c:?}");
+        assert!(o.score < 0.5, "{o:?}");
+        assert_eq!(align("", "", 4).score, 1.0);
+        assert_eq!(align("a b", "", 4).score, 0.0);
+    }
+
+    fn levenshtein(a: &str, b: &str) -> usize {
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, x) in a.iter().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, y) in b.iter().enumerate() {
+                cur.push((prev[j] + (x != y) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+
+    proptest! {
+        /// The filters before the edit distance never turn a near miss away, and the banded
+        /// check agrees with the full edit distance.
+        #[test]
+        fn near_is_edit_distance_within_a_third(a in "[a-eåö]{0,12}", b in "[a-eåö]{0,12}", long in "[a-c]{60,70}") {
+            let (wa, wb) = (Word::of(&a), Word::of(&b));
+            if a != b {
+                let k = allowed_edits(wa.chars.max(wb.chars)) as usize;
+                prop_assert_eq!(near(&wa, &wb), k > 0 && levenshtein(&a, &b) <= k);
+            }
+            for k in 0..4 {
+                prop_assert_eq!(levenshtein_within(&a, &b, k), levenshtein(&a, &b) <= k);
+                let b2 = format!("{long}{b}");
+                prop_assert_eq!(levenshtein_within(&long, &b2, k), levenshtein(&long, &b2) <= k);
+            }
+        }
+
+        /// The bit-parallel alignment equals the plain dynamic programme, for texts longer
+        /// than one machine word and with near misses and figures in the mix.
+        #[test]
+        fn bit_parallel_equals_the_dynamic_programme(
+            a in proptest::collection::vec(0usize..12, 0..150),
+            b in proptest::collection::vec(0usize..12, 0..150),
+        ) {
+            const VOCAB: [&str; 12] =
+                ["och", "ocb", "kapten", "kaptcn", "stockholm", "12", "13", "1861", "861", "fran", "frau", "45"];
+            let ta: Vec<&str> = a.iter().map(|&i| VOCAB[i]).collect();
+            let tb: Vec<&str> = b.iter().map(|&i| VOCAB[i]).collect();
+            let (sa, sb) = (ta.join(" "), tb.join(" "));
+            let got = align(&sa, &sb, 1);
+            let raw = lcs_dp(&words(&sa), &words(&sb), false);
+            let longer = ta.len().max(tb.len());
+            let want = if longer == 0 { 1.0 } else { raw as f64 / longer as f64 };
+            prop_assert!((got.score - want).abs() < 1e-12, "{} vs {}", got.score, want);
+            let fa = ta.iter().filter(|t| t.bytes().all(|c| c.is_ascii_digit())).count();
+            let fb = tb.iter().filter(|t| t.bytes().all(|c| c.is_ascii_digit())).count();
+            if fa.min(fb) >= 1 {
+                let folded = lcs_dp(&words(&sa), &words(&sb), true);
+                let conflict = (folded - raw) as f64 / fa.min(fb) as f64;
+                prop_assert!((got.figure_conflict - conflict).abs() < 1e-12);
+            }
+        }
+    }
+}
