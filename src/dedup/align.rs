@@ -93,18 +93,61 @@ fn allowed_edits(m: u32) -> u32 {
 
 /// Whether `a` and `b` (neither a figure, not equal) are a near miss of each other.
 fn near(a: &Word, b: &Word) -> bool {
-    let m = a.chars.max(b.chars);
-    let k = allowed_edits(m);
-    // An edit changes at most two letters of the set and four neighbour pairs (two gone, two
-    // new; the word's start counts as a letter): more differences than that are more edits.
-    if k == 0
-        || a.chars.abs_diff(b.chars) > k
-        || (a.charset ^ b.charset).count_ones() > 2 * k
-        || (a.pairs ^ b.pairs).count_ones() > 4 * k
-    {
-        return false;
+    filters_pass(a, b) && levenshtein_within(a.text, b.text, allowed_edits(a.chars.max(b.chars)) as usize)
+}
+
+/// Cheap necessary conditions of [`near`]: a third of the letters may be edited, and an edit
+/// changes at most two letters of the set and four neighbour pairs (two gone, two new; the
+/// word's start counts as a letter).
+fn filters_pass(a: &Word, b: &Word) -> bool {
+    let k = allowed_edits(a.chars.max(b.chars));
+    k > 0
+        && a.chars.abs_diff(b.chars) <= k
+        && (a.charset ^ b.charset).count_ones() <= 2 * k
+        && (a.pairs ^ b.pairs).count_ones() <= 4 * k
+}
+
+/// A word of at most 64 ASCII letters as the pattern of Myers' bit-vector edit distance
+/// (1999, in Hyyrö's form): the distance to another word in one pass over its letters.
+struct Pattern {
+    peq: [u64; 128],
+    len: usize,
+}
+
+impl Pattern {
+    fn of(word: &str) -> Option<Pattern> {
+        if !word.is_ascii() || word.is_empty() || word.len() > 64 {
+            return None;
+        }
+        let mut peq = [0u64; 128];
+        for (i, b) in word.bytes().enumerate() {
+            peq[b as usize] |= 1u64 << i;
+        }
+        Some(Pattern { peq, len: word.len() })
     }
-    levenshtein_within(a.text, b.text, k as usize)
+
+    /// The Levenshtein distance from the pattern to `text` (ASCII).
+    fn distance(&self, text: &[u8]) -> usize {
+        let last = 1u64 << (self.len - 1);
+        let (mut pv, mut mv, mut score) = (u64::MAX, 0u64, self.len);
+        for &c in text {
+            let eq = self.peq[(c & 127) as usize];
+            let xv = eq | mv;
+            let xh = ((eq & pv).wrapping_add(pv) ^ pv) | eq;
+            let mut ph = mv | !(xh | pv);
+            let mut mh = pv & xh;
+            if ph & last != 0 {
+                score += 1;
+            } else if mh & last != 0 {
+                score -= 1;
+            }
+            ph = (ph << 1) | 1;
+            mh <<= 1;
+            pv = mh | !(xv | ph);
+            mv = ph & xv;
+        }
+        score
+    }
 }
 
 /// Whether the Levenshtein distance of `a` and `b` is at most `k` (words are short: the plain
@@ -225,15 +268,51 @@ impl<'t> Prepared<'t> {
         let k = allowed_edits(word.chars) as usize;
         let lo = (word.chars as usize).saturating_sub(k);
         let hi = (word.chars as usize + k).min(self.by_len.len().saturating_sub(1));
+        // The word as a bit-parallel pattern (most normalized words are short ASCII).
+        let pattern = Pattern::of(word.text);
         for l in lo..=hi {
             for &d in self.by_len.get(l).map_or(&[][..], Vec::as_slice) {
-                if near(&self.distinct[d as usize], word) {
+                let x = &self.distinct[d as usize];
+                let is_near = match &pattern {
+                    Some(p) if x.text.is_ascii() && filters_pass(x, word) => p.distance(x.text.as_bytes()) <= k,
+                    _ => near(x, word),
+                };
+                if is_near {
                     for (o, m) in out.iter_mut().zip(self.mask(d)) {
                         *o |= m;
                     }
                 }
             }
         }
+    }
+
+    /// [`Prepared::align`] when its score can reach `floor`, else `None` — decided first by a
+    /// bound that costs one alignment on equal words only: near misses add at most one
+    /// aligned word for each word of `other` that has no equal word here.
+    pub fn align_reaching(&self, other: &str, min_figures: u32, floor: f64) -> Option<Alignment> {
+        let tokens: Vec<&str> = other.split(' ').filter(|t| !t.is_empty()).collect();
+        let longer = self.n.max(tokens.len());
+        if longer == 0 {
+            return (1.0 >= floor).then(|| self.align(other, min_figures));
+        }
+        let none = vec![0u64; self.words];
+        let mut unmatched = 0usize;
+        let columns: Vec<&[u64]> = tokens
+            .iter()
+            .map(|t| match self.index.get(t) {
+                Some(&d) => self.mask(d),
+                None => {
+                    unmatched += 1;
+                    &none[..]
+                }
+            })
+            .collect();
+        let equal = self.lcs(columns.into_iter());
+        if ((equal + unmatched) as f64) < floor * longer as f64 {
+            return None;
+        }
+        let a = self.align(other, min_figures);
+        (a.score >= floor).then_some(a)
     }
 
     /// Aligns `other` (normalized like this text) against this text. Figures are compared
@@ -401,6 +480,23 @@ mod tests {
     }
 
     proptest! {
+        /// Myers' bit-vector distance is the edit distance; the bound of `align_reaching`
+        /// never turns away a pair the full alignment would let through.
+        #[test]
+        fn myers_and_the_bound(a in "[a-e]{1,64}", b in "[a-e]{0,70}", texts in proptest::collection::vec(0usize..6, 0..90), floor in 0.0f64..1.0) {
+            prop_assert_eq!(Pattern::of(&a).unwrap().distance(b.as_bytes()), levenshtein(&a, &b));
+            const VOCAB: [&str; 6] = ["kapten", "kaptcn", "och", "12", "13", "berg"];
+            let (left, right) = texts.split_at(texts.len() / 2);
+            let sa = left.iter().map(|&i| VOCAB[i]).collect::<Vec<_>>().join(" ");
+            let sb = right.iter().map(|&i| VOCAB[(i + 1) % 6]).collect::<Vec<_>>().join(" ");
+            let p = Prepared::new(&sa);
+            let full = p.align(&sb, 1);
+            match p.align_reaching(&sb, 1, floor) {
+                Some(got) => prop_assert_eq!(got, full),
+                None => prop_assert!(full.score < floor, "{} >= {}", full.score, floor),
+            }
+        }
+
         /// The filters before the edit distance never turn a near miss away, and the banded
         /// check agrees with the full edit distance.
         #[test]

@@ -781,9 +781,8 @@ impl<'a> Ctx<'a> {
                 return None;
             }
             aligned += 1;
-            let a = centre.align(text(d), verify.min_figures);
-            (a.score >= verify.min_alignment && a.figure_conflict <= verify.max_figure_conflict)
-                .then_some(a.score as f32)
+            let a = centre.align_reaching(text(d), verify.min_figures, verify.min_alignment)?;
+            (a.figure_conflict <= verify.max_figure_conflict).then_some(a.score as f32)
         });
         drop(prepared);
         let mut size: HashMap<u32, u32> = HashMap::new();
