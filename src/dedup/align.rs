@@ -290,10 +290,20 @@ impl<'t> Prepared<'t> {
     /// bound that costs one alignment on equal words only: near misses add at most one
     /// aligned word for each word of `other` that has no equal word here.
     pub fn align_reaching(&self, other: &str, min_figures: u32, floor: f64) -> Option<Alignment> {
+        if !self.may_reach(other, floor) {
+            return None;
+        }
+        let a = self.align(other, min_figures);
+        (a.score >= floor).then_some(a)
+    }
+
+    /// Whether `other` may align with this text at `floor` or above: false only when the
+    /// equal-word alignment plus every word of `other` without an equal word here falls short.
+    pub fn may_reach(&self, other: &str, floor: f64) -> bool {
         let tokens: Vec<&str> = other.split(' ').filter(|t| !t.is_empty()).collect();
         let longer = self.n.max(tokens.len());
         if longer == 0 {
-            return (1.0 >= floor).then(|| self.align(other, min_figures));
+            return 1.0 >= floor;
         }
         let none = vec![0u64; self.words];
         let mut unmatched = 0usize;
@@ -308,11 +318,7 @@ impl<'t> Prepared<'t> {
             })
             .collect();
         let equal = self.lcs(columns.into_iter());
-        if ((equal + unmatched) as f64) < floor * longer as f64 {
-            return None;
-        }
-        let a = self.align(other, min_figures);
-        (a.score >= floor).then_some(a)
+        ((equal + unmatched) as f64) >= floor * longer as f64
     }
 
     /// Aligns `other` (normalized like this text) against this text. Figures are compared

@@ -760,7 +760,7 @@ impl<'a> Ctx<'a> {
         //    the other copy's misread words are then looked up among its words as near misses
         //    (a copy prepared against the clean text aligns 0.05 lower at the low end).
         let verify = profile.verify;
-        let mut aligned = 0u64;
+        let (mut aligned, mut bounded) = (0u64, 0u64);
         // Kept copies are tried again and again (each of their copies, and the documents near
         // them): a few are kept prepared. Which ones changes nothing but time.
         let mut prepared: HashMap<u32, Prepared> = HashMap::new();
@@ -781,8 +781,13 @@ impl<'a> Ctx<'a> {
                 return None;
             }
             aligned += 1;
-            let a = centre.align_reaching(text(d), verify.min_figures, verify.min_alignment)?;
-            (a.figure_conflict <= verify.max_figure_conflict).then_some(a.score as f32)
+            if !centre.may_reach(text(d), verify.min_alignment) {
+                bounded += 1;
+                return None;
+            }
+            let a = centre.align(text(d), verify.min_figures);
+            (a.score >= verify.min_alignment && a.figure_conflict <= verify.max_figure_conflict)
+                .then_some(a.score as f32)
         });
         drop(prepared);
         let mut size: HashMap<u32, u32> = HashMap::new();
@@ -794,7 +799,11 @@ impl<'a> Ctx<'a> {
             }
         }
         let members: u64 = histogram.iter().sum();
-        tracing::info!("{aligned} pairs aligned; {members} copies removed around {} kept copies", size.len());
+        tracing::info!(
+            "{aligned} pairs verified ({bounded} decided by the equal-word bound); {members} copies removed around {} \
+             kept copies",
+            size.len()
+        );
 
         // Each input part's decisions, a fixed-size record per row, for the filter step.
         (0..self.n_input).into_par_iter().try_for_each(|i| -> Result<(), DedupError> {
