@@ -181,14 +181,19 @@ fn noisy_copy(words: &[&str], noise: f64, junk: bool, rng: &mut Rng) -> String {
         }
         i += 1;
     }
-    // A lost line (a run of about 8 words) now and then, and a cut end.
-    if rng.unit() < 0.3 && out.len() > 20 {
-        let at = rng.below(out.len() - 10);
-        out.drain(at..at + 8);
-    }
-    let keep = out.len() - rng.below(out.len() / 10 + 1);
-    out.truncate(keep);
+    lose_a_line_and_cut_the_end(&mut out, rng);
     out.join(" ")
+}
+
+/// A lost line (a run of about 8 words) now and then, and a cut end: what both noise models
+/// do to a copy's words after their own noise.
+fn lose_a_line_and_cut_the_end<T>(words: &mut Vec<T>, rng: &mut Rng) {
+    if rng.unit() < 0.3 && words.len() > 20 {
+        let at = rng.below(words.len() - 10);
+        words.drain(at..at + 8);
+    }
+    let keep = words.len() - rng.below(words.len() / 10 + 1);
+    words.truncate(keep);
 }
 
 /// Visually close letters an engine reads for one another on worn Fraktur and Antiqua.
@@ -263,12 +268,7 @@ fn char_noisy_copy(words: &[&str], rate: f64, rng: &mut Rng) -> String {
         }
     }
     let mut toks: Vec<&str> = out.split(' ').filter(|t| !t.is_empty()).collect();
-    if rng.unit() < 0.3 && toks.len() > 20 {
-        let at = rng.below(toks.len() - 10);
-        toks.drain(at..at + 8);
-    }
-    let keep = toks.len() - rng.below(toks.len() / 10 + 1);
-    toks.truncate(keep);
+    lose_a_line_and_cut_the_end(&mut toks, rng);
     toks.join(" ")
 }
 
