@@ -209,7 +209,7 @@ fn sync_is_asked_for_and_changes_no_output() {
     }
     let files = |d: &str| {
         let dir = out.path().join(d);
-        let mut v: Vec<(String, Vec<u8>)> = ["manifest.json", "part-00000.parquet", "rejected/part-00000.parquet"]
+        let mut v: Vec<(String, Vec<u8>)> = ["manifest.json", "data/part-00000.parquet", "rejected/part-00000.parquet"]
             .iter()
             .map(|f| (f.to_string(), std::fs::read(dir.join(f)).unwrap()))
             .collect();

@@ -124,7 +124,7 @@ fn planted_duplicates_are_found_and_the_best_copy_kept() {
     assert_eq!(counts.last(), Some(&10), "the exact copies are in the last bin: {hist}");
     assert_eq!(hist["bins"].as_array().unwrap().len(), counts.len());
     // The new columns are there for every kept document.
-    let batch = kbcurate::dataset::read_parquet_batches(&out.path().join("part-00000.parquet"), 100)
+    let batch = kbcurate::dataset::read_parquet_batches(&out.path().join("data/part-00000.parquet"), 100)
         .unwrap()
         .next()
         .unwrap()
@@ -346,7 +346,7 @@ fn an_interrupted_dedup_resumes_to_the_same_dataset() {
     let dir = again.path();
     std::fs::remove_file(dir.join("manifest.json")).unwrap();
     std::fs::remove_file(dir.join("_parts/part-00000.json")).unwrap();
-    std::fs::rename(dir.join("part-00000.parquet"), dir.join(".tmp-part-00000.parquet")).unwrap();
+    std::fs::rename(dir.join("data/part-00000.parquet"), dir.join("data/.tmp-part-00000.parquet")).unwrap();
     dedup(ingested.path(), &DedupOptions::new(dir)).unwrap();
     assert_eq!(files(full.path()), files(dir));
 }
@@ -394,12 +394,12 @@ fn files_cut_short_by_a_crash_are_redone_not_trusted() {
 #[test]
 fn a_dataset_part_cut_short_is_named_when_opened() {
     let (_input, ingested) = corpus();
-    let part = ingested.path().join("part-00001.parquet");
+    let part = ingested.path().join("data/part-00001.parquet");
     let len = std::fs::metadata(&part).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(&part).unwrap().set_len(len - 10).unwrap();
     let out = tempfile::tempdir().unwrap();
     let e = dedup(ingested.path(), &DedupOptions::new(out.path())).unwrap_err().to_string();
-    assert!(e.contains("part-00001.parquet") && e.contains("cut short"), "{e}");
+    assert!(e.contains("data/part-00001.parquet") && e.contains("cut short"), "{e}");
     assert!(e.contains(&format!("{} bytes, the manifest says {len}", len - 10)), "{e}");
 }
 

@@ -117,8 +117,8 @@ fn an_interrupted_run_resumes_and_gives_the_same_dataset() {
     let dir = resumed.path();
     std::fs::remove_file(dir.join("manifest.json")).unwrap();
     std::fs::remove_file(dir.join("_parts/part-00001.json")).unwrap();
-    std::fs::rename(dir.join("part-00001.parquet"), dir.join(".tmp-part-00001.parquet")).unwrap();
-    std::fs::write(dir.join("part-00099.parquet"), b"left over from a bigger plan").unwrap();
+    std::fs::rename(dir.join("data/part-00001.parquet"), dir.join("data/.tmp-part-00001.parquet")).unwrap();
+    std::fs::write(dir.join("data/part-00099.parquet"), b"left over from a bigger plan").unwrap();
     let s2 = run(&samples_config(), &repo().join("data-samples"), dir, small);
     assert_eq!(s2.parts_resumed, s.parts - 1);
     assert_eq!(files(full.path()), files(dir));
@@ -345,7 +345,7 @@ fn a_part_with_flipped_bytes_is_redone_on_resume() {
     let base = repo().join("data-samples");
     let first = run(&samples_config(), &base, out.path(), |o| o.part_size = 8 << 10);
     assert!(first.parts >= 2, "several parts: {}", first.parts);
-    let part = out.path().join("part-00000.parquet");
+    let part = out.path().join("data/part-00000.parquet");
     let good = std::fs::read(&part).unwrap();
     let mut bad = good.clone();
     let mid = bad.len() / 2;

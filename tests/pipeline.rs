@@ -295,7 +295,11 @@ fn killed_runs_resume_to_identical_outputs() {
     let full = t0.elapsed();
     assert!(e.contains("5 stages ran"), "{e}");
     let reference = common::tree(&run);
-    assert!(reference.keys().any(|k| k.starts_with("ingest/part-00003")), "want several parts: {:?}", reference.keys());
+    assert!(
+        reference.keys().any(|k| k.starts_with("ingest/data/part-00003")),
+        "want several parts: {:?}",
+        reference.keys()
+    );
     eprintln!("uninterrupted run: {:.2}s, {} files", full.as_secs_f64(), reference.len());
 
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;

@@ -182,7 +182,7 @@ fn example_row_follows_the_documented_rules() {
 #[test]
 fn manifest_schema_matches_what_is_written() {
     let s = read_json("schemas/manifest.schema.json");
-    let part = PartFile { file: "part-00000.parquet".into(), rows: 0, bytes: 0, xxh3: "0".repeat(16) };
+    let part = PartFile { file: "data/part-00000.parquet".into(), rows: 0, bytes: 0, xxh3: "0".repeat(16) };
     let mut counts = Counts::default();
     counts.warnings.insert("missing-page".into(), 1);
     counts.lines_removed.insert("boilerplate".into(), 2);

@@ -3,10 +3,16 @@
 //! ```text
 //! <dataset>/
 //!   manifest.json                 stage, version, config as used, inputs, counts, parts
-//!   part-00000.parquet            documents (zstd, bounded row groups)
+//!   data/part-00000.parquet       documents (zstd, bounded row groups)
 //!   rejected/part-00000.parquet   what the stage did not keep, with a reason
 //!   _parts/part-00000.json        the part's marker, written last: marks the part complete
 //! ```
+//!
+//! The kept documents have a folder of their own, `data/`, so that a Parquet reader pointed at
+//! `<dataset>/data` (pyarrow, polars, DuckDB, Hugging Face `datasets`) reads exactly them, and
+//! never the rejected rows or the manifest (tests/dataset_layout.rs). Stages read a dataset through its
+//! manifest, whose `file` entries are paths relative to the folder: a dataset written before
+//! `data/` (parts at the top) still opens.
 //!
 //! Every file is written under a temporary name in the same folder and renamed into place when
 //! complete, so a reader never sees a half-written file and an interrupted run leaves only
@@ -61,6 +67,8 @@ use serde::{Deserialize, Serialize};
 use crate::document::{self};
 
 pub const MANIFEST: &str = "manifest.json";
+/// The kept documents' parts.
+pub const DATA_DIR: &str = "data";
 pub const REJECTED_DIR: &str = "rejected";
 pub const PARTS_DIR: &str = "_parts";
 pub const TMP_PREFIX: &str = ".tmp-";
@@ -198,10 +206,13 @@ impl Manifest {
         let path = dir.join(MANIFEST);
         let bytes = fs::read(&path).map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
-                DatasetError::NotADataset {
-                    path: dir.to_path_buf(),
-                    why: format!("no {MANIFEST}; was the stage run to the end?"),
-                }
+                // `DATASET/data` is where Parquet readers are pointed; kbcurate wants `DATASET`.
+                let parent = dir.parent().filter(|p| dir.ends_with(DATA_DIR) && p.join(MANIFEST).is_file());
+                let why = match parent {
+                    Some(p) => format!("this is the kept documents' folder of the dataset {}: name that", p.display()),
+                    None => format!("no {MANIFEST}; was the stage run to the end?"),
+                };
+                DatasetError::NotADataset { path: dir.to_path_buf(), why }
             } else {
                 DatasetError::Io { path: path.clone(), source: e }
             }
@@ -218,9 +229,9 @@ impl Manifest {
     }
 }
 
-/// File names of part `i`.
+/// File names of part `i`, relative to the dataset folder.
 pub fn part_name(i: u32) -> String {
-    format!("part-{i:05}.parquet")
+    format!("{DATA_DIR}/part-{i:05}.parquet")
 }
 
 pub fn rejected_part_name(i: u32) -> String {
@@ -231,18 +242,27 @@ pub fn part_record_name(i: u32) -> String {
     format!("{PARTS_DIR}/part-{i:05}.json")
 }
 
-/// Removes temporaries left by an interrupted run and parts beyond `n_parts` left by an
-/// earlier run with a different plan.
+/// Whether a part's record names the files this version writes for part `part`. A record an
+/// earlier version wrote (documents at the top of the folder, before `data/`) does not: its
+/// part is redone rather than reused, so a resumed folder never mixes the two layouts.
+pub fn is_current_record(part: u32, record: &PartRecord) -> bool {
+    record.documents.file == part_name(part) && record.rejected.file == rejected_part_name(part)
+}
+
+/// Removes temporaries left by an interrupted run, parts beyond `n_parts` left by an earlier
+/// run with a different plan, and the document parts an earlier version wrote at the top of
+/// the folder (before `data/`; their parts are redone, see [`is_current_record`]).
 pub fn clean_stale(dir: &Path, n_parts: u32) -> Result<(), DatasetError> {
-    for sub in [dir.to_path_buf(), dir.join(REJECTED_DIR), dir.join(PARTS_DIR)] {
-        let Ok(entries) = fs::read_dir(&sub) else { continue };
+    let subs = [dir.to_path_buf(), dir.join(DATA_DIR), dir.join(REJECTED_DIR), dir.join(PARTS_DIR)];
+    for (k, sub) in subs.iter().enumerate() {
+        let Ok(entries) = fs::read_dir(sub) else { continue };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let stale_part = name
-                .strip_prefix("part-")
-                .and_then(|r| r.split('.').next())
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|n| n >= n_parts);
+            let number =
+                name.strip_prefix("part-").and_then(|r| r.split('.').next()).and_then(|n| n.parse::<u32>().ok());
+            let top = k == 0;
+            let stale_part =
+                if top { number.is_some() && name.ends_with(".parquet") } else { number.is_some_and(|n| n >= n_parts) };
             if name.starts_with(TMP_PREFIX) || stale_part {
                 fs::remove_file(e.path()).map_err(io_err(&e.path()))?;
             }

@@ -62,6 +62,11 @@ pub trait PartStage: Sync {
     fn run_part(&self, part: u32, plan: &str) -> Result<(Self::Report, Vec<FileMark>), Self::Error>;
     /// Called for a part found complete (e.g. to advance a progress bar).
     fn resumed(&self, _part: u32, _report: &Self::Report) {}
+    /// Part `part`'s marker, if the part is complete for `plan` and is resumed, not redone:
+    /// by default, whenever [`Marker::valid`] says so.
+    fn completed(&self, part: u32, plan: &str) -> Option<Marker<Self::Report>> {
+        Marker::valid(&self.marker(part), plan)
+    }
 }
 
 /// A part's report, and whether it came from an earlier run.
@@ -82,11 +87,11 @@ pub fn run_parts<S: PartStage>(stage: &S, shard: Shard) -> Result<Vec<PartDone<S
         .map(|i| {
             let part = i as u32;
             let plan = stage.plan(part);
-            let at = stage.marker(part);
-            if let Some(m) = Marker::<S::Report>::valid(&at, &plan) {
+            if let Some(m) = stage.completed(part, &plan) {
                 stage.resumed(part, &m.data);
                 return Ok(PartDone { part, report: m.data, resumed: true });
             }
+            let at = stage.marker(part);
             let (report, files) = stage.run_part(part, &plan)?;
             let m = Marker { plan, files, data: report };
             m.write(&at)?;
@@ -259,12 +264,23 @@ impl<D: DatasetStage> PartStage for AsPartStage<'_, D> {
     fn resumed(&self, _part: u32, report: &Self::Report) {
         self.stage.resumed(&report.record)
     }
+
+    fn completed(&self, part: u32, plan: &str) -> Option<Marker<Self::Report>> {
+        dataset_part_marker(self.out, part, plan)
+    }
+}
+
+/// Output part `part`'s marker, if the part is complete for `plan` and its record names the
+/// files of this version's layout ([`dataset::is_current_record`]).
+fn dataset_part_marker<S: Tally>(out: &Path, part: u32, plan: &str) -> Option<Marker<PartReport<S>>> {
+    Marker::<PartReport<S>>::valid(&MarkerPath::new(out, dataset::part_record_name(part)), plan)
+        .filter(|m| dataset::is_current_record(part, &m.data.record))
 }
 
 /// Output part `part`'s report, if the part is complete for `plan` (for a step that reads the
 /// records of parts another process wrote).
 pub fn completed_part<S: Tally>(out: &Path, part: u32, plan: &str) -> Option<PartReport<S>> {
-    Marker::valid(&MarkerPath::new(out, dataset::part_record_name(part)), plan).map(|m| m.data)
+    dataset_part_marker(out, part, plan).map(|m| m.data)
 }
 
 /// Runs a dataset stage's parts of `shard` into `out` (already prepared with
