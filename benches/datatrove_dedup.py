@@ -212,8 +212,12 @@ def kbcurate_run(kb, planted, work, threads, compression):
 def kbcurate_score(x, y):
     import pyarrow.parquet as pq
 
+    def files(d, key):
+        # The manifest names the parts (data/part-*.parquet, rejected/part-*.parquet).
+        return [Path(d) / p["file"] for p in json.loads((Path(d) / "manifest.json").read_text())[key]]
+
     def tables(d):
-        return [pq.read_table(p) for p in sorted(Path(d).glob("part-*.parquet"))]
+        return [pq.read_table(p) for p in files(d, "parts")]
 
     truth = {}
     for t in tables(x):
@@ -223,7 +227,7 @@ def kbcurate_score(x, y):
     for t in tables(y):
         for i, c in zip(t.column("id").to_pylist(), t.column("dup_cluster").to_pylist()):
             pred[i] = c
-    for p in sorted((Path(y) / "rejected").glob("*.parquet")):
+    for p in files(y, "rejected_parts"):
         t = pq.read_table(p, columns=["id", "detail"])
         for i, d in zip(t.column("id").to_pylist(), t.column("detail").to_pylist()):
             if d and d.startswith("kept "):
