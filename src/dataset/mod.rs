@@ -207,7 +207,8 @@ impl Manifest {
         let bytes = fs::read(&path).map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 // `DATASET/data` is where Parquet readers are pointed; kbcurate wants `DATASET`.
-                let parent = dir.parent().filter(|p| dir.ends_with(DATA_DIR) && p.join(MANIFEST).is_file());
+                let parent =
+                    dir.parent().filter(|p| dir.ends_with(DATA_DIR) && dir.is_dir() && p.join(MANIFEST).is_file());
                 let why = match parent {
                     Some(p) => format!("this is the kept documents' folder of the dataset {}: name that", p.display()),
                     None => format!("no {MANIFEST}; was the stage run to the end?"),
