@@ -40,6 +40,8 @@ pub enum Reason {
     ExactDuplicate,
     /// dedup: a near-duplicate (MinHash LSH, verified) of the copy that was kept.
     NearDuplicate,
+    /// dedup (`--contained remove`): a passage of a longer document that was kept.
+    Contained,
     /// filter: fewer words than `heuristics.min_words`.
     TooShort,
     /// filter: more words than `heuristics.max_words`.
@@ -77,7 +79,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 33] = [
+    pub const ALL: [Reason; 34] = [
         Reason::IoError,
         Reason::EmptyFile,
         Reason::EmptyText,
@@ -94,6 +96,7 @@ impl Reason {
         Reason::MalformedParquet,
         Reason::ExactDuplicate,
         Reason::NearDuplicate,
+        Reason::Contained,
         Reason::TooShort,
         Reason::TooLong,
         Reason::Language,
@@ -131,6 +134,7 @@ impl Reason {
             Reason::MalformedParquet => "malformed-parquet",
             Reason::ExactDuplicate => "exact-duplicate",
             Reason::NearDuplicate => "near-duplicate",
+            Reason::Contained => "contained",
             Reason::TooShort => "too-short",
             Reason::TooLong => "too-long",
             Reason::Language => "language",

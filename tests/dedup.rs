@@ -501,3 +501,132 @@ fn against_a_saved_index() {
     let e = dedup(b.path(), &o).unwrap_err().to_string();
     assert!(e.contains("another dedup profile"), "{e}");
 }
+
+/// `(id, title, contained_in, contained_score)` of every kept document.
+fn containment_columns(dir: &std::path::Path) -> Vec<(String, String, Option<String>, Option<f32>)> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::Array;
+    let ds = kbcurate::dataset::Dataset::open(dir).unwrap();
+    let mut out = Vec::new();
+    for p in &ds.manifest.parts {
+        for b in ds.batches(p).unwrap() {
+            let b = b.unwrap();
+            let s = |n: &str| b.column_by_name(n).unwrap().as_string::<i32>().clone();
+            let (ids, titles, within) = (s("id"), s("title"), s("contained_in"));
+            let score = b.column_by_name("contained_score").unwrap().as_primitive::<arrow_array::types::Float32Type>().clone();
+            for r in 0..b.num_rows() {
+                out.push((
+                    ids.value(r).to_string(),
+                    titles.value(r).to_string(),
+                    within.is_valid(r).then(|| within.value(r).to_string()),
+                    score.is_valid(r).then(|| score.value(r)),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Pages of two articles each, a noisy excerpt of each page's first article (one of them
+/// twice), and templated notices: a page of ship arrivals and short lists of other arrivals.
+fn containment_corpus() -> (tempfile::TempDir, tempfile::TempDir) {
+    let texts = base_texts();
+    let input = tempfile::tempdir().unwrap();
+    let mut f = std::fs::File::create(input.path().join("corpus.jsonl")).unwrap();
+    let mut put = |text: String, title: String| {
+        writeln!(f, "{}", serde_json::json!({"text": text, "title": title})).unwrap();
+    };
+    for k in 0..5 {
+        put(format!("{}\n{}", texts[2 * k], texts[2 * k + 1]), format!("page {k}"));
+        put(noisy(&texts[2 * k]), format!("excerpt {k}"));
+    }
+    put(noisy(&texts[0]), "excerpt 0 again".into());
+    // Arrivals drawn from short lists: a long page of them, and short lists that share its
+    // form and its words but not its entries.
+    let (ships, masters, ports, cargo) = (
+        ["Vega", "Oscar", "Freja", "Svea", "Drott", "Thule", "Ceres", "Hoppet"],
+        ["Berg", "Holm", "Lind", "Ek", "Dahl", "Fors", "Ström", "Wik"],
+        ["Riga", "Hull", "Kiel", "Memel", "Reval", "Åbo", "Danzig", "Lübeck"],
+        ["salt", "sill", "tegel", "vin", "kaffe", "socker", "spannmål", "stenkol"],
+    );
+    let mut x = 7u64;
+    let mut pick = move |n: usize| {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((x >> 33) % n as u64) as usize
+    };
+    let mut arrivals = |n: usize| {
+        (0..n)
+            .map(|_| format!("{}, kapten {}, från {}, med {}.", ships[pick(8)], masters[pick(8)], ports[pick(8)], cargo[pick(8)]))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    put(format!("Ankomne fartyg till Stockholm. {}", arrivals(60)), "arrivals page".into());
+    for k in 0..4 {
+        put(format!("Ankomne fartyg. {}", arrivals(14)), format!("arrivals list {k}"));
+    }
+    drop(f);
+    let ingested = tempfile::tempdir().unwrap();
+    let cfg = config("[[collection]]\nname = \"c\"\npaths = [\"corpus.jsonl\"]\n");
+    run(&cfg, input.path(), ingested.path(), |_| {});
+    (input, ingested)
+}
+
+#[test]
+fn a_passage_of_a_longer_document_is_flagged_or_removed() {
+    use kbcurate::dedup::containment::ContainedPolicy;
+    let (_input, ingested) = containment_corpus();
+
+    // Flag (the default): every document kept but the exact copy of an excerpt; each excerpt
+    // names its page, and nothing else is flagged.
+    let out = tempfile::tempdir().unwrap();
+    let s = dedup(ingested.path(), &DedupOptions::new(out.path())).unwrap();
+    assert!(s.counts.reconciles(), "{:?}", s.counts);
+    assert_eq!((s.counts.input, s.counts.kept), (16, 15), "{:?}", s.counts);
+    let kept = containment_columns(out.path());
+    let id_of = |title: &str| kept.iter().find(|d| d.1 == title).map(|d| d.0.clone()).unwrap();
+    for (_, title, within, score) in &kept {
+        match title.strip_prefix("excerpt ").map(|k| k.split(' ').next().unwrap()) {
+            Some(k) => {
+                assert_eq!(within.as_deref(), Some(id_of(&format!("page {k}")).as_str()), "{title}");
+                assert!(score.is_some_and(|s| (0.66..=1.0).contains(&s)), "{title}: {score:?}");
+            }
+            None => assert_eq!((within, score), (&None, &None), "{title} is in no longer document"),
+        }
+    }
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["stats"]["contained"], 5, "{}", m["stats"]);
+    // More passages were measured than excerpts found: the arrival lists met the page as
+    // candidates and were turned away by the alignment, not left unseen.
+    assert!(m["stats"]["contained_pairs"].as_u64().unwrap() > 5, "{}", m["stats"]);
+
+    // Remove: the excerpts and the excerpt's copy go to `rejected/`, each naming its page.
+    let out = tempfile::tempdir().unwrap();
+    let mut o = DedupOptions::new(out.path());
+    o.contained = ContainedPolicy::Remove;
+    let s = dedup(ingested.path(), &o).unwrap();
+    assert!(s.counts.reconciles(), "{:?}", s.counts);
+    assert_eq!(s.counts.rejected.get("contained"), Some(&6), "{:?}", s.counts);
+    assert_eq!(s.counts.kept, 10);
+    let pages: std::collections::BTreeMap<String, String> = containment_columns(out.path())
+        .into_iter()
+        .filter(|d| d.1.starts_with("page "))
+        .map(|d| (d.1.clone(), d.0.clone()))
+        .collect();
+    let titles: std::collections::BTreeMap<String, String> =
+        documents(ingested.path()).into_iter().map(|d| (d.id, d.title.unwrap())).collect();
+    for r in rejections(out.path()) {
+        let k = titles[&r.id].strip_prefix("excerpt ").unwrap().split(' ').next().unwrap().to_string();
+        let page = &pages[&format!("page {k}")];
+        assert!(r.detail.starts_with(&format!("contained in {page} ")), "{}", r.detail);
+        assert!(r.score.is_some_and(|s| s >= 0.66), "{:?}", r.score);
+        assert!(r.text.is_some());
+    }
+
+    // Off: nothing looked for, nothing flagged.
+    let out = tempfile::tempdir().unwrap();
+    let mut o = DedupOptions::new(out.path());
+    o.contained = ContainedPolicy::Off;
+    dedup(ingested.path(), &o).unwrap();
+    assert!(containment_columns(out.path()).iter().all(|d| d.2.is_none()));
+}

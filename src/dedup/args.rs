@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::cluster::{KeepKey, DEFAULT_KEEP_ORDER};
+pub use super::containment::ContainedPolicy;
 use super::lsh::Banding;
 use super::minhash::Shingles;
 use super::profile::Profile;
@@ -79,6 +80,12 @@ pub struct DedupArgs {
     #[arg(long, value_delimiter = ',', default_values_t = default_keep_order())]
     #[serde(default = "default_keep_order")]
     pub keep_order: Vec<KeepKey>,
+    /// What becomes of a document whose text is a passage of a longer kept document (an
+    /// article also printed in a whole page): `flag` keeps it, with `contained_in` naming the
+    /// longer one; `remove` moves it to `rejected/` as `contained`; `off` does not look.
+    #[arg(long, value_enum, default_value_t = ContainedPolicy::Flag)]
+    #[serde(default)]
+    pub contained: ContainedPolicy,
     /// Where signatures are computed: cpu, cuda, cuda:N, or auto (a GPU if there is one).
     /// Output does not depend on it.
     #[arg(long, default_value_t = Device::Cpu)]
@@ -99,6 +106,7 @@ impl Default for DedupArgs {
             against: Vec::new(),
             save_index: false,
             keep_order: default_keep_order(),
+            contained: ContainedPolicy::Flag,
             device: Device::Cpu,
         }
     }
@@ -146,6 +154,7 @@ impl DedupArgs {
         o.against = self.against.iter().map(|p| base.join(p)).collect();
         o.save_index = self.save_index;
         o.keep_order = self.keep_order.clone();
+        o.contained = self.contained;
         Ok(o)
     }
 }
@@ -238,6 +247,8 @@ pub struct DedupOptions {
     pub save_index: bool,
     /// How the kept copy is chosen (the id breaks the last tie).
     pub keep_order: Vec<KeepKey>,
+    /// What becomes of a document contained in a longer kept one.
+    pub contained: ContainedPolicy,
     pub threads: Option<usize>,
     /// How the Parquet parts are compressed.
     pub compression: crate::dataset::Codec,
@@ -272,6 +283,7 @@ impl DedupOptions {
             against: Vec::new(),
             save_index: false,
             keep_order: default_keep_order(),
+            contained: ContainedPolicy::Flag,
             threads: None,
             compression: crate::dataset::Codec::default(),
             device: None,

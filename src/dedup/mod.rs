@@ -2,7 +2,7 @@
 //! noise ([`normalize`]), shingles and signatures ([`minhash`], [`batch`] for the GPU's flat
 //! layout), LSH banding ([`lsh`]), the named [`profile`]s (`schemas/dedup-profiles.md` has the
 //! measurements behind them), sorted runs on disk ([`runs`]), boilerplate lines
-//! ([`boilerplate`]), clusters ([`cluster`]) and the stage and its steps ([`stage`]; its
+//! ([`boilerplate`]), clusters ([`cluster`]), documents contained in longer ones ([`containment`]) and the stage and its steps ([`stage`]; its
 //! `_work/` records in `work`, the saved index in `index`, the written part in `output`). Its
 //! evaluation on planted duplicates is `crate::eval::dedup`.
 
@@ -11,6 +11,7 @@ pub mod args;
 pub mod batch;
 pub mod boilerplate;
 pub mod cluster;
+pub mod containment;
 mod error;
 mod index;
 pub mod lsh;

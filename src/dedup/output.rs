@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{StringBuilder, UInt32Builder};
+use arrow_array::builder::{Float32Builder, StringBuilder, UInt32Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -18,16 +18,18 @@ use super::STAGE;
 use crate::dataset::{self, Counts, Dataset, PartRecord, RejectionSink};
 use crate::reject::Reason;
 
-/// The output schema: the input's columns plus `dup_cluster` and `dup_cluster_size`.
+/// The columns this stage adds (an input that has them, from an earlier dedup, gets them anew).
+const ADDED: [&str; 4] = ["dup_cluster", "dup_cluster_size", "contained_in", "contained_score"];
+
+/// The output schema: the input's columns plus `dup_cluster`, `dup_cluster_size`,
+/// `contained_in` and `contained_score`.
 pub(super) fn output_schema(input: &Schema) -> SchemaRef {
-    let mut fields: Vec<Field> = input
-        .fields()
-        .iter()
-        .filter(|f| f.name() != "dup_cluster" && f.name() != "dup_cluster_size")
-        .map(|f| f.as_ref().clone())
-        .collect();
+    let mut fields: Vec<Field> =
+        input.fields().iter().filter(|f| !ADDED.contains(&f.name().as_str())).map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new("dup_cluster", DataType::Utf8, false));
     fields.push(Field::new("dup_cluster_size", DataType::UInt32, false));
+    fields.push(Field::new("contained_in", DataType::Utf8, true));
+    fields.push(Field::new("contained_score", DataType::Float32, true));
     Arc::new(Schema::new(fields))
 }
 
@@ -67,6 +69,8 @@ pub(super) fn filter_part(
         let mut keep = Vec::with_capacity(batch.num_rows());
         let mut cluster = StringBuilder::new();
         let mut size = UInt32Builder::new();
+        let mut container = StringBuilder::new();
+        let mut contained_score = Float32Builder::new();
         // Kept documents that lost boilerplate lines: their new text (the others keep theirs).
         let mut edits = dataset::TextEdits::new();
         for r in 0..batch.num_rows() {
@@ -94,12 +98,16 @@ pub(super) fn filter_part(
                 counts.kept += 1;
                 cluster.append_value(d.cluster.as_deref().unwrap_or(&id));
                 size.append_value(d.size);
+                container.append_option(d.contained.as_ref().map(|(c, _)| c));
+                contained_score.append_option(d.contained.as_ref().map(|&(_, s)| s));
                 keep.push(true);
                 continue;
             }
-            let kept = d.cluster.clone().unwrap_or_default();
+            let kept = d.cluster.clone().or_else(|| d.contained.as_ref().map(|(c, _)| c.clone())).unwrap_or_default();
             let (reason, detail) = if emptied {
                 (Reason::EmptyText, "every line is boilerplate of its source".to_string())
+            } else if let Some((c, score)) = &d.contained {
+                (d.reason(), format!("contained in {c} (its passage aligns at {score:.3})"))
             } else if d.earlier {
                 (
                     d.reason(),
@@ -111,13 +119,15 @@ pub(super) fn filter_part(
             } else {
                 (d.reason(), format!("kept {kept} (cluster of {}; similarity {:.3})", d.size, d.similarity))
             };
-            let score = (!emptied).then_some(d.similarity);
+            let score = (!emptied).then_some(d.contained.as_ref().map_or(d.similarity, |&(_, s)| s));
             *counts.rejected.entry(reason.as_str().to_string()).or_default() += 1;
             let mut rejection = origin.rejection(r, STAGE, reason.as_str(), detail, Some(text.value(r).to_string()));
             rejection.score = score;
             rejected.push(&rejection)?;
             cluster.append_value(&kept);
             size.append_value(d.size);
+            container.append_option(d.contained.as_ref().map(|(c, _)| c));
+            contained_score.append_option(d.contained.as_ref().map(|&(_, s)| s));
             keep.push(false);
         }
         let edited = edits.apply(&batch).map_err(|e| DedupError::Other(e.to_string()))?;
@@ -126,11 +136,13 @@ pub(super) fn filter_part(
             .fields()
             .iter()
             .zip(edited.columns())
-            .filter(|(f, _)| f.name() != "dup_cluster" && f.name() != "dup_cluster_size")
+            .filter(|(f, _)| !ADDED.contains(&f.name().as_str()))
             .map(|(_, c)| c.clone())
             .collect();
         columns.push(Arc::new(cluster.finish()));
         columns.push(Arc::new(size.finish()));
+        columns.push(Arc::new(container.finish()));
+        columns.push(Arc::new(contained_score.finish()));
         let full = RecordBatch::try_new(sch, columns).map_err(|e| DedupError::Other(e.to_string()))?;
         kept_rows.write(&full, keep)?;
     }

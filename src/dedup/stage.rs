@@ -37,6 +37,7 @@ use rayon::prelude::*;
 use super::align::Prepared;
 use super::batch::BatchSigner;
 use super::cluster::{assign, better_by, Graph, KeepKey, Rank, Role, WordCounts};
+use super::containment::{self, ContainedPolicy};
 use super::error::io_err;
 pub use super::index::INDEX_DIR;
 use super::index::{Earlier, IndexFile, IndexPart, IndexWriter, INDEX_FILE, INDEX_FORMAT};
@@ -240,6 +241,10 @@ struct ClusterStats {
     verified_pairs: u64,
     aligned_pairs: u64,
     removed_similarity: Vec<u64>,
+    /// Documents found contained in longer kept ones (flagged or removed, as the policy says).
+    contained: u64,
+    /// Short documents aligned with a passage of a longer one.
+    contained_pairs: u64,
 }
 
 /// The removed copies' similarity to their kept copy, in bins of 0.05 from 0.5 up (the last
@@ -367,6 +372,9 @@ impl DatasetStage for FilterStep<'_, '_> {
                 exact: b[0] & EXACT != 0,
                 earlier: b[0] & EARLIER != 0,
                 similarity: f32::from_le_bytes(b[21..25].try_into().expect("4 bytes")),
+                contained: (b[0] & CONTAINED != 0).then(|| {
+                    (hex(b[25..41].try_into().expect("16 bytes")), f32::from_le_bytes(b[41..45].try_into().expect("4 bytes")))
+                }),
             })
         };
         let mut index = if ctx.opts.save_index {
@@ -457,7 +465,8 @@ impl<'a> Ctx<'a> {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(serde_json::to_string(&opts.profile).expect("profile serializes").as_bytes());
         h.update(&opts.boilerplate_min_docs.to_le_bytes());
-        h.update(format!("{:?} {}", opts.keep_order, opts.save_index).as_bytes());
+        // The decision records' layout (their size changed with containment) is part of it.
+        h.update(format!("{:?} {} contained={} decisions={DECISION}", opts.keep_order, opts.save_index, opts.contained).as_bytes());
         h.update(opts.compression.to_string().as_bytes());
         for p in &ctx.ds.manifest.parts {
             h.update(p.xxh3.as_bytes());
@@ -688,6 +697,11 @@ impl<'a> Ctx<'a> {
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         let mut deduped = 0usize;
         let bands: Vec<u64> = (0..profile.banding.bands as u64).chain([EXACT_BAND]).collect();
+        // A short text inside a long one shares few shingles with all of it: such pairs are
+        // candidates when the short one's share in the long one (estimated from the Jaccard
+        // and the lengths) reaches what the threshold means for texts of equal length.
+        let look_for_contained = self.opts.contained != ContainedPolicy::Off;
+        let contained_threshold = 2.0 * profile.threshold / (1.0 + profile.threshold);
         for wave in bands.chunks(rayon::current_num_threads().max(1)) {
             let found: Vec<io::Result<BandPairs>> = wave
                 .par_iter()
@@ -701,7 +715,9 @@ impl<'a> Ctx<'a> {
                             let ok = if band == EXACT_BAND {
                                 other[..16] == first[..16]
                             } else {
-                                agreement(&first[Layout::HEAD..], &other[Layout::HEAD..]) >= profile.threshold
+                                let j = agreement(&first[Layout::HEAD..], &other[Layout::HEAD..]);
+                                j >= profile.threshold
+                                    || (look_for_contained && containment_estimate(j, first, other) >= contained_threshold)
                             };
                             if ok {
                                 ok_pairs.push((docs[0].min(d) as u32, docs[0].max(d) as u32));
@@ -781,21 +797,81 @@ impl<'a> Ctx<'a> {
                 return None;
             }
             aligned += 1;
-            if !centre.may_reach(text(d), verify.min_alignment) {
+            let Some(a) = centre.align_unless_below(text(d), verify.min_figures, verify.min_alignment) else {
                 bounded += 1;
                 return None;
-            }
-            let a = centre.align(text(d), verify.min_figures);
+            };
             (a.score >= verify.min_alignment && a.figure_conflict <= verify.max_figure_conflict)
                 .then_some(a.score as f32)
         });
         drop(prepared);
+
+        // 4. Kept documents whose text is a passage of a longer kept one.
+        let mut roles = roles;
+        let removing = self.opts.contained == ContainedPolicy::Remove;
+        let mut contained_pairs = 0u64;
+        let contained: HashMap<u32, (u32, f32)> = if look_for_contained {
+            let mut measure = |d: u32, c: u32| {
+                contained_pairs += 1;
+                containment::align_in_passage(text(d), text(c), &verify)
+                    .filter(|a| containment::verified(a, &verify))
+                    .map(|a| a.score as f32)
+            };
+            let likely = |d: u32, c: u32| {
+                let (rd, rc) = (record(d as u64), record(c as u64));
+                containment_estimate(agreement(&rd[Layout::HEAD..], &rc[Layout::HEAD..]), rd, rc)
+            };
+            let mut found = containment::find(
+                &roles,
+                &graph,
+                verify.min_alignment,
+                is_earlier,
+                |d| words(text(d)),
+                likely,
+                &mut measure,
+            );
+            if removing {
+                // The copies removed in favour of a contained document go with it when their
+                // own text is verified against the same container; the others are kept.
+                let mut members: Vec<(u32, u32)> = roles
+                    .iter()
+                    .filter_map(|(&d, r)| match r {
+                        Role::Member { centre, .. } if found.contains_key(centre) => Some((d, *centre)),
+                        _ => None,
+                    })
+                    .collect();
+                members.sort_unstable();
+                for (d, centre) in members {
+                    let c = found[&centre].0;
+                    match measure(d, c) {
+                        Some(score) => {
+                            found.insert(d, (c, score));
+                        }
+                        None => {
+                            roles.insert(d, Role::Centre);
+                        }
+                    }
+                }
+            }
+            found
+        } else {
+            HashMap::new()
+        };
+        let removed_as_contained = |d: u32| removing && contained.contains_key(&d);
+        tracing::info!(
+            "{} documents contained in longer kept ones ({contained_pairs} passages aligned; {})",
+            contained.len(),
+            if removing { "removed" } else { "flagged" }
+        );
+
         let mut size: HashMap<u32, u32> = HashMap::new();
         let mut histogram = [0u64; SIMILARITY_BINS];
-        for r in roles.values() {
+        for (&d, r) in &roles {
             if let Role::Member { centre, similarity } = r {
-                *size.entry(*centre).or_insert(1) += 1;
-                histogram[similarity_bin(*similarity)] += 1;
+                if !removed_as_contained(d) {
+                    *size.entry(*centre).or_insert(1) += 1;
+                    histogram[similarity_bin(*similarity)] += 1;
+                }
             }
         }
         let members: u64 = histogram.iter().sum();
@@ -810,22 +886,35 @@ impl<'a> Ctx<'a> {
             let mut out = Vec::with_capacity(self.rows(i) as usize * DECISION);
             for row in 0..self.rows(i) {
                 let doc = (base[i] + row) as u32;
-                let (flags, n, kept, similarity) = match roles.get(&doc) {
+                let (mut flags, mut n, mut kept, mut similarity) = match roles.get(&doc) {
                     Some(Role::Member { centre, similarity }) => {
                         let (own, theirs) = (record(doc as u64), record(*centre as u64));
                         let exact = own[..16] == theirs[..16];
                         let flags = if exact { EXACT } else { 0 } | if is_earlier(*centre) { EARLIER } else { 0 };
-                        (flags, size[centre], decode(theirs, 0).rank.id, *similarity)
+                        // (A copy removed with its contained centre is not counted in its size.)
+                        (flags, size.get(centre).copied().unwrap_or(1), decode(theirs, 0).rank.id, *similarity)
                     }
                     Some(Role::Centre) if size.contains_key(&doc) => {
                         (KEEP, size[&doc], decode(record(doc as u64), 0).rank.id, 1.0)
                     }
                     _ => (KEEP, 1, [0; 16], 1.0),
                 };
+                let mut container = ([0u8; 16], 0f32);
+                if let Some(&(c, score)) = contained.get(&doc) {
+                    container = (decode(record(c as u64), 0).rank.id, score);
+                    if removed_as_contained(doc) {
+                        // Removed in favour of the container: its cluster is the container's.
+                        (flags, n, kept, similarity) = (CONTAINED, size.get(&c).copied().unwrap_or(1), container.0, score);
+                    } else {
+                        flags |= CONTAINED;
+                    }
+                }
                 out.push(flags);
                 out.extend_from_slice(&n.to_le_bytes());
                 out.extend_from_slice(&kept);
                 out.extend_from_slice(&similarity.to_le_bytes());
+                out.extend_from_slice(&container.0);
+                out.extend_from_slice(&container.1.to_le_bytes());
             }
             dataset::write_atomic(&work.join(format!("decisions-{i}.bin")), &out)?;
             Ok(())
@@ -835,6 +924,8 @@ impl<'a> Ctx<'a> {
             candidate_pairs: candidates,
             verified_pairs: members,
             aligned_pairs: aligned,
+            contained: contained.len() as u64,
+            contained_pairs,
             removed_similarity: histogram.to_vec(),
         };
         let decisions: Vec<PathBuf> = (0..self.n_input).map(|i| work.join(format!("decisions-{i}.bin"))).collect();
@@ -921,6 +1012,7 @@ impl<'a> Ctx<'a> {
                 "profile": self.opts.profile,
                 "boilerplate_min_docs": self.opts.boilerplate_min_docs,
                 "keep_order": self.opts.keep_order,
+                "contained": self.opts.contained,
                 "save_index": self.opts.save_index,
             }),
             inputs: serde_json::json!({
@@ -939,6 +1031,9 @@ impl<'a> Ctx<'a> {
                 "band_pairs": stats.candidate_pairs,
                 "aligned_pairs": stats.aligned_pairs,
                 "removed": stats.verified_pairs,
+                "contained": stats.contained,
+                "contained_policy": self.opts.contained,
+                "contained_pairs": stats.contained_pairs,
                 "removed_similarity": {
                     "bins": (0..SIMILARITY_BINS).map(|b| match b {
                         0 => "< 0.55".to_string(),

@@ -65,6 +65,18 @@ pub(super) fn decode(b: &[u8], perms: usize) -> DocRecord {
     }
 }
 
+/// The estimated share of the shorter document's shingles that the longer one has too, from
+/// their estimated Jaccard `j` and their records' lengths (`n_chars`, standing for their
+/// shingle counts): |A∩B| = J·(|A| + |B|) / (1 + J).
+pub(super) fn containment_estimate(j: f64, a: &[u8], b: &[u8]) -> f64 {
+    let n = |r: &[u8]| u32::from_le_bytes(r[20..24].try_into().expect("4 bytes")) as f64;
+    let (na, nb) = (n(a), n(b));
+    if na.min(nb) <= 0.0 {
+        return 0.0;
+    }
+    j * (na + nb) / ((1.0 + j) * na.min(nb))
+}
+
 /// `estimated_jaccard` of two signatures as they lie in their records (little-endian `u32`s):
 /// the share of equal values.
 pub(super) fn agreement(a: &[u8], b: &[u8]) -> f64 {
@@ -87,10 +99,12 @@ pub(super) fn id_bytes(id: &str) -> [u8; 16] {
     out
 }
 
-pub(super) const DECISION: usize = 1 + 4 + 16 + 4;
+pub(super) const DECISION: usize = 1 + 4 + 16 + 4 + 16 + 4;
 pub(super) const KEEP: u8 = 1;
 pub(super) const EXACT: u8 = 2;
 pub(super) const EARLIER: u8 = 4;
+/// Contained in a longer kept document (its id and the alignment follow the similarity).
+pub(super) const CONTAINED: u8 = 8;
 
 /// The band key group of the exact hashes, after the LSH bands.
 pub(super) const EXACT_BAND: u64 = u64::MAX;
@@ -126,12 +140,16 @@ pub(super) struct Decision {
     /// A removed copy's measured similarity to the kept copy (its alignment; 1 for an exact
     /// copy).
     pub(super) similarity: f32,
+    /// The longer kept document this one's text is a passage of, and how the passage aligns.
+    pub(super) contained: Option<(String, f32)>,
 }
 
 impl Decision {
     /// Why a document that is not kept is removed.
     pub(super) fn reason(&self) -> Reason {
-        if self.exact {
+        if self.contained.is_some() {
+            Reason::Contained
+        } else if self.exact {
             Reason::ExactDuplicate
         } else {
             Reason::NearDuplicate
