@@ -513,7 +513,8 @@ fn containment_columns(dir: &std::path::Path) -> Vec<(String, String, Option<Str
             let b = b.unwrap();
             let s = |n: &str| b.column_by_name(n).unwrap().as_string::<i32>().clone();
             let (ids, titles, within) = (s("id"), s("title"), s("contained_in"));
-            let score = b.column_by_name("contained_score").unwrap().as_primitive::<arrow_array::types::Float32Type>().clone();
+            let score =
+                b.column_by_name("contained_score").unwrap().as_primitive::<arrow_array::types::Float32Type>().clone();
             for r in 0..b.num_rows() {
                 out.push((
                     ids.value(r).to_string(),
@@ -556,7 +557,15 @@ fn containment_corpus() -> (tempfile::TempDir, tempfile::TempDir) {
     };
     let mut arrivals = |n: usize| {
         (0..n)
-            .map(|_| format!("{}, kapten {}, från {}, med {}.", ships[pick(8)], masters[pick(8)], ports[pick(8)], cargo[pick(8)]))
+            .map(|_| {
+                format!(
+                    "{}, kapten {}, från {}, med {}.",
+                    ships[pick(8)],
+                    masters[pick(8)],
+                    ports[pick(8)],
+                    cargo[pick(8)]
+                )
+            })
             .collect::<Vec<_>>()
             .join(" ")
     };

@@ -118,9 +118,7 @@ pub fn find(
             .map(|c| (likely(d, c), c))
             .collect();
         tries.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        if let Some((c, score)) =
-            tries.iter().take(MAX_TRIES).find_map(|&(_, c)| contained(d, c).map(|s| (c, s)))
-        {
+        if let Some((c, score)) = tries.iter().take(MAX_TRIES).find_map(|&(_, c)| contained(d, c).map(|s| (c, s))) {
             found.insert(d, (c, score));
         }
     }

@@ -373,7 +373,10 @@ impl DatasetStage for FilterStep<'_, '_> {
                 earlier: b[0] & EARLIER != 0,
                 similarity: f32::from_le_bytes(b[21..25].try_into().expect("4 bytes")),
                 contained: (b[0] & CONTAINED != 0).then(|| {
-                    (hex(b[25..41].try_into().expect("16 bytes")), f32::from_le_bytes(b[41..45].try_into().expect("4 bytes")))
+                    (
+                        hex(b[25..41].try_into().expect("16 bytes")),
+                        f32::from_le_bytes(b[41..45].try_into().expect("4 bytes")),
+                    )
                 }),
             })
         };
@@ -466,7 +469,10 @@ impl<'a> Ctx<'a> {
         h.update(serde_json::to_string(&opts.profile).expect("profile serializes").as_bytes());
         h.update(&opts.boilerplate_min_docs.to_le_bytes());
         // The decision records' layout (their size changed with containment) is part of it.
-        h.update(format!("{:?} {} contained={} decisions={DECISION}", opts.keep_order, opts.save_index, opts.contained).as_bytes());
+        h.update(
+            format!("{:?} {} contained={} decisions={DECISION}", opts.keep_order, opts.save_index, opts.contained)
+                .as_bytes(),
+        );
         h.update(opts.compression.to_string().as_bytes());
         for p in &ctx.ds.manifest.parts {
             h.update(p.xxh3.as_bytes());
@@ -690,6 +696,7 @@ impl<'a> Ctx<'a> {
         let run_paths: Vec<PathBuf> = (0..self.sources.len()).map(|i| work.join(format!("keys-{i}.run"))).collect();
         let runs = runs::MappedRuns::open(&run_paths).map_err(io_err(work))?;
         let profile = &self.opts.profile;
+        let clock = Instant::now();
         // 1. Candidates: documents sharing a band key whose estimate reaches the threshold, or
         //    sharing the exact hash. The bands are merged in parallel, a wave at a time; the
         //    pairs are a set, so neither the waves nor the threads change it.
@@ -717,7 +724,8 @@ impl<'a> Ctx<'a> {
                             } else {
                                 let j = agreement(&first[Layout::HEAD..], &other[Layout::HEAD..]);
                                 j >= profile.threshold
-                                    || (look_for_contained && containment_estimate(j, first, other) >= contained_threshold)
+                                    || (look_for_contained
+                                        && containment_estimate(j, first, other) >= contained_threshold)
                             };
                             if ok {
                                 ok_pairs.push((docs[0].min(d) as u32, docs[0].max(d) as u32));
@@ -742,6 +750,7 @@ impl<'a> Ctx<'a> {
             runs.release_through(*wave.last().expect("a wave has bands"));
         }
         let graph = Graph::new(&pairs);
+        tracing::debug!("candidates: {:.2}s", clock.elapsed().as_secs_f64());
         drop(pairs);
         tracing::info!("{candidates} band pairs, {} candidate pairs", graph.pairs());
 
@@ -771,12 +780,13 @@ impl<'a> Ctx<'a> {
             is_earlier(*b).cmp(&is_earlier(*a)).then_with(|| better_by(&self.opts.keep_order, ra, rb)).then(a.cmp(b))
         });
         let order: Vec<u32> = order.into_iter().map(|(d, _)| d).collect();
+        tracing::debug!("keep order: {:.2}s", clock.elapsed().as_secs_f64());
 
         // 3. Centres and their verified members. The kept copy's text is the prepared side:
         //    the other copy's misread words are then looked up among its words as near misses
         //    (a copy prepared against the clean text aligns 0.05 lower at the low end).
         let verify = profile.verify;
-        let (mut aligned, mut bounded) = (0u64, 0u64);
+        let (mut aligned, mut bounded, mut prepares) = (0u64, 0u64, 0u64);
         // Kept copies are tried again and again (each of their copies, and the documents near
         // them): a few are kept prepared. Which ones changes nothing but time.
         let mut prepared: HashMap<u32, Prepared> = HashMap::new();
@@ -790,7 +800,10 @@ impl<'a> Ctx<'a> {
             if prepared.len() >= 64 && !prepared.contains_key(&c) {
                 prepared.clear();
             }
-            let centre = prepared.entry(c).or_insert_with(|| Prepared::new(text(c)));
+            let centre = prepared.entry(c).or_insert_with(|| {
+                prepares += 1;
+                Prepared::new(text(c))
+            });
             // At most the shorter text's words align: a length ratio below the bar decides.
             let (nc, nd) = (centre.len(), words(text(d)));
             if (nc.min(nd) as f64) < verify.min_alignment * nc.max(nd) as f64 {
@@ -806,6 +819,7 @@ impl<'a> Ctx<'a> {
         });
         drop(prepared);
 
+        tracing::debug!("centres and members: {:.2}s ({prepares} kept copies prepared)", clock.elapsed().as_secs_f64());
         // 4. Kept documents whose text is a passage of a longer kept one.
         let mut roles = roles;
         let removing = self.opts.contained == ContainedPolicy::Remove;
@@ -904,7 +918,8 @@ impl<'a> Ctx<'a> {
                     container = (decode(record(c as u64), 0).rank.id, score);
                     if removed_as_contained(doc) {
                         // Removed in favour of the container: its cluster is the container's.
-                        (flags, n, kept, similarity) = (CONTAINED, size.get(&c).copied().unwrap_or(1), container.0, score);
+                        (flags, n, kept, similarity) =
+                            (CONTAINED, size.get(&c).copied().unwrap_or(1), container.0, score);
                     } else {
                         flags |= CONTAINED;
                     }
