@@ -267,6 +267,12 @@ enum EvalCommand {
         /// that share of its characters. `0.10:0.20` gives word-2-gram Jaccard 0.05–0.15.
         #[arg(long, value_parser = parse_rate_range)]
         char_noise: Option<(f64, f64)>,
+        /// Excerpts to plant: a passage of an original (a fifth to a half of it), noisy like
+        /// the copies, as an article printed both alone and within its page. Reported: how
+        /// many dedup found contained in a document of their original, and how many other
+        /// documents it found contained in anything.
+        #[arg(long, default_value_t = 0)]
+        excerpts: usize,
         /// Override the profiles' threshold on estimated Jaccard (which candidates are aligned).
         #[arg(long)]
         threshold: Option<f64>,
@@ -511,6 +517,7 @@ fn run(command: Command, sync: bool) -> Result<()> {
             confidence,
             hard_negatives,
             char_noise,
+            excerpts,
             threshold,
             min_alignment,
             keep_order,
@@ -524,6 +531,7 @@ fn run(command: Command, sync: bool) -> Result<()> {
                 confidence,
                 hard_negatives,
                 char_noise,
+                excerpts,
                 ..Default::default()
             };
             let profiles =
@@ -542,6 +550,9 @@ fn run(command: Command, sync: bool) -> Result<()> {
                 }
                 let r = kbcurate::eval::dedup::evaluate(&base, &params, &p, &keep_order, &work)?;
                 println!("{}", r.render());
+                if let Some(e) = r.render_excerpts() {
+                    eprintln!("{e}");
+                }
             }
             Ok(())
         }

@@ -241,6 +241,15 @@ fn eval_on_planted_newspaper_duplicates() {
     assert_eq!((r.negatives_removed, r.clusters_lost, r.impure_clusters), (0, 0, 0), "{r:?}");
     assert!(r.scores.recall >= 0.9, "{r:?}");
     assert!(r.kept_cleanest >= 0.9, "the clean original is kept without a confidence: {r:?}");
+
+    // Excerpts (a fifth to a half of an original, noisy like the copies) beside the templated
+    // uniques: found contained in their original's cluster, and nothing else flagged.
+    let excerpts = PlantParams { excerpts: 100, ..hard };
+    let r = evaluate(&base, &excerpts, &Profile::ocr(), &DEFAULT_KEEP_ORDER, work.path()).unwrap();
+    eprintln!("{}", r.render_excerpts().unwrap());
+    assert_eq!(r.excerpts, 100);
+    assert!(r.excerpts_found >= 80, "{r:?}");
+    assert_eq!((r.others_flagged, r.negatives_removed, r.clusters_lost), (0, 0, 0), "{r:?}");
 }
 
 /// Mastheads and continuation lines that recur across a source's documents are removed from

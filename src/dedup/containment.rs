@@ -45,7 +45,8 @@ impl std::fmt::Display for ContainedPolicy {
 }
 
 /// The byte range of `long`'s passage where `short` would stand: as many words as `short`
-/// has, holding the most words that `short` has too (the earliest such window). Both are
+/// has, holding the most words that `short` has too, each weighed by how rare it is in
+/// `long` (the earliest such window). Both are
 /// normalized texts, words separated by single spaces.
 pub fn passage(short: &str, long: &str) -> Range<usize> {
     let vocabulary: HashSet<&str> = short.split(' ').filter(|w| !w.is_empty()).collect();
@@ -61,8 +62,26 @@ pub fn passage(short: &str, long: &str) -> Range<usize> {
     if spans.len() <= n || n == 0 {
         return 0..long.len();
     }
-    let hit = |i: usize| vocabulary.contains(&long[spans[i].clone()]) as usize;
-    let mut count: usize = (0..n).map(hit).sum();
+    // A word of `short` counts in inverse proportion to how often the long text has it: a
+    // function word stands everywhere, a name or a rare word only where the passage is (on
+    // heavily misread text the few intact rare words must outweigh the common ones).
+    let mut seen: HashMap<&str, u64> = HashMap::new();
+    for r in &spans {
+        *seen.entry(&long[r.clone()]).or_default() += 1;
+    }
+    let weight: Vec<u64> = spans
+        .iter()
+        .map(|r| {
+            let w = &long[r.clone()];
+            if vocabulary.contains(w) {
+                1_000_000 / seen[w]
+            } else {
+                0
+            }
+        })
+        .collect();
+    let hit = |i: usize| weight[i];
+    let mut count: u64 = (0..n).map(hit).sum();
     let (mut best, mut best_start) = (count, 0);
     for start in 1..=spans.len() - n {
         count = count + hit(start + n - 1) - hit(start - 1);
@@ -86,7 +105,8 @@ pub fn verified(a: &Alignment, verify: &Verify) -> bool {
 }
 
 /// Finds, for each kept document of `roles` (a centre) too short to be a copy of a longer
-/// kept neighbour in `graph`, the first such neighbour it is contained in: containers are
+/// kept neighbour in `graph` (or the kept copy of a neighbour), the first such document it is
+/// contained in: containers are
 /// tried longest first, then most `likely(doc, container)`. `words(doc)` counts a document's
 /// words; `contained(doc, container)` measures the pair from their texts. Documents are
 /// decided longest first, and one found contained is not a container. `never` documents (an
@@ -109,10 +129,22 @@ pub fn find(
         if never(d) {
             continue;
         }
-        // Containers: kept neighbours long enough that `d` could not be their copy (shorter
-        // than the bar's share of them), not themselves contained.
-        let mut tries: Vec<(f64, u32)> = graph
+        // Containers: kept neighbours, and the kept copies of removed neighbours (the pair
+        // may have met a copy of the page rather than the page kept), long enough that `d`
+        // could not be their copy (shorter than the bar's share of them), not themselves
+        // contained.
+        let mut near: Vec<u32> = graph
             .neighbours(d)
+            .filter_map(|c| match roles.get(&c) {
+                Some(Role::Centre) => Some(c),
+                Some(Role::Member { centre, .. }) => Some(*centre),
+                None => None,
+            })
+            .collect();
+        near.sort_unstable();
+        near.dedup();
+        let mut tries: Vec<(f64, u32)> = near
+            .into_iter()
             .filter(|c| size.get(c).is_some_and(|&m| (n as f64) < min_alignment * m as f64))
             .filter(|c| !found.contains_key(c))
             .map(|c| (likely(d, c), c))

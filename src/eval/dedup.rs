@@ -54,6 +54,10 @@ pub struct PlantParams {
     /// character of it is confused, dropped, doubled or replaced with that probability, as a
     /// 19th-century engine reads Fraktur (10–20% gives word-2-gram Jaccard 0.05–0.15).
     pub char_noise: Option<(f64, f64)>,
+    /// Excerpts: a passage of an original (a fifth to a half of its words; one per original
+    /// at most), noisy like the copies; each its own cluster (a passage is no copy), expected to be found contained in
+    /// a document of its original's cluster.
+    pub excerpts: usize,
 }
 
 /// Where the planted documents' `ocr_confidence` comes from. Only `Correlated` tells the clean
@@ -82,6 +86,7 @@ impl Default for PlantParams {
             confidence: Confidence::Independent,
             hard_negatives: 200,
             char_noise: None,
+            excerpts: 0,
         }
     }
 }
@@ -94,6 +99,9 @@ pub struct Planted {
     pub ocr_confidence: Option<f32>,
     /// A templated unique document ([`PlantParams::hard_negatives`]).
     pub negative: bool,
+    /// An excerpt ([`PlantParams::excerpts`]): the planted cluster of the original it is a
+    /// passage of.
+    pub excerpt_of: Option<u64>,
 }
 
 struct Rng(u64);
@@ -460,7 +468,14 @@ pub fn plant(base: &[String], p: &PlantParams) -> Vec<Planted> {
     };
     for (c, words) in originals.iter().enumerate() {
         let ocr_confidence = confidence(true, &mut rng);
-        docs.push(Planted { text: words.join(" "), cluster: c as u64, clean: true, ocr_confidence, negative: false });
+        docs.push(Planted {
+            text: words.join(" "),
+            cluster: c as u64,
+            clean: true,
+            ocr_confidence,
+            negative: false,
+            excerpt_of: None,
+        });
         for _ in 0..rng.below(p.max_copies + 1) {
             let ocr_confidence = confidence(false, &mut rng);
             let text = match p.char_noise {
@@ -470,7 +485,14 @@ pub fn plant(base: &[String], p: &PlantParams) -> Vec<Planted> {
                 }
                 None => noisy_copy(words, p.word_noise, true, &mut rng),
             };
-            docs.push(Planted { text, cluster: c as u64, clean: false, ocr_confidence, negative: false });
+            docs.push(Planted {
+                text,
+                cluster: c as u64,
+                clean: false,
+                ocr_confidence,
+                negative: false,
+                excerpt_of: None,
+            });
         }
     }
     for k in 0..p.hard_negatives {
@@ -482,6 +504,33 @@ pub fn plant(base: &[String], p: &PlantParams) -> Vec<Planted> {
             clean: true,
             ocr_confidence,
             negative: true,
+            excerpt_of: None,
+        });
+    }
+    // Excerpts come last, so that corpora without them stay as they were.
+    let clusters = docs.iter().map(|d| d.cluster + 1).max().unwrap_or(0);
+    // One per original at most: two passages of one original may overlap into copies.
+    for k in 0..p.excerpts.min(originals.len()) {
+        let c = k % originals.len();
+        let words = &originals[c];
+        let len = words.len() / 5 + rng.below(words.len() * 3 / 10 + 1);
+        let start = rng.below(words.len() - len + 1);
+        let passage = &words[start..start + len];
+        let ocr_confidence = confidence(false, &mut rng);
+        let text = match p.char_noise {
+            Some((lo, hi)) => {
+                let rate = lo + (hi - lo) * rng.unit();
+                char_noisy_copy(passage, rate, &mut rng)
+            }
+            None => noisy_copy(passage, p.word_noise, true, &mut rng),
+        };
+        docs.push(Planted {
+            text,
+            cluster: clusters + k as u64,
+            clean: true,
+            ocr_confidence,
+            negative: false,
+            excerpt_of: Some(c as u64),
         });
     }
     // Arrival order must not matter: shuffle (Fisher–Yates).
@@ -554,6 +603,11 @@ pub struct Report {
     /// document is left: every member removed in favour of another cluster's document.
     pub clusters_lost: usize,
     pub seconds: f64,
+    /// Excerpts planted, how many were found contained in a document of their original's
+    /// cluster, and how many other documents were found contained in anything.
+    pub excerpts: usize,
+    pub excerpts_found: usize,
+    pub others_flagged: usize,
 }
 
 impl Report {
@@ -577,6 +631,21 @@ impl Report {
         )
     }
 
+    /// The containment line, when excerpts were planted.
+    pub fn render_excerpts(&self) -> Option<String> {
+        (self.excerpts > 0).then(|| {
+            format!(
+                "{}: excerpts found contained in their original: {} of {} ({:.3}); other documents flagged as \
+                 contained: {}",
+                self.profile,
+                self.excerpts_found,
+                self.excerpts,
+                self.excerpts_found as f64 / self.excerpts as f64,
+                self.others_flagged
+            )
+        })
+    }
+
     pub const HEADER: &'static str = "| profile | docs | planted pairs | mean word-3-gram Jaccard | precision | recall | F1 | ARI | impure clusters | kept cleanest | templated uniques removed | clusters with no document left | dedup s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 }
 
@@ -597,6 +666,9 @@ pub fn evaluate(
         let mut rec = json!({"id": i, "text": d.text, "truth": d.cluster, "clean": d.clean});
         if let Some(c) = d.ocr_confidence {
             rec["ocr_confidence"] = c.into();
+        }
+        if let Some(c) = d.excerpt_of {
+            rec["excerpt_of"] = c.into();
         }
         writeln!(f, "{rec}")?;
     }
@@ -629,25 +701,41 @@ pub fn evaluate(
 
     // Truth per document id, from the ingested dataset's meta.
     let mut truth: HashMap<String, (u64, bool)> = HashMap::new();
+    let mut excerpt_of: HashMap<String, u64> = HashMap::new();
     for d in Dataset::open(&ingested)?.documents() {
         let d = d?;
         let m: serde_json::Value = serde_json::from_str(&d.meta)?;
+        if let Some(c) = m["excerpt_of"].as_u64() {
+            excerpt_of.insert(d.id.clone(), c);
+        }
         truth.insert(d.id, (m["truth"].as_u64().unwrap_or(u64::MAX), m["clean"].as_bool().unwrap_or(false)));
     }
     // Predicted cluster per document: the kept copy's id.
     let out = Dataset::open(&deduped)?;
     let mut predicted: HashMap<String, String> = HashMap::new();
+    // Kept documents found contained in another: their container.
+    let mut contained_in: HashMap<String, String> = HashMap::new();
     for p in &out.manifest.parts {
         for b in out.batches(p)? {
             let b = b?;
             use arrow_array::cast::AsArray;
+            use arrow_array::Array;
             let ids = b.column_by_name("id").expect("id").as_string::<i32>().clone();
             let cl = b.column_by_name("dup_cluster").expect("dup_cluster").as_string::<i32>().clone();
+            let within = b.column_by_name("contained_in").map(|c| c.as_string::<i32>().clone());
             for r in 0..b.num_rows() {
                 predicted.insert(ids.value(r).to_string(), cl.value(r).to_string());
+                if let Some(w) = within.as_ref().filter(|w| w.is_valid(r)) {
+                    contained_in.insert(ids.value(r).to_string(), w.value(r).to_string());
+                }
             }
         }
     }
+    let excerpts_found = excerpt_of
+        .iter()
+        .filter(|(id, c)| contained_in.get(*id).is_some_and(|w| truth.get(w).is_some_and(|(t, _)| t == *c)))
+        .count();
+    let others_flagged = contained_in.keys().filter(|id| !excerpt_of.contains_key(*id)).count();
     for r in out.rejections()? {
         let kept = r.detail.strip_prefix("kept ").and_then(|s| s.split_whitespace().next()).unwrap_or_default();
         predicted.insert(r.id.clone(), kept.to_string());
@@ -700,6 +788,9 @@ pub fn evaluate(
         negatives_removed,
         clusters_lost,
         seconds,
+        excerpts: excerpt_of.len(),
+        excerpts_found,
+        others_flagged,
     })
 }
 
