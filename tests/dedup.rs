@@ -641,6 +641,29 @@ fn a_passage_of_a_longer_document_is_flagged_or_removed() {
         assert!(r.text.is_some());
     }
 
+    // Against an earlier release that holds the pages: a new release's excerpts are removed
+    // in favour of the earlier pages, and say so.
+    let texts = base_texts();
+    let (a_in, b_in) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_jsonl(a_in.path(), (0..5).map(|k| format!("{}\n{}", texts[2 * k], texts[2 * k + 1])).collect());
+    write_jsonl(b_in.path(), (0..5).map(|k| noisy(&texts[2 * k])).collect());
+    let cfg = config("[[collection]]\nname = \"c\"\npaths = [\"c.jsonl\"]\n");
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run(&cfg, a_in.path(), a.path(), |_| {});
+    run(&cfg, b_in.path(), b.path(), |_| {});
+    let a_ids: std::collections::BTreeSet<String> = documents(a.path()).into_iter().map(|d| d.id).collect();
+    let out = tempfile::tempdir().unwrap();
+    let mut o = DedupOptions::new(out.path());
+    o.contained = ContainedPolicy::Remove;
+    o.against = vec![a.path().to_path_buf()];
+    let s = dedup(b.path(), &o).unwrap();
+    assert_eq!((s.counts.input, s.counts.kept), (5, 0), "{:?}", s.counts);
+    for r in rejections(out.path()) {
+        assert_eq!(r.reason, "contained");
+        let page = r.detail.strip_prefix("contained in ").unwrap().split_whitespace().next().unwrap();
+        assert!(a_ids.contains(page) && r.detail.ends_with("; in the earlier dataset)"), "{}", r.detail);
+    }
+
     // Off: nothing looked for, nothing flagged.
     let out = tempfile::tempdir().unwrap();
     let mut o = DedupOptions::new(out.path());

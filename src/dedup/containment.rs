@@ -5,7 +5,9 @@
 //! A short text and the long text it stands in are not near-duplicates: most of the long
 //! text has no counterpart, so their alignment over the longer text stays low. What shows
 //! containment is the passage of the long text where the short one would stand: the window
-//! of as many words as the short text holds that shares the most words with it. The short
+//! of as many words as the short text holds that shares the most words with it, rare words
+//! counting most (on heavily misread text the few intact names and rare words place it; the
+//! function words are everywhere). The short
 //! text is contained when it aligns with that passage by the measure and at the bar that
 //! verify a copy ([`super::align`]): a templated notice set inside a page of other notices
 //! finds a passage of the same form but not of the same words, as two copies of a template
@@ -46,8 +48,8 @@ impl std::fmt::Display for ContainedPolicy {
 
 /// The byte range of `long`'s passage where `short` would stand: as many words as `short`
 /// has, holding the most words that `short` has too, each weighed by how rare it is in
-/// `long` (the earliest such window). Both are
-/// normalized texts, words separated by single spaces.
+/// `long` (the earliest such window). Both are normalized texts, words separated by single
+/// spaces.
 pub fn passage(short: &str, long: &str) -> Range<usize> {
     let vocabulary: HashSet<&str> = short.split(' ').filter(|w| !w.is_empty()).collect();
     let n = short.split(' ').filter(|w| !w.is_empty()).count();

@@ -107,7 +107,8 @@ pub(super) fn filter_part(
             let (reason, detail) = if emptied {
                 (Reason::EmptyText, "every line is boilerplate of its source".to_string())
             } else if let Some((c, score)) = &d.contained {
-                (d.reason(), format!("contained in {c} (its passage aligns at {score:.3})"))
+                let earlier = if d.earlier { "; in the earlier dataset" } else { "" };
+                (d.reason(), format!("contained in {c} (its passage aligns at {score:.3}{earlier})"))
             } else if d.earlier {
                 (
                     d.reason(),

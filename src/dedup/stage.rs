@@ -918,8 +918,9 @@ impl<'a> Ctx<'a> {
                     container = (decode(record(c as u64), 0).rank.id, score);
                     if removed_as_contained(doc) {
                         // Removed in favour of the container: its cluster is the container's.
+                        let earlier = if is_earlier(c) { EARLIER } else { 0 };
                         (flags, n, kept, similarity) =
-                            (CONTAINED, size.get(&c).copied().unwrap_or(1), container.0, score);
+                            (CONTAINED | earlier, size.get(&c).copied().unwrap_or(1), container.0, score);
                     } else {
                         flags |= CONTAINED;
                     }
