@@ -433,6 +433,18 @@ fn templated(k: usize, story: &[&str], rng: &mut Rng) -> String {
     }
 }
 
+/// A noisy copy of `words` by the corpus's noise model: character noise at a rate drawn from
+/// its range, or word noise.
+fn planted_copy(words: &[&str], p: &PlantParams, rng: &mut Rng) -> String {
+    match p.char_noise {
+        Some((lo, hi)) => {
+            let rate = lo + (hi - lo) * rng.unit();
+            char_noisy_copy(words, rate, rng)
+        }
+        None => noisy_copy(words, p.word_noise, true, rng),
+    }
+}
+
 /// Cuts the base texts into originals and plants noisy copies, and adds the templated unique
 /// documents. Deterministic for a seed.
 pub fn plant(base: &[String], p: &PlantParams) -> Vec<Planted> {
@@ -478,13 +490,7 @@ pub fn plant(base: &[String], p: &PlantParams) -> Vec<Planted> {
         });
         for _ in 0..rng.below(p.max_copies + 1) {
             let ocr_confidence = confidence(false, &mut rng);
-            let text = match p.char_noise {
-                Some((lo, hi)) => {
-                    let rate = lo + (hi - lo) * rng.unit();
-                    char_noisy_copy(words, rate, &mut rng)
-                }
-                None => noisy_copy(words, p.word_noise, true, &mut rng),
-            };
+            let text = planted_copy(words, p, &mut rng);
             docs.push(Planted {
                 text,
                 cluster: c as u64,
@@ -517,13 +523,7 @@ pub fn plant(base: &[String], p: &PlantParams) -> Vec<Planted> {
         let start = rng.below(words.len() - len + 1);
         let passage = &words[start..start + len];
         let ocr_confidence = confidence(false, &mut rng);
-        let text = match p.char_noise {
-            Some((lo, hi)) => {
-                let rate = lo + (hi - lo) * rng.unit();
-                char_noisy_copy(passage, rate, &mut rng)
-            }
-            None => noisy_copy(passage, p.word_noise, true, &mut rng),
-        };
+        let text = planted_copy(passage, p, &mut rng);
         docs.push(Planted {
             text,
             cluster: clusters + k as u64,
