@@ -52,6 +52,33 @@ impl Graph {
         v
     }
 
+    /// `order` (this graph's documents, best copy first) regrouped by connected component:
+    /// the components in the order of their best documents, each in `order`'s order.
+    /// [`assign`] decides a component from the relative order of its own documents alone, so
+    /// it gives the same roles for either order; regrouped, the copies of one text come one
+    /// after another and meet their kept copy while it is still prepared.
+    pub fn by_component(&self, order: &[u32]) -> Vec<u32> {
+        let position: HashMap<u32, u32> = order.iter().enumerate().map(|(i, &d)| (d, i as u32)).collect();
+        let mut parent: Vec<u32> = (0..order.len() as u32).collect();
+        fn root(parent: &mut [u32], mut x: u32) -> u32 {
+            while parent[x as usize] != x {
+                parent[x as usize] = parent[parent[x as usize] as usize];
+                x = parent[x as usize];
+            }
+            x
+        }
+        for &(a, b) in &self.adj {
+            if a < b {
+                let (ra, rb) = (root(&mut parent, position[&a]), root(&mut parent, position[&b]));
+                // The root is the component's best document (the smallest position).
+                parent[ra.max(rb) as usize] = ra.min(rb);
+            }
+        }
+        let mut keyed: Vec<(u32, u32)> = (0..order.len() as u32).map(|i| (root(&mut parent, i), i)).collect();
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, i)| order[i as usize]).collect()
+    }
+
     /// Candidate pairs (each counted once).
     pub fn pairs(&self) -> usize {
         self.adj.len() / 2
@@ -281,6 +308,36 @@ pub fn better(a: &Rank, b: &Rank) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Regrouped by component, the order gives the same roles: a component is decided by
+        /// its own documents' relative order alone.
+        #[test]
+        fn components_decide_alone(
+            pairs in proptest::collection::vec((0u32..40, 0u32..40), 0..60),
+            shuffle in proptest::collection::vec(0u32..1000, 40),
+            seed in 0u64..1000,
+        ) {
+            let g = Graph::new(&pairs);
+            let mut order = g.nodes();
+            order.sort_by_key(|&d| (shuffle[d as usize], d));
+            let grouped = g.by_component(&order);
+            let mut sorted = grouped.clone();
+            sorted.sort_unstable();
+            prop_assert_eq!(sorted, g.nodes(), "a permutation of the documents");
+            // Within each component, `order`'s order.
+            let pos = |d: u32| order.iter().position(|&x| x == d).unwrap();
+            for w in grouped.windows(2) {
+                if g.neighbours(w[0]).any(|n| n == w[1]) {
+                    prop_assert!(pos(w[0]) < pos(w[1]));
+                }
+            }
+            let verify = |d: u32, c: u32| (xxhash_rust::xxh3::xxh3_64_with_seed(&[d as u8, c as u8], seed) % 3 == 0).then_some(0.7);
+            let likely = |d: u32, c: u32| (d ^ c) as f64;
+            prop_assert_eq!(assign(&order, &g, |d| d == 7, likely, verify), assign(&grouped, &g, |d| d == 7, likely, verify));
+        }
+    }
 
     /// A chain A–B–C where C is not like A: C is not removed in A's favour; and a copy whose
     /// only candidate pair is another copy still meets the kept one.

@@ -779,7 +779,7 @@ impl<'a> Ctx<'a> {
         order.sort_by(|(a, ra), (b, rb)| {
             is_earlier(*b).cmp(&is_earlier(*a)).then_with(|| better_by(&self.opts.keep_order, ra, rb)).then(a.cmp(b))
         });
-        let order: Vec<u32> = order.into_iter().map(|(d, _)| d).collect();
+        let order: Vec<u32> = graph.by_component(&order.into_iter().map(|(d, _)| d).collect::<Vec<_>>());
         tracing::debug!("keep order: {:.2}s", clock.elapsed().as_secs_f64());
 
         // 3. Centres and their verified members. The kept copy's text is the prepared side:
