@@ -333,7 +333,7 @@ mod tests {
                     prop_assert!(pos(w[0]) < pos(w[1]));
                 }
             }
-            let verify = |d: u32, c: u32| (xxhash_rust::xxh3::xxh3_64_with_seed(&[d as u8, c as u8], seed) % 3 == 0).then_some(0.7);
+            let verify = |d: u32, c: u32| xxhash_rust::xxh3::xxh3_64_with_seed(&[d as u8, c as u8], seed).is_multiple_of(3).then_some(0.7);
             let likely = |d: u32, c: u32| (d ^ c) as f64;
             prop_assert_eq!(assign(&order, &g, |d| d == 7, likely, verify), assign(&grouped, &g, |d| d == 7, likely, verify));
         }
