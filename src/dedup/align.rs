@@ -391,20 +391,17 @@ impl<'t> Prepared<'t> {
     }
 
     /// [`Prepared::align`], unless a bound that costs one alignment on equal words alone
-    /// shows that its score stays below `floor` ([`Prepared::may_reach`]): then `None`.
+    /// shows that its score stays below `floor`: then `None`.
     pub fn align_unless_below(&self, other: &str, min_figures: u32, floor: f64) -> Option<Alignment> {
         let tally = self.tally(other);
         self.bound_reaches(&tally, floor).then(|| self.align_tally(&tally, min_figures))
     }
 
-    /// Whether `other` may align with this text at `floor` or above: false only when the
-    /// equal-word alignment plus the near misses there could be falls short. A near miss
-    /// pairs a word of `other` with no equal word here with a word that `other` has fewer of
-    /// than this text, so there are at most as many as the fewer of those two kinds of place.
-    pub fn may_reach(&self, other: &str, floor: f64) -> bool {
-        self.bound_reaches(&self.tally(other), floor)
-    }
-
+    /// Whether `tally`'s text may align with this text at `floor` or above: false only when
+    /// the equal-word alignment plus the near misses there could be falls short. A near miss
+    /// pairs a word of the other text with no equal word here with a word that it has fewer
+    /// of than this text, so there are at most as many as the fewer of those two kinds of
+    /// place.
     fn bound_reaches(&self, tally: &Tally, floor: f64) -> bool {
         let longer = self.n.max(tally.seq.len());
         if longer == 0 {
